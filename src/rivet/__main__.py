@@ -1,0 +1,3 @@
+from rivet.cli.app import main
+
+main()

@@ -1,0 +1,1 @@
+"""The command line: parse, call one command function, render; errors become exits only here."""

@@ -1,0 +1,151 @@
+"""`rivet` command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from rivet import __version__
+from rivet.cli.logging import configure_logging
+from rivet.core.errors import ExportFailed, RivetError
+from rivet.core.redact import redact
+
+RUN_EXAMPLES = """
+\b
+Examples:
+  export DATABASE_URL=postgresql://extractor@db.internal:5432/shop
+  rivet run -c rivet.yaml                     # every export in the file
+  rivet run -c rivet.yaml -e orders           # one export
+  rivet run -c rivet.yaml -e orders -e users  # several
+  rivet run -c rivet.yaml -p region=eu        # fills ${region} in the config
+  rivet run -c rivet.yaml --json > run.json   # machine-readable run summary on stdout
+"""
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="rivet")
+@click.option("--json-errors", is_flag=True, help="On error, print one JSON line on stderr.")
+@click.pass_context
+def cli(ctx: click.Context, json_errors: bool) -> None:
+    """rivet: extract tables and queries from PostgreSQL into Parquet or CSV, safely.
+
+    Reads are short, bounded statements in a read-only transaction; parts are published
+    atomically with a manifest.json and a _SUCCESS marker. See `rivet run --help`.
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["json_errors"] = json_errors
+    configure_logging()
+
+
+def _parse_params(values: tuple[str, ...]) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"'{item}' is not KEY=VALUE", param_hint="--param")
+        params[key] = value
+    return params
+
+
+@cli.command(epilog=RUN_EXAMPLES)
+@click.option(
+    "-c",
+    "--config",
+    "config_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Path to rivet.yaml.",
+)
+@click.option(
+    "-e",
+    "--export",
+    "exports",
+    multiple=True,
+    metavar="NAME",
+    help="Run only this export (repeatable). Default: all exports.",
+)
+@click.option(
+    "-p",
+    "--param",
+    "params",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Value for a ${KEY} placeholder in the config (wins over the environment).",
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the run summary as JSON on stdout when done."
+)
+@click.option(
+    "--summary-output",
+    type=click.Path(path_type=Path),
+    metavar="PATH",
+    help="Also write the run summary JSON to PATH.",
+)
+@click.pass_context
+def run(
+    ctx: click.Context,
+    config_path: Path,
+    exports: tuple[str, ...],
+    params: tuple[str, ...],
+    as_json: bool,
+    summary_output: Path | None,
+) -> None:
+    """Run exports: read the source, write parts, publish manifest.json and _SUCCESS.
+
+    The per-export summary (rows, files, bytes, duration, peak memory) goes to stderr; progress
+    is a live bar on a terminal and a log line every 10 s otherwise. Exit status is 0 when every
+    export succeeded (or was skipped), 1 otherwise.
+    """
+    from rivet.commands.run import run as run_command
+
+    def action() -> None:
+        aggregate = run_command(config_path, exports, _parse_params(params))
+        data = aggregate.to_json()
+        if summary_output is not None:
+            summary_output.write_text(json.dumps(data, indent=2) + "\n")
+        if as_json:
+            click.echo(json.dumps(data, indent=2))
+        if aggregate.failed:
+            causes = "; ".join(f"{r.export_name}: {r.error}" for r in aggregate.failed)
+            raise ExportFailed(f"{len(aggregate.failed)} export(s) failed: {causes}")
+
+    _guarded(ctx, action)
+
+
+@cli.group()
+def schema() -> None:
+    """Print schemas of rivet's file formats."""
+
+
+@schema.command("config")
+def schema_config() -> None:
+    """Print the JSON Schema of rivet.yaml (generated from the config models)."""
+    from rivet.config.models import RivetConfig
+
+    click.echo(json.dumps(RivetConfig.model_json_schema(), indent=2))
+
+
+def _guarded(ctx: click.Context, action: Any) -> None:
+    try:
+        action()
+    except RivetError as exc:
+        _fail(ctx, exc, exc.exit_code)
+    except KeyboardInterrupt:
+        _fail(ctx, RivetError("interrupted; nothing was published by the interrupted export"), 130)
+
+
+def _fail(ctx: click.Context, exc: BaseException, code: int) -> NoReturn:
+    message = redact(str(exc))
+    if ctx.obj.get("json_errors"):
+        click.echo(json.dumps({"error": message}), err=True)
+    else:
+        click.echo(f"Error: {message}", err=True)
+    sys.exit(code)
+
+
+def main() -> None:
+    cli(obj={})

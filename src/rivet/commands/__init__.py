@@ -1,0 +1,1 @@
+"""One module per subcommand: wires config, plans, adapters and the pipeline."""

@@ -1,0 +1,107 @@
+"""`rivet run`: load the config, plan every selected export, run them, report."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rivet.config import load_config
+from rivet.config.connection import resolve_source_url
+from rivet.config.load import substitute_text
+from rivet.config.models import ExportConfig, RivetConfig
+from rivet.core.errors import ConfigError, ExportNotFound, PlanError
+from rivet.pipeline.export import run_export
+from rivet.plan.export_plan import ExportPlan, resolve_export
+from rivet.report.model import ExportResult, RunAggregate
+from rivet.report.progress import progress_for
+from rivet.report.summary import render_aggregate, render_export, render_line
+from rivet.sources.postgres import PostgresSource
+
+log = logging.getLogger(__name__)
+
+
+def run(
+    config_path: Path,
+    exports: Sequence[str] = (),
+    params: Mapping[str, str] | None = None,
+    *,
+    echo: Callable[[str], None] = lambda text: print(text, file=sys.stderr, flush=True),
+) -> RunAggregate:
+    """Run the selected exports (all when none given); each failure is recorded, not raised."""
+    params = dict(params or {})
+    config = load_config(config_path, params)
+    config_dir = config_path.resolve().parent
+    selected = select_exports(config, exports)
+    now = datetime.now(UTC)
+    plans = [resolve_export(e, config, _query_text(e, config_dir, params), now) for e in selected]
+    if config.source.type != "postgres":
+        raise PlanError(
+            f"source.type '{config.source.type}' is not available in this version of rivet yet",
+            hint="only PostgreSQL sources are supported for now",
+        )
+    url = resolve_source_url(config.source, config_dir)
+    started = time.perf_counter()
+    results: list[ExportResult] = []
+    source = PostgresSource(url)
+    try:
+        for plan in plans:
+            result = run_export(plan, source, progress_for(sys.stderr))
+            results.append(result)
+            _write_run_report(config_dir, result)
+            echo(render_export(result) if len(plans) == 1 else render_line(result))
+    finally:
+        source.close()
+    aggregate = RunAggregate(
+        f"agg_{now:%Y%m%dT%H%M%S}",
+        str(config_path),
+        "sequential",
+        results,
+        time.perf_counter() - started,
+    )
+    if len(plans) > 1:
+        echo(render_aggregate(aggregate))
+    return aggregate
+
+
+def select_exports(config: RivetConfig, names: Sequence[str]) -> list[ExportConfig]:
+    if not names:
+        return list(config.exports)
+    by_name = {e.name: e for e in config.exports}
+    unknown = [n for n in names if n not in by_name]
+    if unknown:
+        raise ExportNotFound(
+            f"export '{unknown[0]}' not found in config",
+            hint="known exports: " + ", ".join(by_name),
+        )
+    return [by_name[n] for n in names]
+
+
+def _query_text(export: ExportConfig, config_dir: Path, params: Mapping[str, str]) -> str | None:
+    if export.query_file is None:
+        return export.query
+    path = config_dir / export.query_file
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            [f"exports ({export.name}).query_file: cannot read '{path}': {exc.strerror}"]
+        ) from None
+    return substitute_text(text, params, f"exports ({export.name}).query_file")
+
+
+def _write_run_report(config_dir: Path, result: ExportResult) -> None:
+    folder = config_dir / ".rivet" / "runs" / result.run_id
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "summary.json").write_text(json.dumps(result.to_json(), indent=2) + "\n")
+        (folder / "summary.md").write_text(f"```\n{render_export(result)}\n```\n")
+    except OSError as exc:
+        log.warning("could not write the run report to %s: %s", folder, exc)
+
+
+__all__ = ["ExportPlan", "run", "select_exports"]

@@ -1,0 +1,77 @@
+"""Resolve `source:` into a connection URL: url / url_env / url_file / structured fields + tls."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+
+from rivet.config.models import SourceConfig
+from rivet.core.errors import ConfigError
+
+_SCHEMES = {"postgres": ("postgres", "postgresql"), "mysql": ("mysql",)}
+_DEFAULT_PORT = {"postgres": 5432, "mysql": 3306}
+
+
+def resolve_source_url(source: SourceConfig, config_dir: Path) -> str:
+    url = _raw_url(source, config_dir)
+    scheme = urlsplit(url).scheme.lower()
+    if scheme not in _SCHEMES[source.type]:
+        raise ConfigError(
+            [
+                f"source: a {source.type} source needs a {_SCHEMES[source.type][-1]}:// URL "
+                f"(got '{scheme}://...')"
+            ]
+        )
+    return _with_tls(url, source) if source.type == "postgres" else url
+
+
+def _raw_url(source: SourceConfig, config_dir: Path) -> str:
+    if source.url is not None:
+        return source.url.get_secret_value().strip()
+    if source.url_env is not None:
+        value = os.environ.get(source.url_env)
+        if not value:
+            raise ConfigError(
+                [
+                    f"source.url_env: environment variable '{source.url_env}' is not set "
+                    "(or empty). "
+                    f"Export it, e.g. export {source.url_env}=postgresql://user@host:5432/db"
+                ]
+            )
+        return value.strip()
+    if source.url_file is not None:
+        path = Path(source.url_file)
+        path = path if path.is_absolute() else config_dir / path
+        try:
+            return path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError([f"source.url_file: cannot read '{path}': {exc.strerror}"]) from None
+    return _structured_url(source)
+
+
+def _structured_url(source: SourceConfig) -> str:
+    password = source.password.get_secret_value() if source.password else None
+    if source.password_env is not None:
+        password = os.environ.get(source.password_env)
+        if password is None:
+            raise ConfigError(
+                [f"source.password_env: environment variable '{source.password_env}' is not set"]
+            )
+    userinfo = quote(source.user or "", safe="")
+    if password:
+        userinfo += ":" + quote(password, safe="")
+    port = source.port or _DEFAULT_PORT[source.type]
+    scheme = "postgresql" if source.type == "postgres" else "mysql"
+    return f"{scheme}://{userinfo}@{source.host}:{port}/{quote(source.database or '', safe='')}"
+
+
+def _with_tls(url: str, source: SourceConfig) -> str:
+    if source.tls is None:
+        return url
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    query["sslmode"] = source.tls.mode
+    if source.tls.ca_file:
+        query["sslrootcert"] = source.tls.ca_file
+    return urlunsplit(parts._replace(query=urlencode(query)))

@@ -1,0 +1,236 @@
+"""Read rivet.yaml: parse, substitute ${VAR} / --param, validate, and report every problem at once.
+
+Substitution happens on parsed string values, not on the raw text, so a secret never reaches a
+YAML parser message and a value can never inject YAML structure.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from rivet.config import models, rules
+from rivet.config.models import RivetConfig
+from rivet.core.errors import ConfigError
+from rivet.core.redact import redact
+
+log = logging.getLogger(__name__)
+
+_PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
+_MISPLACED_TUNING = (
+    "batch_size",
+    "batch_size_memory_mb",
+    "throttle_ms",
+    "statement_timeout_s",
+    "max_retries",
+    "retry_backoff_ms",
+    "lock_timeout_s",
+    "memory_threshold_mb",
+    "profile",
+)
+_MODEL_BY_PARENT: dict[str, list[type[BaseModel]]] = {
+    "": [models.RivetConfig],
+    "source": [models.SourceConfig],
+    "tuning": [models.TuningConfig],
+    "tls": [models.TlsConfig],
+    "exports": [models.ExportConfig],
+    "parquet": [models.ParquetConfig],
+    "meta_columns": [models.MetaColumns],
+    "quality": [models.QualityConfig],
+    "notifications": [models.NotificationsConfig],
+    "slack": [models.SlackConfig],
+    "local": [models.LocalDestination],
+    "s3": [models.S3Destination],
+    "gcs": [models.GcsDestination],
+    "azure": [models.AzureDestination],
+    "stdout": [models.StdoutDestination],
+}
+_DESTINATION_TAGS = {"local", "s3", "gcs", "azure", "stdout"}
+
+
+def load_config(path: str | Path, params: Mapping[str, str] | None = None) -> RivetConfig:
+    """Load and validate a config file; raise ConfigError listing every problem found."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(
+            ["file not found. Hint: check the path, or run `rivet init` to generate one."],
+            path=str(path),
+        )
+    raw = _parse_yaml(path)
+    params = dict(params or {})
+    used: set[str] = set()
+    missing: list[str] = []
+    resolved = _substitute(raw, params, used, missing, "")
+    for key in sorted(set(params) - used):
+        log.warning(
+            "--param '%s' was not referenced by any ${%s} placeholder in the config — check the "
+            "parameter name (case-sensitive) or remove the unused --param",
+            key,
+            key,
+        )
+    problems = missing + _misplaced_tuning(resolved)
+    if problems:
+        raise ConfigError(problems, path=str(path))
+    try:
+        config = RivetConfig.model_validate(resolved)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, resolved), path=str(path)) from None
+    problems = rules.check(config, path.resolve().parent)
+    if problems:
+        raise ConfigError(problems, path=str(path))
+    return config
+
+
+def substitute_text(text: str, params: Mapping[str, str], where: str) -> str:
+    """Expand ${VAR} in one string (query files use this); unset variables are an error."""
+    missing: list[str] = []
+    result = _expand(text, params, set(), missing, where)
+    if missing:
+        raise ConfigError(missing)
+    return result
+
+
+def _parse_yaml(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"cannot read file: {exc}"], path=str(path)) from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        # The problem mark only: the snippet yaml would print may hold a literal secret.
+        mark = exc.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
+        raise ConfigError([f"invalid YAML at {where}: {exc.problem}"], path=str(path)) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError([f"invalid YAML: {redact(str(exc))}"], path=str(path)) from None
+    if not isinstance(raw, dict):
+        raise ConfigError(["expected a mapping with 'source' and 'exports'"], path=str(path))
+    return raw
+
+
+def _substitute(
+    node: Any, params: Mapping[str, str], used: set[str], missing: list[str], where: str
+) -> Any:
+    if isinstance(node, dict):
+        return {
+            k: _substitute(v, params, used, missing, _join(where, str(k))) for k, v in node.items()
+        }
+    if isinstance(node, list):
+        return [_substitute(v, params, used, missing, f"{where}[{i}]") for i, v in enumerate(node)]
+    if isinstance(node, str):
+        return _expand(node, params, used, missing, where)
+    return node
+
+
+def _expand(
+    text: str, params: Mapping[str, str], used: set[str], missing: list[str], where: str
+) -> str:
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if not name:
+            return ""
+        if name in params:
+            used.add(name)
+            return params[name]
+        value = os.environ.get(name)
+        if value is None:
+            missing.append(
+                f"{where}: environment variable '{name}' referenced in config is not set "
+                "(a missing secret would silently become an empty string — refusing). "
+                f"Set it, or pass --param {name}=VALUE"
+            )
+            return match.group(0)
+        return value
+
+    return _PLACEHOLDER.sub(replace, text)
+
+
+def _misplaced_tuning(raw: dict[str, Any]) -> list[str]:
+    problems = []
+    source = raw.get("source")
+    if isinstance(source, dict):
+        keys = [k for k in _MISPLACED_TUNING if k in source]
+        if keys:
+            problems.append(
+                f"source: field(s) {keys} belong under 'source.tuning:' "
+                f"(e.g. source:\\n  tuning:\\n    {keys[0]}: ...)"
+            )
+    exports = raw.get("exports")
+    for index, export in enumerate(exports if isinstance(exports, list) else []):
+        if isinstance(export, dict):
+            keys = [k for k in _MISPLACED_TUNING if k in export]
+            if keys:
+                problems.append(
+                    f"export '{export.get('name', '?')}' (index {index}): field(s) {keys} belong "
+                    f"under 'exports[].tuning:' (e.g. tuning:\\n  {keys[0]}: ...)"
+                )
+    return problems
+
+
+def _describe(exc: ValidationError, raw: dict[str, Any]) -> list[str]:
+    problems = []
+    for error in exc.errors(include_input=False, include_url=False):
+        loc = [
+            part
+            for i, part in enumerate(error["loc"])
+            if not (part in _DESTINATION_TAGS and i > 0 and error["loc"][i - 1] == "destination")
+        ]
+        path = _yaml_path(loc, raw)
+        if error["type"] == "extra_forbidden":
+            problems.append(f"{path}: unknown key{_did_you_mean(error['loc'])}")
+        elif error["type"] == "missing":
+            problems.append(f"{path}: required key is missing")
+        else:
+            message = error["msg"].removeprefix("Value error, ")
+            problems.append(f"{path}: {message}")
+    return problems
+
+
+def _yaml_path(loc: list[int | str], raw: dict[str, Any]) -> str:
+    text = ""
+    for i, part in enumerate(loc):
+        if isinstance(part, int):
+            text += f"[{part}]"
+            if i > 0 and loc[i - 1] == "exports":
+                name = _export_name(raw, part)
+                if name:
+                    text += f" ({name})"
+        else:
+            text = _join(text, part)
+    return text or "(root)"
+
+
+def _export_name(raw: dict[str, Any], index: int) -> str | None:
+    exports = raw.get("exports")
+    if isinstance(exports, list) and index < len(exports) and isinstance(exports[index], dict):
+        name = exports[index].get("name")
+        return str(name) if name is not None else None
+    return None
+
+
+def _did_you_mean(loc: tuple[int | str, ...]) -> str:
+    key = str(loc[-1])
+    parent = next((str(p) for p in reversed(loc[:-1]) if isinstance(p, str)), "")
+    fields: set[str] = set()
+    for model in _MODEL_BY_PARENT.get(parent, []):
+        fields.update(model.model_fields)
+    if parent == "destination":
+        for tag in _DESTINATION_TAGS:
+            fields.update(_MODEL_BY_PARENT[tag][0].model_fields)
+    close = difflib.get_close_matches(key, sorted(fields), n=1, cutoff=0.6)
+    if not close:
+        close = [f for f in sorted(fields) if len(key) >= 3 and (key in f or f in key)][:1]
+    return f". Did you mean '{close[0]}'?" if close else ""
+
+
+def _join(prefix: str, key: str) -> str:
+    return f"{prefix}.{key}" if prefix else key

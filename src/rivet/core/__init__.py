@@ -1,0 +1,1 @@
+"""Shared foundations: the error tree, redaction, value types. Imports nothing above it."""

@@ -1,0 +1,1 @@
+"""Destinations: where finished parts, the manifest and `_SUCCESS` are published."""

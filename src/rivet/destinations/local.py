@@ -1,0 +1,127 @@
+"""Local directory destination with an atomic, no-overwrite commit protocol.
+
+Parts are written under `<dir>/.rivet_staging/<run_id>/` (hidden: Spark, DuckDB and friends skip
+dot-directories). Publishing, in this order:
+  1. remove `_SUCCESS`, so an interrupted publish can never sit beside an old success marker;
+  2. fsync each part, then hard-link it to its final name (fails rather than overwrite) and
+     unlink the staged name; fsync the directory;
+  3. write `manifest.json` to a temp name, fsync, rename; then `_SUCCESS` the same way.
+A failed run publishes nothing and removes its staging directory; a killed one leaves only the
+hidden staging directory, never a partial file under a final name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from rivet.core.errors import DestinationError
+
+STAGING_DIR = ".rivet_staging"
+MANIFEST = "manifest.json"
+SUCCESS = "_SUCCESS"
+
+
+@dataclass(frozen=True)
+class StagedPart:
+    path: Path
+    final_name: str
+    rows: int
+    size_bytes: int
+    fingerprint: str
+
+
+class LocalDestination:
+    kind = "local"
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    @property
+    def uri(self) -> str:
+        return f"file://{self.root}"
+
+    def staging_dir(self, run_id: str) -> Path:
+        path = self.root / STAGING_DIR / run_id
+        with _translated(f"cannot create the output directory '{self.root}'"):
+            path.mkdir(parents=True, exist_ok=False)
+        return path
+
+    def publish(self, parts: Sequence[StagedPart], manifest: bytes, success: bytes) -> None:
+        with _translated(f"cannot publish to '{self.root}'"):
+            _remove_if_present(self.root / SUCCESS)
+            for part in parts:
+                _fsync_file(part.path)
+                os.link(part.path, self.root / part.final_name)
+                part.path.unlink()
+            _fsync_dir(self.root)
+            self._write_atomically(MANIFEST, manifest)
+            self._write_atomically(SUCCESS, success)
+
+    def discard(self, run_id: str) -> None:
+        """Remove a run's staging directory (after publishing, or after a failure)."""
+        shutil.rmtree(self.root / STAGING_DIR / run_id, ignore_errors=True)
+        with contextlib.suppress(OSError):  # other runs are staging, or it is already gone
+            (self.root / STAGING_DIR).rmdir()
+
+    def _write_atomically(self, name: str, data: bytes) -> None:
+        temp = self.root / f".{name}.rivet-tmp"
+        with open(temp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, self.root / name)
+        _fsync_dir(self.root)
+
+
+class _translated:
+    """Turn OSError into a DestinationError that names the path and the cause."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
+        if isinstance(exc, FileExistsError):
+            raise DestinationError(
+                f"{self.what}: '{exc.filename}' already exists; rivet never overwrites a part",
+                hint="another run wrote the same name in the same millisecond; rerun",
+            ) from None
+        if isinstance(exc, OSError):
+            hint = (
+                "free disk space, or point destination.path elsewhere"
+                if exc.errno == errno.ENOSPC
+                else "check the path and its permissions"
+            )
+            raise DestinationError(f"{self.what}: {exc.strerror or exc}", hint=hint) from None
+
+
+def _remove_if_present(path: Path) -> None:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return
+    _fsync_dir(path.parent)
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,1 @@
+"""Executes resolved plans: source -> writer -> staged parts -> destination -> manifest."""

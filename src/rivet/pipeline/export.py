@@ -1,0 +1,151 @@
+"""Run one export end to end, in the documented commit order:
+
+    prepare (describe, key, estimate) -> read pages -> write staged parts -> finish parts
+    -> publish parts -> manifest.json -> _SUCCESS
+
+Nothing reaches a final name before every part is complete; a failure discards the staging dir.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rivet.core.errors import DestinationError, RivetError
+from rivet.destinations.local import LocalDestination, StagedPart
+from rivet.pipeline.manifest import manifest_bytes, success_marker
+from rivet.pipeline.parts import PartSink
+from rivet.pipeline.prefetch import Prefetch
+from rivet.plan.export_plan import ExportPlan
+from rivet.report.model import ExportResult, PartRecord
+from rivet.report.progress import ProgressView
+from rivet.report.rss import PeakRss
+from rivet.sources.base import PreparedRead, ReadRequest, ReadStats, Source
+
+
+def run_export(plan: ExportPlan, source: Source, progress: ProgressView) -> ExportResult:
+    started = datetime.now(UTC)
+    clock = time.perf_counter()
+    result = ExportResult(
+        export_name=plan.name,
+        run_id=f"{plan.name}_{_stamp(started, 'T')}",
+        mode=plan.mode,
+        source_engine=source.engine,
+        destination=plan.destination.path.resolve().as_uri(),
+        format=plan.output.kind,
+        compression=plan.output.compression,
+        tuning=_tuning_label(plan),
+        started_at=started.isoformat(),
+    )
+    with PeakRss() as rss:
+        try:
+            _export(plan, source, progress, result, started)
+        except RivetError as exc:
+            result.status, result.error = "failed", str(exc)
+        except OSError as exc:  # the part writers report a full disk or a lost mount as OSError
+            error = DestinationError(
+                f"export '{plan.name}': writing a part failed: {exc}",
+                hint="check free space and permissions of destination.path",
+            )
+            result.status, result.error = "failed", str(error)
+    result.finished_at = datetime.now(UTC).isoformat()
+    result.duration_s = time.perf_counter() - clock
+    result.peak_rss_mb = rss.peak_mb
+    return result
+
+
+def _export(
+    plan: ExportPlan,
+    source: Source,
+    progress: ProgressView,
+    result: ExportResult,
+    started: datetime,
+) -> None:
+    request = ReadRequest(
+        export=plan.name,
+        table=plan.table,
+        query=plan.query,
+        column_overrides=plan.column_overrides,
+        page_bytes=plan.tuning.page_bytes,
+        max_page_rows=plan.tuning.batch_size if plan.tuning.batch_size_explicit else None,
+        statement_timeout_s=plan.tuning.statement_timeout_s,
+        lock_timeout_s=plan.tuning.lock_timeout_s,
+        throttle_ms=plan.tuning.throttle_ms,
+    )
+    prepared = source.prepare(request)
+    result.strategy = prepared.strategy
+    result.warnings.extend(prepared.warnings)
+    destination = LocalDestination(plan.destination.path)
+    staging = destination.staging_dir(result.run_id)
+    try:
+        parts = _write_parts(plan, source, request, prepared, progress, result, staging, started)
+        if not parts and plan.skip_empty:
+            result.status = "skipped"
+            return
+        result.finished_at = datetime.now(UTC).isoformat()
+        manifest = manifest_bytes(result, prepared.schema, plan.table, parts, destination.kind)
+        destination.publish(parts, manifest, success_marker(manifest))
+        result.parts = [
+            PartRecord(p.final_name, p.rows, p.size_bytes, p.fingerprint) for p in parts
+        ]
+        result.files = len(parts)
+        result.bytes = sum(p.size_bytes for p in parts)
+        result.status = "success"
+    finally:
+        destination.discard(result.run_id)
+
+
+def _write_parts(
+    plan: ExportPlan,
+    source: Source,
+    request: ReadRequest,
+    prepared: PreparedRead,
+    progress: ProgressView,
+    result: ExportResult,
+    staging: Path,
+    started: datetime,
+) -> list[StagedPart]:
+    sink = PartSink(
+        plan.output,
+        prepared.schema,
+        staging,
+        f"{plan.name}_{_stamp(started, '_')}",
+        plan.max_file_size,
+    )
+    stats = ReadStats()
+    progress.start(plan.name, prepared.row_estimate)
+    try:
+        for batch in Prefetch(source.read(request, prepared, stats)):
+            sink.write(batch)
+            progress.advance(batch.num_rows, batch.nbytes)
+        parts = sink.finish()
+    except BaseException:
+        sink.abort()
+        raise
+    finally:
+        progress.stop()
+        result.statements = stats.statements
+        result.longest_statement_s = stats.longest_statement_s
+        result.rows = sink.rows
+    return parts
+
+
+def _stamp(moment: datetime, sep: str) -> str:
+    """Millisecond UTC stamp: two runs in the same second never share a file name or run id."""
+    return (
+        f"{moment:%Y%m%d}{sep}{moment:%H%M%S}"
+        + ("." if sep == "T" else "_")
+        + f"{moment.microsecond // 1000:03d}"
+    )
+
+
+def _tuning_label(plan: ExportPlan) -> str:
+    tuning = plan.tuning
+    page = f"{tuning.page_bytes >> 20} MB pages"
+    if tuning.batch_size_explicit:
+        page += f" (<= {tuning.batch_size:,} rows)"
+    return (
+        f"{tuning.label}, {page}, statement_timeout={tuning.statement_timeout_s}s, "
+        f"throttle={tuning.throttle_ms}ms"
+    )

@@ -1,0 +1,62 @@
+"""The run receipt written beside the parts: manifest.json and the `_SUCCESS` marker."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import pyarrow as pa
+import xxhash
+
+from rivet.destinations.local import StagedPart
+from rivet.report.model import ExportResult
+
+
+def schema_fingerprint(schema: pa.Schema) -> str:
+    lines = "".join(f"{f.name}\t{f.type}\n" for f in sorted(schema, key=lambda f: f.name))
+    return f"xxh3:{xxhash.xxh3_64_hexdigest(lines.encode())}"
+
+
+def manifest_bytes(
+    result: ExportResult,
+    schema: pa.Schema,
+    table: str | None,
+    parts: Sequence[StagedPart],
+    destination_kind: str,
+) -> bytes:
+    schema_name, _, table_name = (table or "").rpartition(".")
+    manifest = {
+        "manifest_version": 1,
+        "run_id": result.run_id,
+        "export_name": result.export_name,
+        "started_at": result.started_at,
+        "finished_at": result.finished_at,
+        "status": "success",
+        "source": {
+            "engine": result.source_engine,
+            "schema": schema_name or None,
+            "table": table_name or None,
+        },
+        "destination": {"kind": destination_kind, "uri": result.destination},
+        "format": result.format,
+        "compression": result.compression,
+        "schema_fingerprint": schema_fingerprint(schema),
+        "row_count": sum(p.rows for p in parts),
+        "part_count": len(parts),
+        "parts": [
+            {
+                "part_id": i + 1,
+                "path": p.final_name,
+                "rows": p.rows,
+                "size_bytes": p.size_bytes,
+                "content_fingerprint": p.fingerprint,
+                "status": "committed",
+            }
+            for i, p in enumerate(parts)
+        ],
+    }
+    return (json.dumps(manifest, indent=2) + "\n").encode()
+
+
+def success_marker(manifest: bytes) -> bytes:
+    return f"xxh3:{xxhash.xxh3_64_hexdigest(manifest)}\n".encode()

@@ -1,0 +1,122 @@
+"""Stream batches into staged part files, rotating when a part reaches max_file_size."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import pyarrow as pa
+import xxhash
+
+from rivet.destinations.local import StagedPart
+from rivet.formats import PartWriter, open_writer
+from rivet.plan.export_plan import OutputFormat
+
+PROBE_ROWS = 100
+
+
+class PartSink:
+    """Writes parts `part-<i>.tmp` in the staging dir; final names are given by `finish()`."""
+
+    def __init__(
+        self,
+        output: OutputFormat,
+        schema: pa.Schema,
+        staging: Path,
+        base_name: str,
+        max_file_size: int | None,
+    ) -> None:
+        self._output = output
+        self._schema = schema
+        self._staging = staging
+        self._base_name = base_name
+        self._max_file_size = max_file_size
+        row_group_bytes = output.row_group.max_bytes
+        if max_file_size is not None:
+            # Parquet only knows its size once a row group is flushed: keep groups below the part
+            # size so that rotation happens close to max_file_size.
+            row_group_bytes = min(row_group_bytes or max_file_size, max_file_size)
+        self._row_group_bytes = row_group_bytes
+        self._writer: PartWriter | None = None
+        self._closed: list[tuple[Path, int]] = []
+        self.rows = 0
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        while batch.num_rows:
+            if self._writer is None:
+                self._writer = self._open(len(self._closed))
+            head, batch = (
+                batch.slice(0, self._rows_that_fit(self._writer)),
+                batch.slice(self._rows_that_fit(self._writer)),
+            )
+            self._writer.write(head)
+            self.rows += head.num_rows
+            if (
+                self._max_file_size is not None
+                and self._writer.bytes_written() >= self._max_file_size
+            ):
+                self._close_current()
+
+    def _rows_that_fit(self, writer: PartWriter) -> int:
+        """Rows of the next batch likely to fit in the current part, from its bytes per row so far.
+
+        Parquet reports bytes only per flushed row group, so its first batches go in whole.
+        """
+        if self._max_file_size is None:
+            return 1 << 62
+        written = writer.bytes_written()
+        if writer.rows == 0:
+            return PROBE_ROWS  # learn the bytes per row before committing a whole batch
+        if written == 0:
+            return 1 << 62
+        per_row = written / writer.rows
+        return max(1, int((self._max_file_size - written) / per_row) + 1)
+
+    def bytes_written(self) -> int:
+        current = self._writer.bytes_written() if self._writer is not None else 0
+        return current + sum(p.stat().st_size for p, _ in self._closed)
+
+    def finish(self) -> list[StagedPart]:
+        self._close_current()
+        many = len(self._closed) > 1
+        parts = []
+        for index, (path, rows) in enumerate(self._closed):
+            suffix = f"_part{index}" if many else ""
+            name = f"{self._base_name}{suffix}.{self._output.extension}"
+            parts.append(StagedPart(path, name, rows, path.stat().st_size, fingerprint(path)))
+        return parts
+
+    def abort(self) -> None:
+        if self._writer is not None:
+            with contextlib.suppress(Exception):
+                self._writer.abort()
+            self._writer = None
+
+    def _open(self, index: int) -> PartWriter:
+        self._current_path = self._staging / f"part-{index}.tmp"
+        self._current_rows_before = self.rows
+        return open_writer(
+            self._output.kind,
+            self._current_path,
+            self._schema,
+            compression=self._output.compression,
+            compression_level=self._output.compression_level,
+            row_group_rows=self._output.row_group.max_rows,
+            row_group_bytes=self._row_group_bytes,
+        )
+
+    def _close_current(self) -> None:
+        if self._writer is None:
+            return
+        self._writer.close()
+        self._closed.append((self._current_path, self._writer.rows))
+        self._writer = None
+
+
+def fingerprint(path: Path) -> str:
+    """`xxh3:<16 hex>` of a file's bytes, as the reference's manifest records it."""
+    digest = xxhash.xxh3_64()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(4 << 20):
+            digest.update(chunk)
+    return f"xxh3:{digest.hexdigest()}"

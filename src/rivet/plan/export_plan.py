@@ -1,0 +1,156 @@
+"""Resolve one export of the config into the frozen plan the pipeline executes.
+
+The pipeline never reads config again: everything it needs (the SQL source, the output format and
+its row-group policy, the destination path with placeholders expanded, the tuning) is here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from rivet.config.column_types import ColumnType, parse_column_type
+from rivet.config.models import ExportConfig, LocalDestination, ParquetConfig, RivetConfig
+from rivet.config.sizes import parse_size
+from rivet.core.errors import PlanError
+from rivet.plan.tuning import Tuning, resolve_tuning
+
+DEFAULT_ROW_GROUP_ROWS = 1_048_576
+# Without a `parquet:` block a row group also closes at this many bytes of Arrow data, so that a
+# wide table's row group cannot buffer gigabytes in memory.
+DEFAULT_ROW_GROUP_BYTES = 64 << 20
+_PROFILE_CODEC = {
+    "none": ("none", None),
+    "fast": ("snappy", None),
+    "balanced": ("zstd", 3),
+    "compact": ("zstd", 9),
+}
+_DEFAULT_LEVEL = {"zstd": 3, "gzip": 6}
+IMPLEMENTED_MODES = ("full",)
+
+
+@dataclass(frozen=True)
+class RowGroupPolicy:
+    max_rows: int
+    max_bytes: int | None
+
+
+@dataclass(frozen=True)
+class OutputFormat:
+    kind: str  # parquet | csv
+    compression: str  # zstd | snappy | gzip | lz4 | none (parquet only)
+    compression_level: int | None
+    row_group: RowGroupPolicy
+
+    @property
+    def extension(self) -> str:
+        return self.kind
+
+
+@dataclass(frozen=True)
+class LocalTarget:
+    path: Path
+
+    @property
+    def uri(self) -> str:
+        return f"file://{self.path}"
+
+
+@dataclass(frozen=True)
+class ExportPlan:
+    name: str
+    table: str | None
+    query: str | None
+    mode: str
+    output: OutputFormat
+    max_file_size: int | None
+    skip_empty: bool
+    column_overrides: dict[str, ColumnType]
+    destination: LocalTarget
+    tuning: Tuning
+
+
+def resolve_export(
+    export: ExportConfig, config: RivetConfig, query_text: str | None, now: datetime
+) -> ExportPlan:
+    """`query_text` is the query (or the query file's content, already substituted)."""
+    _refuse_unimplemented(export)
+    return ExportPlan(
+        name=export.name,
+        table=export.table,
+        query=None if export.table is not None else query_text,
+        mode=export.mode,
+        output=_output_format(export),
+        max_file_size=parse_size(export.max_file_size)
+        if export.max_file_size is not None
+        else None,
+        skip_empty=export.skip_empty,
+        column_overrides={c: parse_column_type(t) for c, t in export.columns.items()},
+        destination=_destination(export, now),
+        tuning=resolve_tuning(config.source, export.tuning),
+    )
+
+
+def _refuse_unimplemented(export: ExportConfig) -> None:
+    """Say plainly what this version cannot do yet, rather than run something else."""
+    where = f"export '{export.name}'"
+    if export.mode not in IMPLEMENTED_MODES:
+        raise PlanError(
+            f"{where}: mode '{export.mode}' is not available in this version of rivet yet",
+            hint="use mode: full for now",
+        )
+    if not isinstance(export.destination, LocalDestination):
+        raise PlanError(
+            f"{where}: destination type '{export.destination.type}' is not available in this "
+            "version of rivet yet",
+            hint="use destination: {type: local, path: ...} for now",
+        )
+    unsupported = [
+        key
+        for key, on in (
+            ("meta_columns", export.meta_columns.exported_at or export.meta_columns.row_hash),
+            ("quality", export.quality is not None),
+        )
+        if on
+    ]
+    if unsupported:
+        raise PlanError(
+            f"{where}: {', '.join(unsupported)} is not available in this version of rivet yet",
+            hint="remove the key(s); rivet refuses to ignore them silently",
+        )
+
+
+def _output_format(export: ExportConfig) -> OutputFormat:
+    codec: str = export.compression
+    level = export.compression_level
+    if export.compression_profile is not None:
+        codec, level = _PROFILE_CODEC[export.compression_profile]
+    if level is None:
+        level = _DEFAULT_LEVEL.get(codec)
+    if export.format == "csv":
+        codec, level = "none", None
+    return OutputFormat(export.format, codec, level, _row_group_policy(export.parquet))
+
+
+def _row_group_policy(parquet: ParquetConfig | None) -> RowGroupPolicy:
+    if parquet is None:
+        return RowGroupPolicy(DEFAULT_ROW_GROUP_ROWS, DEFAULT_ROW_GROUP_BYTES)
+    if parquet.row_group_strategy == "fixed_rows":
+        return RowGroupPolicy(parquet.row_group_rows or DEFAULT_ROW_GROUP_ROWS, None)
+    target = parquet.target_row_group_mb
+    if parquet.max_row_group_mb is not None:
+        target = min(target, parquet.max_row_group_mb)
+    return RowGroupPolicy(10_000_000, target << 20)
+
+
+def _destination(export: ExportConfig, now: datetime) -> LocalTarget:
+    dest = export.destination
+    assert isinstance(dest, LocalDestination)
+    raw = dest.path or dest.prefix or "."
+    expanded = (
+        raw.replace("{date}", now.strftime("%Y-%m-%d"))
+        .replace("{export}", export.name)
+        .replace("{table}", export.name)
+    )
+    return LocalTarget(Path(expanded))

@@ -1,0 +1,102 @@
+"""Tuning profiles (reference section 4.1) and where each effective value came from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rivet.config.models import SourceConfig, TuningConfig
+
+PROFILES: dict[str, dict[str, int | str | bool | None]] = {
+    "fast": {
+        "batch_size": 50_000,
+        "throttle_ms": 0,
+        "statement_timeout_s": 0,
+        "max_retries": 1,
+        "retry_backoff_ms": 1_000,
+        "lock_timeout_s": 0,
+        "memory_threshold_mb": 0,
+    },
+    "balanced": {
+        "batch_size": 10_000,
+        "throttle_ms": 50,
+        "statement_timeout_s": 300,
+        "max_retries": 3,
+        "retry_backoff_ms": 2_000,
+        "lock_timeout_s": 30,
+        "memory_threshold_mb": 4_096,
+    },
+    "safe": {
+        "batch_size": 2_000,
+        "throttle_ms": 500,
+        "statement_timeout_s": 120,
+        "max_retries": 5,
+        "retry_backoff_ms": 5_000,
+        "lock_timeout_s": 10,
+        "memory_threshold_mb": 2_048,
+    },
+}
+# Bytes of Arrow data one read statement may return, per profile: this is what bounds both the
+# statement's duration on the server and the client's memory (rows per page = bytes / row width).
+PAGE_BYTES = {"fast": 64 << 20, "balanced": 32 << 20, "safe": 8 << 20}
+_ENVIRONMENT_PROFILE = {"local": "fast", "replica": "balanced", "production": "balanced"}
+_COMMON_DEFAULTS: dict[str, int | str | bool | None] = {
+    "batch_size_memory_mb": None,
+    "max_batch_memory_mb": None,
+    "on_batch_memory_exceeded": "warn",
+    "adaptive": False,
+}
+
+
+@dataclass(frozen=True)
+class Tuning:
+    profile: str
+    profile_origin: str
+    batch_size: int
+    batch_size_explicit: bool
+    batch_size_memory_mb: int | None
+    throttle_ms: int
+    statement_timeout_s: int
+    lock_timeout_s: int
+    max_retries: int
+    retry_backoff_ms: int
+    memory_threshold_mb: int
+    max_batch_memory_mb: int | None
+    on_batch_memory_exceeded: str
+    adaptive: bool
+    origins: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return f"profile={self.profile} ({self.profile_origin})"
+
+    @property
+    def page_bytes(self) -> int:
+        if self.batch_size_memory_mb is not None:
+            return self.batch_size_memory_mb << 20
+        return PAGE_BYTES[self.profile]
+
+
+def resolve_tuning(source: SourceConfig, export: TuningConfig | None) -> Tuning:
+    """Profile defaults, overridden by source.tuning, overridden field by field by export tuning."""
+    layers = [("source.tuning", source.tuning), ("exports[].tuning", export)]
+    profile, origin = "balanced", "default"
+    if source.environment:
+        profile = _ENVIRONMENT_PROFILE[source.environment]
+        origin = f"default for environment: {source.environment}"
+    for where, layer in layers:
+        if layer is not None and layer.profile is not None:
+            profile, origin = layer.profile, where
+    values: dict[str, int | str | bool | None] = {**_COMMON_DEFAULTS, **PROFILES[profile]}
+    origins = {key: f"profile {profile}" for key in values}
+    for where, layer in layers:
+        if layer is None:
+            continue
+        for key, value in layer.model_dump(exclude_none=True, exclude={"profile"}).items():
+            values[key], origins[key] = value, where
+    return Tuning(
+        profile=profile,
+        profile_origin=origin,
+        batch_size_explicit=not origins["batch_size"].startswith("profile"),
+        origins=origins,
+        **values,  # type: ignore[arg-type]
+    )

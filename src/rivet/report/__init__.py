@@ -1,0 +1,1 @@
+"""Run results, summaries and progress. Observes the pipeline, never steers it."""

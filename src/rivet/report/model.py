@@ -1,0 +1,73 @@
+"""What a run produced, as plain values: rendered by the summary, serialised by --json."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class PartRecord:
+    path: str
+    rows: int
+    size_bytes: int
+    content_fingerprint: str
+
+
+@dataclass
+class ExportResult:
+    export_name: str
+    run_id: str
+    status: str = "running"  # running | success | failed | skipped
+    mode: str = "full"
+    source_engine: str = "postgres"
+    strategy: str = ""
+    destination: str = ""
+    format: str = ""
+    compression: str = ""
+    tuning: str = ""
+    started_at: str = ""
+    finished_at: str = ""
+    rows: int = 0
+    files: int = 0
+    bytes: int = 0
+    duration_s: float = 0.0
+    peak_rss_mb: float = 0.0
+    statements: int = 0
+    longest_statement_s: float = 0.0
+    parts: list[PartRecord] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class RunAggregate:
+    aggregate_id: str
+    config_path: str
+    mode: str
+    results: list[ExportResult]
+    duration_s: float = 0.0
+
+    @property
+    def failed(self) -> list[ExportResult]:
+        return [r for r in self.results if r.status == "failed"]
+
+    def to_json(self) -> dict[str, Any]:
+        counts = {
+            s: sum(r.status == s for r in self.results) for s in ("success", "failed", "skipped")
+        }
+        return {
+            "id": self.aggregate_id,
+            "config": self.config_path,
+            "mode": self.mode,
+            "status": "failed" if self.failed else "success",
+            "counts": counts,
+            "total_rows": sum(r.rows for r in self.results),
+            "total_files": sum(r.files for r in self.results),
+            "total_bytes": sum(r.bytes for r in self.results),
+            "duration_s": round(self.duration_s, 3),
+            "exports": [r.to_json() for r in self.results],
+        }

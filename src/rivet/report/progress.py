@@ -1,0 +1,103 @@
+"""Progress of a running export: a live bar on a terminal, a log line every 10 s otherwise."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Protocol, TextIO
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from rivet.report import format as fmt
+
+
+class ProgressView(Protocol):
+    def start(self, export: str, estimated_rows: int | None) -> None: ...
+
+    def advance(self, rows: int, bytes_read: int) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+def progress_for(stream: TextIO = sys.stderr) -> ProgressView:
+    return TerminalProgress(stream) if stream.isatty() else LogProgress(stream)
+
+
+class TerminalProgress:
+    def __init__(self, stream: TextIO) -> None:
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed:,.0f} rows"),
+            TextColumn("{task.fields[rate]}"),
+            TextColumn("{task.fields[mb]}"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=Console(file=stream),
+            transient=True,
+        )
+        self._task: TaskID | None = None
+        self._started = 0.0
+        self._bytes = 0
+
+    def start(self, export: str, estimated_rows: int | None) -> None:
+        self._progress.start()
+        self._started = time.monotonic()
+        self._task = self._progress.add_task(export, total=estimated_rows or None, rate="", mb="")
+
+    def advance(self, rows: int, bytes_read: int) -> None:
+        assert self._task is not None
+        self._bytes += bytes_read
+        task = self._progress.tasks[0]
+        elapsed = max(time.monotonic() - self._started, 1e-6)
+        done = task.completed + rows
+        if task.total is not None and done > task.total:  # the estimate was low
+            self._progress.update(self._task, total=done)
+        self._progress.update(
+            self._task, advance=rows, rate=f"{done / elapsed:,.0f} rows/s", mb=fmt.size(self._bytes)
+        )
+
+    def stop(self) -> None:
+        self._progress.stop()
+
+
+class LogProgress:
+    def __init__(self, stream: TextIO, every_s: float = 10.0) -> None:
+        self._stream = stream
+        self._every = every_s
+        self._export = ""
+        self._rows = 0
+        self._bytes = 0
+        self._started = self._last = 0.0
+
+    def start(self, export: str, estimated_rows: int | None) -> None:
+        self._export, self._rows, self._bytes = export, 0, 0
+        self._started = self._last = time.monotonic()
+        estimate = f" (~{fmt.count(estimated_rows)} rows estimated)" if estimated_rows else ""
+        print(f"{export}: reading{estimate}", file=self._stream, flush=True)
+
+    def advance(self, rows: int, bytes_read: int) -> None:
+        self._rows += rows
+        self._bytes += bytes_read
+        now = time.monotonic()
+        if now - self._last >= self._every:
+            self._last = now
+            rate = self._rows / max(now - self._started, 1e-6)
+            print(
+                f"{self._export}: {fmt.count(self._rows)} rows, {fmt.size(self._bytes)} read, "
+                f"{rate:,.0f} rows/s",
+                file=self._stream,
+                flush=True,
+            )
+
+    def stop(self) -> None:
+        pass

@@ -1,0 +1,1 @@
+"""Source adapters. Drivers and their errors stay inside this package."""

@@ -1,0 +1,66 @@
+"""The Source port: what the pipeline asks of a database adapter."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import pyarrow as pa
+
+from rivet.config.column_types import ColumnType
+
+
+@dataclass(frozen=True)
+class ReadRequest:
+    """Everything a source needs to read one export; built by the pipeline from the plan."""
+
+    export: str
+    table: str | None
+    query: str | None
+    column_overrides: dict[str, ColumnType]
+    page_bytes: int  # Arrow bytes one statement may return
+    max_page_rows: int | None  # explicit tuning.batch_size caps rows per statement
+    statement_timeout_s: int
+    lock_timeout_s: int
+    throttle_ms: int
+
+
+@dataclass(frozen=True)
+class ColumnReport:
+    name: str
+    source_type: str
+    arrow_type: str
+    fidelity: str
+    note: str | None = None
+
+
+@dataclass
+class PreparedRead:
+    """What the source learned before reading: schema, strategy, estimate, warnings."""
+
+    schema: pa.Schema
+    columns: Sequence[ColumnReport]
+    strategy: str  # e.g. "keyset(id)" or "cursor"
+    row_estimate: int | None
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ReadStats:
+    """Filled in while reading; observed by the summary and the benchmark."""
+
+    statements: int = 0
+    longest_statement_s: float = 0.0
+
+
+class Source(Protocol):
+    engine: str
+
+    def prepare(self, request: ReadRequest) -> PreparedRead: ...
+
+    def read(
+        self, request: ReadRequest, prepared: PreparedRead, stats: ReadStats
+    ) -> Iterator[pa.RecordBatch]: ...
+
+    def close(self) -> None: ...

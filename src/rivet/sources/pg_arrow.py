@@ -1,0 +1,99 @@
+"""Turn the Arrow batches the PostgreSQL reader returns into the planned schema, vectorised.
+
+Checks here fail loudly where a value cannot be carried exactly: numeric NaN/Infinity into a
+decimal column, date/timestamp ±infinity (the reader wraps them to garbage), multi-dimensional
+arrays (the reader flattens them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from rivet.core.errors import TypeMappingError
+from rivet.sources.pg_types import ColumnPlan
+
+# PostgreSQL's earliest date is Julian day 0 (4714-11-24 BC); anything earlier is a sentinel
+# (±infinity) or an out-of-range value wrapped around by the reader.
+_MIN_DAYS = -2_440_588
+_MIN_MICROS = _MIN_DAYS * 86_400 * 1_000_000
+
+
+def target_schema(columns: Sequence[ColumnPlan]) -> pa.Schema:
+    return pa.schema([c.field() for c in columns])
+
+
+def normalize(
+    batch: pa.RecordBatch, columns: Sequence[ColumnPlan], schema: pa.Schema, export: str
+) -> pa.RecordBatch:
+    """`batch` holds the planned columns, then one ndims guard per array column."""
+    arrays = []
+    guard_index = len(columns)
+    for index, column in enumerate(columns):
+        array = _convert(batch.column(index), column, export)
+        _check_range(array, column, export)
+        if column.ndims_guard_sql is not None:
+            if pc.any(batch.column(guard_index)).as_py():
+                raise TypeMappingError(
+                    f"export '{export}': column '{column.name}' holds a multi-dimensional array, "
+                    "which would be flattened",
+                    hint=f"add `columns: {{{column.name}: text}}` to export its text form",
+                )
+            guard_index += 1
+        if array.type != column.arrow_type:
+            array = array.cast(column.arrow_type)
+        arrays.append(array)
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def _convert(array: pa.Array, column: ColumnPlan, export: str) -> pa.Array:
+    if isinstance(array.type, pa.ExtensionType):
+        array = array.storage
+    if column.conversion == "decimal":
+        return _to_decimal(array, column, export)
+    if column.conversion == "decimal_list":
+        values = array.values
+        if isinstance(values.type, pa.ExtensionType):
+            values = values.storage
+        value_type = column.arrow_type.value_type
+        decimals = _to_decimal(values, column, export, value_type)
+        return pa.ListArray.from_arrays(array.offsets, decimals, mask=array.is_null())
+    return array
+
+
+def _to_decimal(
+    array: pa.Array, column: ColumnPlan, export: str, arrow_type: pa.DataType | None = None
+) -> pa.Array:
+    try:
+        return pc.cast(array, arrow_type or column.arrow_type)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        special = pc.is_in(
+            pc.utf8_lower(array), pa.array(["nan", "infinity", "-infinity", "inf", "-inf"])
+        )
+        what = "NaN or Infinity" if pc.any(special).as_py() else "a value that does not fit"
+        raise TypeMappingError(
+            f"export '{export}': column '{column.name}' ({column.native_type}) holds {what}, "
+            "which a decimal column cannot represent",
+            hint=f"add `columns: {{{column.name}: text}}` to export the exact text form, or "
+            f"`{column.name}: float8` to export a float",
+        ) from None
+
+
+def _check_range(array: pa.Array, column: ColumnPlan, export: str) -> None:
+    values = array.flatten() if pa.types.is_list(array.type) else array
+    if pa.types.is_date32(values.type):
+        floor = _MIN_DAYS
+        raw = values.view(pa.int32())
+    elif pa.types.is_timestamp(values.type) and values.type.unit == "us":
+        floor = _MIN_MICROS
+        raw = values.cast(pa.timestamp("us")).view(pa.int64())
+    else:
+        return
+    if len(raw) and raw.null_count < len(raw) and pc.min(raw).as_py() < floor:
+        raise TypeMappingError(
+            f"export '{export}': column '{column.name}' ({column.native_type}) holds 'infinity', "
+            "'-infinity' or a value outside the range rivet can carry exactly",
+            hint=f"add `columns: {{{column.name}: text}}` to export its text form",
+        )
