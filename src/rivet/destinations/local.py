@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rivet.core.errors import DestinationError
+from rivet.core.faults import fault_point
 
 STAGING_DIR = ".rivet_staging"
 MANIFEST = "manifest.json"
@@ -59,8 +60,10 @@ class LocalDestination:
                 _fsync_file(part.path)
                 os.link(part.path, self.root / part.final_name)
                 part.path.unlink()
+                fault_point("after_part_published")
             _fsync_dir(self.root)
             self._write_atomically(MANIFEST, manifest)
+            fault_point("after_manifest")
             self._write_atomically(SUCCESS, success)
 
     def discard(self, run_id: str) -> None:

@@ -1,7 +1,7 @@
 """CSV parts (RFC 4180): every type is rendered, NULL stays distinct from an empty string.
 
 Rendering: NULL is an empty field; every string value is quoted, so an empty string is `""`;
-booleans `true`/`false`; decimals exact; dates `YYYY-MM-DD`; times `HH:MM:SS.ffffff`; timestamps
+booleans `true`/`false`; decimals exact; dates `YYYY-MM-DD`; times `"HH:MM:SS.ffffff"` (24:00:00 kept); timestamps
 `YYYY-MM-DD HH:MM:SS.ffffff` (`Z` suffix when the column is UTC); binary as lowercase hex; lists
 as JSON arrays. The header is the column names, quoted only when they need it.
 """
@@ -13,7 +13,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from rivet.formats.csv_values import csv_ready, csv_schema
+from rivet.core.errors import WriteError
+from rivet.formats.csv_values import UnrenderableValue, csv_ready, csv_schema
 
 
 class CsvPartWriter:
@@ -28,7 +29,14 @@ class CsvPartWriter:
         self.rows = 0
 
     def write(self, batch: pa.RecordBatch) -> None:
-        self._writer.write_batch(csv_ready(batch))
+        try:
+            ready = csv_ready(batch)
+        except UnrenderableValue as exc:
+            raise WriteError(
+                f"CSV output: {exc}",
+                hint="write Parquet, or export the column as text (`columns: {col: text}`)",
+            ) from None
+        self._writer.write_batch(ready)
         self.rows += batch.num_rows
 
     def bytes_written(self) -> int:

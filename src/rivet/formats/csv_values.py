@@ -15,8 +15,23 @@ def csv_schema(schema: pa.Schema) -> pa.Schema:
 
 
 def csv_ready(batch: pa.RecordBatch) -> pa.RecordBatch:
-    columns = [_render(column) for column in batch.columns]
+    columns = []
+    for field, column in zip(batch.schema, batch.columns, strict=True):
+        try:
+            columns.append(_render(column))
+        except UnrenderableValue as exc:
+            raise UnrenderableValue(f"column '{field.name}' {exc}") from None
     return pa.RecordBatch.from_arrays(columns, schema=csv_schema(batch.schema))
+
+
+# pyarrow's CSV writer prints "<value out of range: ...>" past year 9999 and for 24:00:00.
+_MAX_DAYS = 2_932_896  # 9999-12-31
+_MAX_MICROS = 253_402_300_799_999_999  # 9999-12-31 23:59:59.999999
+_MICROS = {"h": 3_600_000_000, "m": 60_000_000, "s": 1_000_000}
+
+
+class UnrenderableValue(ValueError):
+    """A value the CSV text form cannot carry exactly."""
 
 
 def _csv_type(arrow_type: pa.DataType) -> pa.DataType:
@@ -30,6 +45,7 @@ def _needs_rendering(arrow_type: pa.DataType) -> bool:
         or pa.types.is_list(arrow_type)
         or pa.types.is_large_list(arrow_type)
         or pa.types.is_decimal256(arrow_type)
+        or pa.types.is_time64(arrow_type)
     )
 
 
@@ -40,7 +56,39 @@ def _render(array: pa.Array) -> pa.Array:
         return list_to_json(array)
     if pa.types.is_decimal256(array.type):
         return pc.cast(array, pa.string())
+    if pa.types.is_time64(array.type):
+        return time_to_text(array)
+    if pa.types.is_date32(array.type) or pa.types.is_timestamp(array.type):
+        _check_year_range(array)
     return array
+
+
+def time_to_text(array: pa.Array) -> pa.Array:
+    """HH:MM:SS.ffffff from microseconds, including PostgreSQL's 24:00:00."""
+    micros = array.cast(pa.time64("us")).cast(pa.int64())
+    pieces = []
+    for unit in ("h", "m", "s"):
+        whole = pc.divide(micros, _MICROS[unit])
+        micros = pc.subtract(micros, pc.multiply(whole, _MICROS[unit]))
+        pieces.append(pc.utf8_lpad(pc.cast(whole, pa.string()), 2, "0"))
+    fraction = pc.utf8_lpad(pc.cast(micros, pa.string()), 6, "0")
+    seconds = pc.binary_join_element_wise(pieces[2], fraction, ".")
+    return pc.binary_join_element_wise(pieces[0], pieces[1], seconds, ":")
+
+
+def _check_year_range(array: pa.Array) -> None:
+    if pa.types.is_date32(array.type):
+        raw, limit = array.view(pa.int32()), _MAX_DAYS
+    else:
+        raw = array.cast(pa.timestamp(array.type.unit)).cast(pa.int64())
+        limit = (
+            _MAX_MICROS
+            * {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}[array.type.unit]
+            // 1_000_000
+        )
+    biggest = pc.max(raw).as_py()
+    if biggest is not None and biggest > limit:
+        raise UnrenderableValue("holds a date after the year 9999, which CSV cannot render")
 
 
 def binary_to_hex(array: pa.Array) -> pa.Array:

@@ -8,11 +8,13 @@ Nothing reaches a final name before every part is complete; a failure discards t
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 from rivet.core.errors import DestinationError, RivetError
+from rivet.core.faults import fault_point
 from rivet.destinations.local import LocalDestination, StagedPart
 from rivet.pipeline.manifest import manifest_bytes, success_marker
 from rivet.pipeline.parts import PartSink
@@ -22,6 +24,8 @@ from rivet.report.model import ExportResult, PartRecord
 from rivet.report.progress import ProgressView
 from rivet.report.rss import PeakRss
 from rivet.sources.base import PreparedRead, ReadRequest, ReadStats, Source
+
+log = logging.getLogger(__name__)
 
 
 def run_export(plan: ExportPlan, source: Source, progress: ProgressView) -> ExportResult:
@@ -49,6 +53,13 @@ def run_export(plan: ExportPlan, source: Source, progress: ProgressView) -> Expo
                 hint="check free space and permissions of destination.path",
             )
             result.status, result.error = "failed", str(error)
+        except Exception as exc:  # a bug: report it on this export, keep the others running
+            log.debug("export %s failed unexpectedly", plan.name, exc_info=True)
+            result.status = "failed"
+            result.error = (
+                f"export '{plan.name}': internal error {type(exc).__name__}: {exc} "
+                "(rerun with RIVET_LOG=debug for the traceback, and please report it)"
+            )
     result.finished_at = datetime.now(UTC).isoformat()
     result.duration_s = time.perf_counter() - clock
     result.peak_rss_mb = rss.peak_mb
@@ -80,6 +91,7 @@ def _export(
     staging = destination.staging_dir(result.run_id)
     try:
         parts = _write_parts(plan, source, request, prepared, progress, result, staging, started)
+        fault_point("before_publish")
         if not parts and plan.skip_empty:
             result.status = "skipped"
             return
@@ -119,6 +131,8 @@ def _write_parts(
         for batch in Prefetch(source.read(request, prepared, stats)):
             sink.write(batch)
             progress.advance(batch.num_rows, batch.nbytes)
+            if sink.rows == batch.num_rows:
+                fault_point("after_first_batch")
         parts = sink.finish()
     except BaseException:
         sink.abort()

@@ -49,13 +49,13 @@ def normalize(
 
 
 def _convert(array: pa.Array, column: ColumnPlan, export: str) -> pa.Array:
-    if isinstance(array.type, pa.ExtensionType):
+    if isinstance(array.type, pa.BaseExtensionType):
         array = array.storage
     if column.conversion == "decimal":
         return _to_decimal(array, column, export)
     if column.conversion == "decimal_list":
         values = array.values
-        if isinstance(values.type, pa.ExtensionType):
+        if isinstance(values.type, pa.BaseExtensionType):
             values = values.storage
         value_type = column.arrow_type.value_type
         decimals = _to_decimal(values, column, export, value_type)

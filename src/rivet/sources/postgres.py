@@ -293,7 +293,7 @@ def _last_key_literals(page: pa.Table, key: Sequence[tuple[str, str]]) -> list[s
     literals = []
     for name, pg_type in key:
         last = page.column(name).slice(page.num_rows - 1, 1)
-        if isinstance(last.type, pa.ExtensionType):
+        if isinstance(last.type, pa.BaseExtensionType):
             last = last.storage
         text = pc.cast(last, pa.string())[0].as_py()
         if pg_type in _INTEGER_KEYS:
