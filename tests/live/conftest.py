@@ -61,8 +61,13 @@ class Cli:
     stderr: str
 
 
-def write_config(directory: Path, exports: list[dict[str, Any]], source: dict[str, Any] | None = None) -> Path:
-    config = {"source": source or {"type": "postgres", "url_env": "RIVET_TEST_SOURCE_URL"}, "exports": exports}
+def write_config(
+    directory: Path, exports: list[dict[str, Any]], source: dict[str, Any] | None = None
+) -> Path:
+    config = {
+        "source": source or {"type": "postgres", "url_env": "RIVET_TEST_SOURCE_URL"},
+        "exports": exports,
+    }
     path = directory / "rivet.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
@@ -72,7 +77,10 @@ def rivet(*args: str, env: dict[str, str] | None = None, url: str = PG_URL) -> C
     """Run the real CLI in a subprocess, as a user or a scheduler would."""
     full_env = {**os.environ, "RIVET_TEST_SOURCE_URL": url, **(env or {})}
     proc = subprocess.run(
-        [sys.executable, "-m", "rivet", *args], capture_output=True, text=True, env=full_env,
+        [sys.executable, "-m", "rivet", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
         timeout=300,
     )
     return Cli(proc.returncode, proc.stdout, proc.stderr)

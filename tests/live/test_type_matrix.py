@@ -22,7 +22,8 @@ COLUMNS = """
     ai int4[], at text[], an numeric(6,2)[], au uuid[], inet_c inet, money_c money
 """
 ROW_1 = """(1, true, -32768, -2147483648, -9223372036854775808, 1.5, 'NaN',
-    -9999999999.99, 1234567890123456789012345678.1234567891, 123456789012345678901234567890123456789012345.12345,
+    -9999999999.99, 1234567890123456789012345678.1234567891,
+    123456789012345678901234567890123456789012345.12345,
     '123456789012345678901234567890123456789.000000000000000000001',
     '0001-01-01', '1900-01-01 00:00:00.000001', '2020-06-01 12:00:00+02', '24:00:00',
     '1 year 2 mons -3 days 04:05:06.5', 'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11',
@@ -48,8 +49,17 @@ def matrix(pg: Pg) -> str:
 
 def _export(tmp_path: Path, table: str, fmt: str) -> Path:
     out = tmp_path / "out"
-    config = write_config(tmp_path, [{"name": "matrix", "table": table, "format": fmt,
-                                      "destination": {"type": "local", "path": str(out)}}])
+    config = write_config(
+        tmp_path,
+        [
+            {
+                "name": "matrix",
+                "table": table,
+                "format": fmt,
+                "destination": {"type": "local", "path": str(out)},
+            }
+        ],
+    )
     result = rivet("run", "-c", str(config))
     assert result.returncode == 0, result.stderr
     (part,) = out.glob(f"matrix_*.{fmt}")
@@ -60,16 +70,37 @@ def test_parquet_types_and_values_round_trip(tmp_path: Path, matrix: str) -> Non
     table = pq.read_table(_export(tmp_path, matrix, "parquet"))
     schema = table.schema
     expected_types = {
-        "b": pa.bool_(), "i2": pa.int16(), "i4": pa.int32(), "i8": pa.int64(),
-        "f4": pa.float32(), "f8": pa.float64(), "n": pa.decimal128(12, 2),
-        "n38": pa.decimal128(38, 10), "n50": pa.decimal256(50, 5), "nu": pa.string(),
-        "d": pa.date32(), "ts": pa.timestamp("us"), "tstz": pa.timestamp("us", tz="UTC"),
-        "t": pa.time64("us"), "iv": pa.string(), "u": pa.string(), "j": pa.string(),
-        "js": pa.string(), "tx": pa.string(), "vc": pa.string(), "bp": pa.string(),
-        "nm": pa.string(), "by": pa.binary(), "e": pa.string(), "dom": pa.int32(),
-        "ai": pa.list_(pa.int32()), "at": pa.list_(pa.string()),
-        "an": pa.list_(pa.decimal128(6, 2)), "au": pa.list_(pa.string()),
-        "inet_c": pa.string(), "money_c": pa.string(),
+        "b": pa.bool_(),
+        "i2": pa.int16(),
+        "i4": pa.int32(),
+        "i8": pa.int64(),
+        "f4": pa.float32(),
+        "f8": pa.float64(),
+        "n": pa.decimal128(12, 2),
+        "n38": pa.decimal128(38, 10),
+        "n50": pa.decimal256(50, 5),
+        "nu": pa.string(),
+        "d": pa.date32(),
+        "ts": pa.timestamp("us"),
+        "tstz": pa.timestamp("us", tz="UTC"),
+        "t": pa.time64("us"),
+        "iv": pa.string(),
+        "u": pa.string(),
+        "j": pa.string(),
+        "js": pa.string(),
+        "tx": pa.string(),
+        "vc": pa.string(),
+        "bp": pa.string(),
+        "nm": pa.string(),
+        "by": pa.binary(),
+        "e": pa.string(),
+        "dom": pa.int32(),
+        "ai": pa.list_(pa.int32()),
+        "at": pa.list_(pa.string()),
+        "an": pa.list_(pa.decimal128(6, 2)),
+        "au": pa.list_(pa.string()),
+        "inet_c": pa.string(),
+        "money_c": pa.string(),
     }
     for name, arrow_type in expected_types.items():
         assert schema.field(name).type == arrow_type, name
@@ -89,7 +120,9 @@ def test_parquet_types_and_values_round_trip(tmp_path: Path, matrix: str) -> Non
     assert two["nu"] == "NaN"
     assert one["d"] == dt.date(1, 1, 1) and two["d"] == dt.date(9999, 12, 31)
     assert one["ts"] == dt.datetime(1900, 1, 1, 0, 0, 0, 1)
-    assert table.column("ts").cast(pa.int64())[1].as_py() == 9_223_458_436_854_776  # beyond the ns range
+    assert (
+        table.column("ts").cast(pa.int64())[1].as_py() == 9_223_458_436_854_776
+    )  # beyond the ns range
     assert one["tstz"] == dt.datetime(2020, 6, 1, 10, 0, tzinfo=dt.UTC)
     assert table.column("t").cast(pa.int64())[0].as_py() == 86_400_000_000  # 24:00:00 kept
     assert one["iv"] == "P1Y2M-3DT4H5M6.5S" and two["iv"] == "P-1D"
@@ -107,9 +140,11 @@ def test_parquet_types_and_values_round_trip(tmp_path: Path, matrix: str) -> Non
     assert all(v is None for k, v in three.items() if k != "id")
 
 
-def test_csv_renders_every_type_and_keeps_null_apart_from_empty(tmp_path: Path, matrix: str) -> None:
+def test_csv_renders_every_type_and_keeps_null_apart_from_empty(
+    tmp_path: Path, matrix: str
+) -> None:
     text = _export(tmp_path, matrix, "csv").read_text(encoding="utf-8")
-    header, *lines = text.splitlines(keepends=False)
+    header, *_ = text.splitlines(keepends=False)
     assert header.startswith("id,b,i2,i4,i8,f4,f8,n,n38")
     rows = {r["id"]: r for r in csv.DictReader(text.splitlines(keepends=True))}
     one, two, three = rows["1"], rows["2"], rows["3"]
@@ -140,12 +175,20 @@ def test_values_without_an_exact_carrier_fail_loudly_and_write_nothing(
     tmp_path: Path, pg: Pg, ddl: str, value: str, column_hint: str
 ) -> None:
     pg.execute(f"CREATE TABLE edge (id int PRIMARY KEY, {ddl})")
-    pg.execute(f"INSERT INTO edge SELECT g, NULL FROM generate_series(1, 50) g")
+    pg.execute("INSERT INTO edge SELECT g, NULL FROM generate_series(1, 50) g")
     pg.execute(f"INSERT INTO edge VALUES (51, {value})")
     out = tmp_path / "out"
-    config = write_config(tmp_path, [{"name": "edge", "table": f"{pg.schema}.edge",
-                                      "format": "parquet",
-                                      "destination": {"type": "local", "path": str(out)}}])
+    config = write_config(
+        tmp_path,
+        [
+            {
+                "name": "edge",
+                "table": f"{pg.schema}.edge",
+                "format": "parquet",
+                "destination": {"type": "local", "path": str(out)},
+            }
+        ],
+    )
     result = rivet("run", "-c", str(config))
     assert result.returncode == 1
     assert column_hint in result.stderr and "column 'v'" in result.stderr
@@ -157,9 +200,18 @@ def test_text_override_carries_infinity_and_nan(tmp_path: Path, pg: Pg) -> None:
     pg.execute("CREATE TABLE edge (id int PRIMARY KEY, d date, n numeric(10,2))")
     pg.execute("INSERT INTO edge VALUES (1, 'infinity', 'NaN'), (2, '2020-01-02', 1.5)")
     out = tmp_path / "out"
-    config = write_config(tmp_path, [{"name": "edge", "table": f"{pg.schema}.edge",
-                                      "format": "parquet", "columns": {"d": "text", "n": "float8"},
-                                      "destination": {"type": "local", "path": str(out)}}])
+    config = write_config(
+        tmp_path,
+        [
+            {
+                "name": "edge",
+                "table": f"{pg.schema}.edge",
+                "format": "parquet",
+                "columns": {"d": "text", "n": "float8"},
+                "destination": {"type": "local", "path": str(out)},
+            }
+        ],
+    )
     result = rivet("run", "-c", str(config))
     assert result.returncode == 0, result.stderr
     (part,) = out.glob("*.parquet")

@@ -110,8 +110,11 @@ def run(
         if as_json:
             click.echo(json.dumps(data, indent=2))
         if aggregate.failed:
-            causes = "; ".join(f"{r.export_name}: {r.error}" for r in aggregate.failed)
-            raise ExportFailed(f"{len(aggregate.failed)} export(s) failed: {causes}")
+            names = ", ".join(r.export_name for r in aggregate.failed)
+            raise ExportFailed(
+                f"{len(aggregate.failed)} of {len(aggregate.results)} export(s) failed: {names} "
+                "(causes above)"
+            )
 
     _guarded(ctx, action)
 

@@ -76,13 +76,14 @@ def load_config(path: str | Path, params: Mapping[str, str] | None = None) -> Ri
             key,
             key,
         )
-    problems = missing + _misplaced_tuning(resolved)
-    if problems:
-        raise ConfigError(problems, path=str(path))
+    misplaced, misplaced_keys = _misplaced_tuning(resolved)
+    problems = missing + misplaced
     try:
         config = RivetConfig.model_validate(resolved)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, resolved), path=str(path)) from None
+        problems += [p for p in _describe(exc, resolved) if not _is_about(p, misplaced_keys)]
+    if problems:
+        raise ConfigError(problems, path=str(path))
     problems = rules.check(config, path.resolve().parent)
     if problems:
         raise ConfigError(problems, path=str(path))
@@ -154,26 +155,44 @@ def _expand(
     return _PLACEHOLDER.sub(replace, text)
 
 
-def _misplaced_tuning(raw: dict[str, Any]) -> list[str]:
-    problems = []
+def _misplaced_tuning(raw: dict[str, Any]) -> tuple[list[str], set[str]]:
+    """Tuning keys written directly under source/export: the reference's dedicated message."""
+    problems: list[str] = []
+    keys_seen: set[str] = set()
     source = raw.get("source")
     if isinstance(source, dict):
         keys = [k for k in _MISPLACED_TUNING if k in source]
         if keys:
+            keys_seen.update(f"source.{k}" for k in keys)
             problems.append(
-                f"source: field(s) {keys} belong under 'source.tuning:' "
-                f"(e.g. source:\\n  tuning:\\n    {keys[0]}: ...)"
+                f"source: field(s) {', '.join(keys)} belong under 'source.tuning:' "
+                f"(write `tuning: {{{keys[0]}: ...}}` inside source)"
             )
     exports = raw.get("exports")
     for index, export in enumerate(exports if isinstance(exports, list) else []):
         if isinstance(export, dict):
             keys = [k for k in _MISPLACED_TUNING if k in export]
             if keys:
+                keys_seen.update(f"[{index}]{k}" for k in keys)
                 problems.append(
-                    f"export '{export.get('name', '?')}' (index {index}): field(s) {keys} belong "
-                    f"under 'exports[].tuning:' (e.g. tuning:\\n  {keys[0]}: ...)"
+                    f"export '{export.get('name', '?')}' (index {index}): field(s) "
+                    f"{', '.join(keys)} belong under 'exports[].tuning:' "
+                    f"(write `tuning: {{{keys[0]}: ...}}` inside the export)"
                 )
-    return problems
+    return problems, keys_seen
+
+
+def _is_about(problem: str, misplaced_keys: set[str]) -> bool:
+    """True for the generic 'unknown key' errors that the misplaced-tuning message replaces."""
+    for key in misplaced_keys:
+        if key.startswith("source."):
+            if problem.startswith(f"{key}: unknown key"):
+                return True
+        else:
+            index, _, name = key[1:].partition("]")
+            if problem.startswith(f"exports[{index}]") and f".{name}: unknown key" in problem:
+                return True
+    return False
 
 
 def _describe(exc: ValidationError, raw: dict[str, Any]) -> list[str]:

@@ -106,14 +106,12 @@ def binary_to_hex(array: pa.Array) -> pa.Array:
     )
     hex_bytes = _HEX[raw].reshape(-1)
     new_offsets = ((offsets - start) * 2).astype(np.int32)
-    return pa.StringArray.from_buffers(
-        len(array),
-        pa.py_buffer(new_offsets.tobytes()),
-        pa.py_buffer(hex_bytes.tobytes()),
-        array.buffers()[0],
-        array.null_count,
-        0,
+    text = pa.StringArray.from_buffers(
+        len(array), pa.py_buffer(new_offsets.tobytes()), pa.py_buffer(hex_bytes.tobytes())
     )
+    if array.null_count:
+        text = pc.if_else(array.is_valid(), text, pa.scalar(None, pa.string()))
+    return text
 
 
 def list_to_json(array: pa.Array) -> pa.Array:

@@ -70,7 +70,7 @@ class PartSink:
         if written == 0:
             return 1 << 62
         per_row = written / writer.rows
-        return max(1, int((self._max_file_size - written) / per_row) + 1)
+        return max(1, int((self._max_file_size - written) / per_row))
 
     def bytes_written(self) -> int:
         current = self._writer.bytes_written() if self._writer is not None else 0

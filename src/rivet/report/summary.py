@@ -35,6 +35,7 @@ def render_export(result: ExportResult) -> str:
     rows.extend(("warning", w) for w in result.warnings)
     if result.error:
         rows.append(("error", _one_line(result.error, 240)))
+    rows = [(label, value) for label, value in rows if value]
     width = max(len(label) for label, _ in rows) + 1
     header = f"── {result.export_name} ".ljust(60, "─")
     body = "\n".join(f"  {(label + ':').ljust(width)} {value}" for label, value in rows)

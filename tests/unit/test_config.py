@@ -1,0 +1,161 @@
+"""Config loading: every problem at once, with YAML paths, did-you-mean, and no secret echoed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from rivet.cli.app import cli
+from rivet.config import load_config
+from rivet.config.models import RivetConfig
+from rivet.core.errors import ConfigError
+
+VALID = """
+source:
+  type: postgres
+  url_env: DATABASE_URL
+exports:
+  - name: orders
+    table: public.orders
+    format: parquet
+    destination: {type: local, path: "./out/{export}"}
+"""
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "rivet.yaml"
+    path.write_text(text)
+    return path
+
+
+def _problems(tmp_path: Path, text: str, params: dict[str, str] | None = None) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        load_config(_write(tmp_path, text), params)
+    return info.value.problems
+
+
+def test_valid_config_loads_with_reference_defaults(tmp_path: Path) -> None:
+    config = load_config(_write(tmp_path, VALID))
+    export = config.exports[0]
+    assert (export.mode, export.compression, export.skip_empty) == ("full", "zstd", False)
+    assert export.on_schema_drift == "warn" and export.chunk_size == 100_000
+
+
+def test_every_structural_problem_is_reported_at_once_with_paths(tmp_path: Path) -> None:
+    problems = _problems(
+        tmp_path,
+        VALID.replace("format: parquet", "format: parquett\n    compresion: zstd").replace(
+            'path: "./out/{export}"', "pth: out"
+        ),
+    )
+    assert "exports[0] (orders).format: Input should be 'parquet' or 'csv'" in problems
+    assert "exports[0] (orders).compresion: unknown key. Did you mean 'compression'?" in problems
+    assert "exports[0] (orders).destination.pth: unknown key. Did you mean 'path'?" in problems
+
+
+def test_semantic_rules_are_all_reported(tmp_path: Path) -> None:
+    text = (
+        VALID
+        + """
+  - name: orders
+    query: SELECT 1
+    table: public.x
+    mode: incremental
+    format: csv
+    max_file_size: lots
+    destination: {type: stdout}
+"""
+    )
+    problems = "\n".join(_problems(tmp_path, text))
+    assert "duplicate export name 'orders'" in problems
+    assert "must specify exactly one of 'query', 'query_file', or 'table'" in problems
+    assert "cursor_column: required for mode: incremental" in problems
+    assert "invalid max_file_size 'lots'" in problems
+    assert "stdout cannot be split" in problems
+
+
+def test_unset_variable_is_named_and_params_win_over_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = VALID.replace("public.orders", "${SCHEMA}.orders")
+    problems = _problems(tmp_path, text)
+    assert problems[0].startswith("exports[0].table: environment variable 'SCHEMA' referenced")
+    monkeypatch.setenv("SCHEMA", "from_env")
+    assert load_config(_write(tmp_path, text)).exports[0].table == "from_env.orders"
+    assert load_config(_write(tmp_path, text), {"SCHEMA": "p"}).exports[0].table == "p.orders"
+
+
+def test_substitution_never_injects_yaml_structure(tmp_path: Path) -> None:
+    text = VALID.replace("table: public.orders", "query: SELECT '${T}'")
+    config = load_config(_write(tmp_path, text), {"T": "x\nformat: csv"})
+    assert config.exports[0].format == "parquet"  # the value stayed one string
+    assert config.exports[0].query == "SELECT 'x\nformat: csv'"
+
+
+def test_misplaced_tuning_keys_get_the_reference_message(tmp_path: Path) -> None:
+    problems = _problems(
+        tmp_path, VALID.replace("url_env: DATABASE_URL", "url_env: DATABASE_URL\n  batch_size: 5")
+    )
+    assert problems == [
+        "source: field(s) batch_size belong under 'source.tuning:' "
+        "(write `tuning: {batch_size: ...}` inside source)"
+    ]
+
+
+def test_secrets_are_never_echoed(tmp_path: Path) -> None:
+    text = VALID.replace(
+        "url_env: DATABASE_URL",
+        "url: postgresql://u:hunter2@h/db\n  password: hunter3\n  port: nope",
+    )
+    message = "\n".join(_problems(tmp_path, text))
+    assert "hunter2" not in message and "hunter3" not in message
+    assert "source.port" in message
+
+
+def test_yaml_syntax_error_gives_a_position_without_the_line(tmp_path: Path) -> None:
+    problems = _problems(tmp_path, "source: {type: postgres, url: 'postgresql://u:pw@h/db'\n")
+    assert problems[0].startswith("invalid YAML at line")
+    assert "pw@" not in problems[0]
+
+
+def test_missing_file_points_to_init(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="rivet init"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_bad_config_exits_1_without_traceback(tmp_path: Path) -> None:
+    path = _write(tmp_path, VALID.replace("format: parquet", "format: xml"))
+    result = CliRunner().invoke(cli, ["run", "-c", str(path)], obj={})
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output and "format" in result.output
+
+
+def test_json_errors_print_one_json_line(tmp_path: Path) -> None:
+    path = _write(tmp_path, VALID.replace("format: parquet", "format: xml"))
+    result = CliRunner().invoke(cli, ["--json-errors", "run", "-c", str(path)], obj={})
+    assert result.exit_code == 1
+    assert "format" in json.loads(result.output.strip())["error"]
+
+
+def test_schema_config_prints_the_models_json_schema() -> None:
+    result = CliRunner().invoke(cli, ["schema", "config"], obj={})
+    assert result.exit_code == 0
+    schema = json.loads(result.output)
+    assert schema == RivetConfig.model_json_schema()
+    assert "exports" in schema["properties"] and "source" in schema["required"]
+
+
+def test_unimplemented_modes_are_refused_not_ignored(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from rivet.core.errors import PlanError
+    from rivet.plan.export_plan import resolve_export
+
+    config = load_config(
+        _write(tmp_path, VALID.replace("format: parquet", "format: parquet\n    mode: chunked"))
+    )
+    with pytest.raises(PlanError, match="mode 'chunked' is not available"):
+        resolve_export(config.exports[0], config, None, datetime.now(UTC))

@@ -1,0 +1,129 @@
+"""CSV rendering, part rotation and the local commit protocol, on real files."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from rivet.core.errors import DestinationError, WriteError
+from rivet.destinations.local import LocalDestination, StagedPart
+from rivet.formats.csv_values import binary_to_hex, list_to_json, time_to_text
+from rivet.pipeline.parts import PartSink
+from rivet.plan.export_plan import OutputFormat, RowGroupPolicy
+
+
+def test_binary_to_hex_handles_slices_nulls_and_empty() -> None:
+    array = pa.array([b"\x00\xff", None, b"", b"AB"]).slice(1)
+    assert binary_to_hex(array).to_pylist() == [None, "", "4142"]
+
+
+def test_lists_render_as_json() -> None:
+    ints = pa.array([[1, None, 3], [], None], pa.list_(pa.int32()))
+    assert list_to_json(ints).to_pylist() == ["[1,null,3]", "[]", None]
+    texts = pa.array([['a"b', None, "", "x\ny"]], pa.list_(pa.string()))
+    assert list_to_json(texts).to_pylist() == ['["a\\"b",null,"","x\\ny"]']
+    floats = pa.array([[1.5, float("nan")]], pa.list_(pa.float64()))
+    assert list_to_json(floats).to_pylist() == ['[1.5,"nan"]']
+
+
+def test_times_render_including_24_hours() -> None:
+    times = pa.array([0, 86_400_000_000, 3_723_000_004, None], pa.int64()).cast(pa.time64("us"))
+    assert time_to_text(times).to_pylist() == [
+        "00:00:00.000000",
+        "24:00:00.000000",
+        "01:02:03.000004",
+        None,
+    ]
+
+
+def _sink(tmp_path: Path, kind: str, max_file_size: int | None) -> PartSink:
+    output = OutputFormat(
+        kind, "zstd" if kind == "parquet" else "none", None, RowGroupPolicy(1_048_576, 64 << 20)
+    )
+    schema = pa.schema([("d", pa.decimal128(10, 2)), ("when", pa.date32()), ("s", pa.string())])
+    return PartSink(output, schema, tmp_path, "orders_20260101_000000_000", max_file_size)
+
+
+def _batch(rows: int) -> pa.RecordBatch:
+    return pa.record_batch(
+        [
+            pa.array([Decimal("1.25")] * rows, pa.decimal128(10, 2)),
+            pa.array([dt.date(2020, 1, 2)] * rows, pa.date32()),
+            pa.array(["x" * 50] * rows),
+        ],
+        names=["d", "when", "s"],
+    )
+
+
+def test_csv_parts_rotate_near_max_file_size_and_keep_decimals(tmp_path: Path) -> None:
+    sink = _sink(tmp_path, "csv", 20_000)
+    for _ in range(5):
+        sink.write(_batch(300))
+    parts = sink.finish()
+    assert len(parts) in (5, 6) and sink.rows == 1500
+    assert all(19_000 < p.size_bytes <= 20_200 for p in parts[:-1])
+    assert [p.final_name for p in parts][:2] == [
+        "orders_20260101_000000_000_part0.csv",
+        "orders_20260101_000000_000_part1.csv",
+    ]
+    assert sum(p.rows for p in parts) == 1500
+    text = parts[0].path.read_text()
+    assert text.splitlines()[:2] == ["d,when,s", '1.25,2020-01-02,"' + "x" * 50 + '"']
+    assert all(p.fingerprint.startswith("xxh3:") and len(p.fingerprint) == 21 for p in parts)
+
+
+def test_single_part_has_no_part_suffix(tmp_path: Path) -> None:
+    sink = _sink(tmp_path, "parquet", None)
+    sink.write(_batch(10))
+    (part,) = sink.finish()
+    assert part.final_name == "orders_20260101_000000_000.parquet"
+
+
+def test_csv_refuses_dates_it_cannot_render(tmp_path: Path) -> None:
+    sink = _sink(tmp_path, "csv", None)
+    batch = pa.record_batch(
+        [
+            pa.array([None], pa.decimal128(10, 2)),
+            pa.array([3_000_000], pa.int32()).view(pa.date32()),
+            pa.array(["x"]),
+        ],
+        names=["d", "when", "s"],
+    )
+    with pytest.raises(WriteError, match="column 'when' holds a date after the year 9999"):
+        sink.write(batch)
+
+
+def _staged(tmp_path: Path, name: str, data: bytes) -> StagedPart:
+    path = tmp_path / f"{name}.tmp"
+    path.write_bytes(data)
+    return StagedPart(path, name, 1, len(data), "xxh3:0")
+
+
+def test_publish_order_and_no_overwrite(tmp_path: Path) -> None:
+    root = tmp_path / "dest"
+    destination = LocalDestination(root)
+    staging = destination.staging_dir("run1")
+    (root / "_SUCCESS").write_text("old")
+    destination.publish([_staged(staging, "a.csv", b"1")], b'{"m": 1}', b"ok\n")
+    destination.discard("run1")
+    assert sorted(p.name for p in root.iterdir()) == ["_SUCCESS", "a.csv", "manifest.json"]
+    assert json.loads((root / "manifest.json").read_text()) == {"m": 1}
+    assert (root / "_SUCCESS").read_text() == "ok\n"
+    staging = destination.staging_dir("run2")
+    with pytest.raises(DestinationError, match="never overwrites"):
+        destination.publish([_staged(staging, "a.csv", b"2")], b"{}", b"ok\n")
+    assert (root / "a.csv").read_bytes() == b"1"
+    assert not (root / "_SUCCESS").exists()  # removed before publishing began
+
+
+def test_discard_leaves_nothing_behind(tmp_path: Path) -> None:
+    destination = LocalDestination(tmp_path / "dest")
+    staging = destination.staging_dir("run1")
+    (staging / "part-0.tmp").write_bytes(b"partial")
+    destination.discard("run1")
+    assert list((tmp_path / "dest").iterdir()) == []
