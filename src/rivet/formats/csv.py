@@ -2,8 +2,8 @@
 
 Rendering: NULL is an empty field; every string value is quoted, so an empty string is `""`;
 booleans `true`/`false`; decimals exact; dates `YYYY-MM-DD`; times `"HH:MM:SS.ffffff"` (24:00:00
-kept); timestamps `YYYY-MM-DD HH:MM:SS.ffffff` (`Z` suffix when the column is UTC); binary as lowercase hex; lists
-as JSON arrays. The header is the column names, quoted only when they need it.
+kept); timestamps `YYYY-MM-DD HH:MM:SS.ffffff` (`Z` suffix when the column is UTC); binary as
+lowercase hex; lists as JSON arrays. The header is the column names, quoted only when they need it.
 """
 
 from __future__ import annotations
