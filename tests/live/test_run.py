@@ -22,7 +22,9 @@ def _config(tmp_path: Path, export: dict[str, object]) -> tuple[Path, Path]:
     return write_config(tmp_path, [export]), out
 
 
-def test_table_is_read_in_keyset_pages_and_every_row_lands_once(tmp_path: Path, pg: Pg) -> None:
+def test_integer_key_is_read_in_ranges_and_every_row_lands_once_in_order(
+    tmp_path: Path, pg: Pg
+) -> None:
     pg.execute(
         "CREATE TABLE big AS SELECT g AS id, md5(g::text) AS payload "
         "FROM generate_series(1, 25000) g"
@@ -32,11 +34,31 @@ def test_table_is_read_in_keyset_pages_and_every_row_lands_once(tmp_path: Path, 
     result = rivet("run", "-c", str(config), "--json")
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)["exports"][0]
-    assert summary["strategy"] == "keyset(id)"
-    assert summary["statements"] == 26  # 25 full pages of 1,000 and the empty one that ends it
+    assert summary["strategy"] == "key ranges(id, 1 connection(s))"
+    assert summary["statements"] == 25  # one statement per range of ~1,000 rows
     (part,) = out.glob("t_*.parquet")
-    ids = pq.read_table(part).column("id").to_pylist()
-    assert ids == list(range(1, 25001))
+    assert pq.read_table(part).column("id").to_pylist() == list(range(1, 25001))
+
+
+def test_parallel_ranges_keep_key_order_and_page_through_dense_clusters(
+    tmp_path: Path, pg: Pg
+) -> None:
+    pg.execute(
+        "CREATE TABLE skew AS SELECT g AS id FROM generate_series(1, 1000) g "
+        "UNION ALL SELECT g FROM generate_series(1000000, 1020000) g"
+    )
+    pg.execute("ALTER TABLE skew ADD PRIMARY KEY (id)")
+    config, out = _config(
+        tmp_path,
+        {"table": f"{pg.schema}.skew", "tuning": {"profile": "fast", "batch_size": 1000}},
+    )
+    result = rivet("run", "-c", str(config), "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)["exports"][0]
+    assert summary["strategy"] == "key ranges(id, 2 connection(s))"
+    (part,) = out.glob("t_*.parquet")
+    expected = list(range(1, 1001)) + list(range(1000000, 1020001))
+    assert pq.read_table(part).column("id").to_pylist() == expected
 
 
 def test_composite_and_text_keys_page_correctly(tmp_path: Path, pg: Pg) -> None:

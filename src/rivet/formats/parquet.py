@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 
@@ -23,19 +24,25 @@ class ParquetPartWriter:
         row_group_bytes: int | None,
     ) -> None:
         self._sink = pa.OSFile(str(path), "wb")
-        self._writer = pq.ParquetWriter(
-            self._sink,
-            schema,
-            compression=compression.upper() if compression != "none" else "NONE",
-            compression_level=compression_level,
-            write_statistics=True,
-        )
+        self._schema = schema
+        self._compression, self._level = compression, compression_level
+        self._writer: pq.ParquetWriter | None = None
         self._max_rows = row_group_rows
         self._max_bytes = row_group_bytes
         self._pending: list[pa.RecordBatch] = []
         self._pending_rows = 0
         self._pending_bytes = 0
         self.rows = 0
+
+    def _open(self, sample: pa.RecordBatch | None) -> pq.ParquetWriter:
+        return pq.ParquetWriter(
+            self._sink,
+            self._schema,
+            compression=self._compression.upper() if self._compression != "none" else "NONE",
+            compression_level=self._level,
+            write_statistics=True,
+            use_dictionary=dictionary_columns(sample) if sample is not None else False,
+        )
 
     def write(self, batch: pa.RecordBatch) -> None:
         while batch.num_rows:
@@ -55,13 +62,16 @@ class ParquetPartWriter:
 
     def close(self) -> None:
         self._flush()
+        if self._writer is None:  # no rows at all: a valid, empty file with the schema
+            self._writer = self._open(None)
         self._writer.close()
         self._sink.close()
 
     def abort(self) -> None:
         self._pending.clear()
         try:
-            self._writer.close()
+            if self._writer is not None:
+                self._writer.close()
         finally:
             self._sink.close()
 
@@ -69,5 +79,24 @@ class ParquetPartWriter:
         if not self._pending:
             return
         table = pa.Table.from_batches(self._pending)
+        if self._writer is None:
+            self._writer = self._open(self._pending[0])
         self._writer.write_table(table, row_group_size=table.num_rows)
         self._pending, self._pending_rows, self._pending_bytes = [], 0, 0
+
+
+def dictionary_columns(sample: pa.RecordBatch, max_distinct_ratio: float = 0.5) -> list[str]:
+    """Columns worth dictionary-encoding, judged on the first batch.
+
+    Dictionary encoding of a high-cardinality column costs CPU and memory (its pages are held
+    until the column chunk ends) and then falls back to plain encoding anyway.
+    """
+    chosen = []
+    rows = min(sample.num_rows, 10_000)
+    for field, column in zip(sample.schema, sample.columns, strict=True):
+        if rows == 0 or pa.types.is_nested(field.type) or pa.types.is_boolean(field.type):
+            continue
+        head = column.slice(0, rows)
+        if pc.count_distinct(head).as_py() <= max_distinct_ratio * rows:
+            chosen.append(field.name)
+    return chosen

@@ -83,6 +83,7 @@ def _export(
         statement_timeout_s=plan.tuning.statement_timeout_s,
         lock_timeout_s=plan.tuning.lock_timeout_s,
         throttle_ms=plan.tuning.throttle_ms,
+        read_connections=plan.tuning.read_connections,
     )
     prepared = source.prepare(request)
     result.strategy = prepared.strategy

@@ -19,7 +19,7 @@ class Prefetch(Generic[T]):
     error while writing) stops the worker and closes the source generator on its own thread.
     """
 
-    def __init__(self, source: Iterator[T], depth: int = 2) -> None:
+    def __init__(self, source: Iterator[T], depth: int = 1) -> None:
         self._source = source
         self._queue: queue.Queue[object] = queue.Queue(maxsize=depth)
         self._stop = threading.Event()

@@ -24,6 +24,7 @@ class ReadRequest:
     statement_timeout_s: int
     lock_timeout_s: int
     throttle_ms: int
+    read_connections: int = 1  # >1: parallel key ranges, one shared snapshot
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,7 @@ def keyset_page(
     key_columns: Sequence[str],
     after: Sequence[str] | None,
     limit: int,
+    where: str | None = None,
 ) -> str:
     """One bounded page: rows strictly after the last key seen, in key order.
 
@@ -51,7 +52,8 @@ def keyset_page(
     keys as well as single ones, so every page is an index range scan, never a full scan.
     """
     keys = ", ".join(column_ref(k) for k in key_columns)
-    where = ""
+    conditions = [where] if where else []
     if after is not None:
-        where = f" WHERE ({keys}) > ({', '.join(after)})"
-    return f"{select_all(select_list, source)}{where} ORDER BY {keys} LIMIT {limit}"
+        conditions.append(f"({keys}) > ({', '.join(after)})")
+    filter_sql = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    return f"{select_all(select_list, source)}{filter_sql} ORDER BY {keys} LIMIT {limit}"

@@ -10,27 +10,21 @@ duration on the server and the client's memory.
 
 from __future__ import annotations
 
-import contextlib
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import adbc_driver_manager
-import adbc_driver_postgresql.dbapi as adbc
 import psycopg
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from rivet.core.errors import SourceError
-from rivet.sources import pg_sql
+from rivet.sources import pg_read, pg_sql
 from rivet.sources.base import ColumnReport, PreparedRead, ReadRequest, ReadStats
 from rivet.sources.pg_arrow import normalize, target_schema
 from rivet.sources.pg_errors import source_error
 from rivet.sources.pg_types import ColumnPlan, PgColumn, plan_column
 
-FIRST_PAGE_ROWS = 10_000
-MIN_PAGE_ROWS, MAX_PAGE_ROWS = 1_000, 5_000_000
 _KEY_TYPES = {
     "int2",
     "int4",
@@ -47,7 +41,6 @@ _KEY_TYPES = {
     "float8",
     "oid",
 }
-_INTEGER_KEYS = {"int2", "int4", "int8", "oid"}
 
 _TYPES_SQL = """
 SELECT t.oid::int8, t.typname::text, t.typtype::text, e.typname::text
@@ -73,6 +66,7 @@ LIMIT 1
 class PgPreparedRead(PreparedRead):
     plans: Sequence[ColumnPlan] = ()
     key: Sequence[tuple[str, str]] = ()  # (column, pg type) of the keyset key, empty = cursor
+    key_span: tuple[int, int, int, float] | None = None  # integer key: min, max, rows, bytes/row
 
 
 class PostgresSource:
@@ -97,6 +91,7 @@ class PostgresSource:
                 columns = self._describe(conn, request)
                 key = self._key(conn, request, columns) if request.table else []
                 estimate = self._row_estimate(conn, request.table) if request.table else None
+                span = self._key_span(conn, request.table, key, estimate)
         except psycopg.Error as exc:
             raise source_error(exc, request.export) from None
         plans = [plan_column(c, request.column_overrides.get(c.name)) for c in columns]
@@ -120,12 +115,21 @@ class PostgresSource:
                 "to read a table in short keyset pages"
             )
         strategy = f"keyset({', '.join(k for k, _ in key)})" if key else "cursor"
+        if span is not None:
+            strategy = f"key ranges({key[0][0]}, {request.read_connections} connection(s))"
         reports = [
             ColumnReport(p.name, p.native_type, str(p.arrow_type), p.fidelity, p.note)
             for p in plans
         ]
         return PgPreparedRead(
-            target_schema(plans), reports, strategy, estimate, warnings, plans=plans, key=key
+            target_schema(plans),
+            reports,
+            strategy,
+            estimate,
+            warnings,
+            plans=plans,
+            key=key,
+            key_span=span,
         )
 
     def _control_connection(self) -> psycopg.Connection[Any]:
@@ -173,6 +177,26 @@ class PostgresSource:
         return key if all(t in _KEY_TYPES for _, t in key) else []
 
     @staticmethod
+    def _key_span(
+        conn: psycopg.Connection[Any],
+        table: str | None,
+        key: Sequence[tuple[str, str]],
+        estimate: int | None,
+    ) -> tuple[int, int, int, float] | None:
+        """(min, max, rows, bytes per row) of a single integer key, for range reads."""
+        if table is None or len(key) != 1 or key[0][1] not in pg_read.INTEGER_KEYS or not estimate:
+            return None
+        column = pg_sql.quote_ident(key[0][0])
+        row = conn.execute(
+            f"SELECT min({column})::int8, max({column})::int8, "
+            f"pg_catalog.pg_table_size(%s::regclass) FROM {table}",
+            (table,),
+        ).fetchone()
+        if row is None or row[0] is None:
+            return None
+        return int(row[0]), int(row[1]), estimate, row[2] / estimate
+
+    @staticmethod
     def _row_estimate(conn: psycopg.Connection[Any], table: str | None) -> int | None:
         row = conn.execute(
             "SELECT reltuples::int8 FROM pg_catalog.pg_class WHERE oid = %s::regclass", (table,)
@@ -185,131 +209,23 @@ class PostgresSource:
     ) -> Iterator[pa.RecordBatch]:
         assert isinstance(prepared, PgPreparedRead)
         try:
-            conn = adbc.connect(self._url)
-        except adbc_driver_manager.Error as exc:
-            raise source_error(exc, request.export, connecting=True) from None
-        try:
-            cursor = conn.cursor()
-            for statement in _session_settings(request):
-                cursor.execute(statement)
-            pages = _keyset_pages if prepared.key else _cursor_pages
-            for page in pages(conn, request, prepared, stats):
+            for page in self._pages(request, prepared, stats):
                 for batch in page.to_batches():
                     yield normalize(batch, prepared.plans, prepared.schema, request.export)
         except adbc_driver_manager.Error as exc:
             raise source_error(exc, request.export) from None
-        finally:
-            _close_quietly(conn)
 
-
-def _session_settings(request: ReadRequest) -> list[str]:
-    """Transaction-scoped only (SET LOCAL): safe behind a transaction-mode pooler."""
-    settings = ["SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"]
-    if request.statement_timeout_s > 0:
-        settings.append(f"SET LOCAL statement_timeout = '{request.statement_timeout_s}s'")
-    if request.lock_timeout_s > 0:
-        settings.append(f"SET LOCAL lock_timeout = '{request.lock_timeout_s}s'")
-    settings += [
-        "SET LOCAL TimeZone = 'UTC'",
-        "SET LOCAL IntervalStyle = 'iso_8601'",
-        "SET LOCAL standard_conforming_strings = on",
-    ]
-    return settings
-
-
-def _select_list(plans: Sequence[ColumnPlan]) -> list[str]:
-    guards = [
-        f'{p.ndims_guard_sql} AS "_rivet_ndims_{i}"'
-        for i, p in enumerate(plans)
-        if p.ndims_guard_sql
-    ]
-    return [p.select_sql for p in plans] + guards
-
-
-def _keyset_pages(
-    conn: Any, request: ReadRequest, prepared: PgPreparedRead, stats: ReadStats
-) -> Iterator[pa.Table]:
-    select_list = _select_list(prepared.plans)
-    source = pg_sql.from_clause(request.table, request.query)
-    key_names = [k for k, _ in prepared.key]
-    limit = min(FIRST_PAGE_ROWS, request.max_page_rows or FIRST_PAGE_ROWS)
-    after: list[str] | None = None
-    cursor = conn.cursor()
-    while True:
-        sql = pg_sql.keyset_page(select_list, source, key_names, after, limit)
-        page = _timed(stats, cursor, sql)
-        if page.num_rows:
-            yield page
-        if page.num_rows < limit:
-            return
-        after = _last_key_literals(page, prepared.key)
-        limit = _next_page_rows(page, request)
-        _throttle(request)
-
-
-def _cursor_pages(
-    conn: Any, request: ReadRequest, prepared: PgPreparedRead, stats: ReadStats
-) -> Iterator[pa.Table]:
-    source = pg_sql.from_clause(request.table, request.query)
-    cursor = conn.cursor()
-    cursor.execute(
-        f"DECLARE _rivet_cur NO SCROLL CURSOR FOR "
-        f"{pg_sql.select_all(_select_list(prepared.plans), source)}"
-    )
-    fetch = conn.cursor()
-    # FETCH cannot be wrapped in COPY: read its (binary) result set directly.
-    fetch.adbc_statement.set_options(**{"adbc.postgresql.use_copy": "false"})
-    limit = min(FIRST_PAGE_ROWS, request.max_page_rows or FIRST_PAGE_ROWS)
-    while True:
-        sql = f"FETCH {limit} FROM _rivet_cur"
-        page = _timed(stats, fetch, sql)
-        if page.num_rows:
-            yield page
-        if page.num_rows < limit:
-            cursor.execute("CLOSE _rivet_cur")
-            return
-        limit = _next_page_rows(page, request)
-        _throttle(request)
-
-
-def _timed(stats: ReadStats, cursor: Any, sql: str) -> pa.Table:
-    """Run one read statement to completion; its duration is what the server saw as one query."""
-    started = time.perf_counter()
-    cursor.execute(sql)
-    page: pa.Table = cursor.fetch_arrow_table()
-    stats.statements += 1
-    stats.longest_statement_s = max(stats.longest_statement_s, time.perf_counter() - started)
-    return page
-
-
-def _next_page_rows(page: pa.Table, request: ReadRequest) -> int:
-    per_row = max(page.nbytes / max(page.num_rows, 1), 1.0)
-    rows = int(request.page_bytes / per_row)
-    rows = max(MIN_PAGE_ROWS, min(MAX_PAGE_ROWS, rows))
-    return min(rows, request.max_page_rows) if request.max_page_rows else rows
-
-
-def _last_key_literals(page: pa.Table, key: Sequence[tuple[str, str]]) -> list[str]:
-    literals = []
-    for name, pg_type in key:
-        last = page.column(name).slice(page.num_rows - 1, 1)
-        if isinstance(last.type, pa.BaseExtensionType):
-            last = last.storage
-        text = pc.cast(last, pa.string())[0].as_py()
-        if pg_type in _INTEGER_KEYS:
-            literals.append(str(int(text)))
-        else:
-            literals.append(f"{pg_sql.quote_literal(text)}::{pg_type}")
-    return literals
-
-
-def _throttle(request: ReadRequest) -> None:
-    if request.throttle_ms > 0:
-        time.sleep(request.throttle_ms / 1000)
-
-
-def _close_quietly(conn: Any) -> None:
-    with contextlib.suppress(adbc_driver_manager.Error):
-        conn.rollback()
-    with contextlib.suppress(adbc_driver_manager.Error):
-        conn.close()
+    def _pages(
+        self, request: ReadRequest, prepared: PgPreparedRead, stats: ReadStats
+    ) -> Iterator[pa.Table]:
+        if prepared.key_span is not None:
+            low, high, estimate, bytes_per_row = prepared.key_span
+            rows = max(pg_read.MIN_PAGE_ROWS, int(request.page_bytes / max(bytes_per_row, 16)))
+            if request.max_page_rows:
+                rows = min(rows, request.max_page_rows)
+            ranges = pg_read.plan_ranges(low, high, estimate, rows)
+            key = prepared.key[0][0]
+            return pg_read.range_pages(self._url, request, prepared.plans, key, ranges, rows, stats)
+        if prepared.key:
+            return pg_read.keyset_pages(self._url, request, prepared.plans, prepared.key, stats)
+        return pg_read.cursor_pages(self._url, request, prepared.plans, stats)

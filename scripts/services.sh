@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Make sure the local PostgreSQL and MariaDB the live tests use are installed and running.
+set -euo pipefail
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+if ! command -v pg_ctlcluster >/dev/null 2>&1 || ! [ -x /usr/sbin/mariadbd ]; then
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql mariadb-server >/dev/null
+fi
+
+if ! pg_isready -q -h 127.0.0.1 -p 5432; then
+  as_root pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -1)" main start
+  for _ in $(seq 1 50); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 0.2; done
+fi
+
+if ! mariadb-admin --no-defaults -h 127.0.0.1 -uroot ping >/dev/null 2>&1; then
+  as_root start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd
+  for _ in $(seq 1 100); do
+    mariadb-admin --no-defaults -h 127.0.0.1 -uroot ping >/dev/null 2>&1 && break; sleep 0.2
+  done
+fi
+pg_isready -h 127.0.0.1 -p 5432

@@ -1,0 +1,275 @@
+"""The PostgreSQL data path: bounded statements over ADBC, in one consistent snapshot.
+
+Three shapes, chosen by what the table offers:
+- key ranges (single integer key with statistics): the key span is cut into ranges of about one
+  page each, `WHERE k > lo AND k <= hi ORDER BY k LIMIT cap`; with `read_connections > 1`
+  several connections read alternate ranges in parallel, all importing one exported snapshot,
+  and the ranges are handed on in key order;
+- keyset pages (any other orderable key): `WHERE (k1, k2) > (last) ORDER BY k1, k2 LIMIT n`;
+- a server-side cursor with `FETCH n` when there is no usable key.
+Each statement returns at most about `page_bytes` of Arrow data and is read to completion before
+the next one starts, so its duration on the server is bounded and client memory is too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import queue
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import adbc_driver_manager
+import adbc_driver_postgresql.dbapi as adbc
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from rivet.sources import pg_sql
+from rivet.sources.base import ReadRequest, ReadStats
+from rivet.sources.pg_errors import source_error
+from rivet.sources.pg_types import ColumnPlan
+
+FIRST_PAGE_ROWS = 10_000
+MIN_PAGE_ROWS, MAX_PAGE_ROWS = 1_000, 5_000_000
+INTEGER_KEYS = {"int2", "int4", "int8", "oid"}
+
+
+class Session:
+    """One ADBC connection in one REPEATABLE READ, READ ONLY transaction (SET LOCAL only)."""
+
+    def __init__(
+        self, url: str, request: ReadRequest, stats: ReadStats, snapshot: str | None = None
+    ) -> None:
+        self._stats = stats
+        self._lock = threading.Lock()
+        try:
+            self._conn = adbc.connect(url)
+        except adbc_driver_manager.Error as exc:
+            raise source_error(exc, request.export, connecting=True) from None
+        self._cursor = self._conn.cursor()
+        for statement in _session_settings(request, snapshot):
+            self.execute(statement)
+
+    def execute(self, sql: str) -> None:
+        self._cursor.execute(sql)
+
+    def export_snapshot(self) -> str:
+        self._cursor.execute("SELECT pg_export_snapshot()")
+        return str(self._cursor.fetchone()[0])
+
+    def fetch(self, sql: str, *, use_copy: bool = True) -> pa.Table:
+        """Run one read statement to completion; its duration is what the server saw."""
+        cursor = self._cursor
+        if not use_copy:  # FETCH cannot be wrapped in COPY: read its binary result set directly
+            cursor = self._conn.cursor()
+            cursor.adbc_statement.set_options(**{"adbc.postgresql.use_copy": "false"})
+        started = time.perf_counter()
+        cursor.execute(sql)
+        page: pa.Table = cursor.fetch_arrow_table()
+        elapsed = time.perf_counter() - started
+        with self._lock:
+            self._stats.statements += 1
+            self._stats.longest_statement_s = max(self._stats.longest_statement_s, elapsed)
+        return page
+
+    def close(self) -> None:
+        for action in (self._conn.rollback, self._conn.close):
+            with contextlib.suppress(adbc_driver_manager.Error):
+                action()
+
+
+def _session_settings(request: ReadRequest, snapshot: str | None) -> list[str]:
+    settings = ["SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"]
+    if snapshot is not None:
+        settings.append(f"SET TRANSACTION SNAPSHOT {pg_sql.quote_literal(snapshot)}")
+    if request.statement_timeout_s > 0:
+        settings.append(f"SET LOCAL statement_timeout = '{request.statement_timeout_s}s'")
+    if request.lock_timeout_s > 0:
+        settings.append(f"SET LOCAL lock_timeout = '{request.lock_timeout_s}s'")
+    settings += [
+        "SET LOCAL TimeZone = 'UTC'",
+        "SET LOCAL IntervalStyle = 'iso_8601'",
+        "SET LOCAL standard_conforming_strings = on",
+    ]
+    return settings
+
+
+def select_list(plans: Sequence[ColumnPlan]) -> list[str]:
+    guards = [
+        f'{p.ndims_guard_sql} AS "_rivet_ndims_{i}"'
+        for i, p in enumerate(plans)
+        if p.ndims_guard_sql
+    ]
+    return [p.select_sql for p in plans] + guards
+
+
+def plan_ranges(
+    low: int, high: int, estimated_rows: int, rows_per_range: int
+) -> list[tuple[int, int]]:
+    """Cut the key span (low..high inclusive) into (after, upto] ranges of ~rows_per_range rows."""
+    count = max(1, -(-estimated_rows // max(rows_per_range, 1)))
+    width = max(1, -(-(high - low + 1) // count))
+    bounds = [*list(range(low - 1, high, width)), high]
+    return list(itertools.pairwise(bounds))
+
+
+def range_pages(
+    url: str,
+    request: ReadRequest,
+    plans: Sequence[ColumnPlan],
+    key: str,
+    ranges: Sequence[tuple[int, int]],
+    rows_per_range: int,
+    stats: ReadStats,
+) -> Iterator[pa.Table]:
+    sessions = [Session(url, request, stats)]
+    try:
+        if request.read_connections > 1 and len(ranges) > 1:
+            snapshot = sessions[0].export_snapshot()
+            for _ in range(min(request.read_connections, len(ranges)) - 1):
+                sessions.append(Session(url, request, stats, snapshot))
+        columns = select_list(plans)
+        source = pg_sql.from_clause(request.table, request.query)
+        cap = max(MIN_PAGE_ROWS, rows_per_range * 2)
+
+        def pages_of(session: Session, index: int) -> Iterator[pa.Table]:
+            after, upto = ranges[index]
+            while True:
+                where = f"{pg_sql.column_ref(key)} > {after} AND {pg_sql.column_ref(key)} <= {upto}"
+                sql = pg_sql.keyset_page(columns, source, [key], None, cap, where=where)
+                page = session.fetch(sql)
+                if page.num_rows:
+                    yield page
+                _throttle(request)
+                if page.num_rows < cap:  # a dense cluster makes a range longer: page through it
+                    return
+                after = int(pc.max(page.column(key)).as_py())
+
+        yield from _in_order(sessions, len(ranges), pages_of)
+    finally:
+        for session in sessions:
+            session.close()
+
+
+def keyset_pages(
+    url: str,
+    request: ReadRequest,
+    plans: Sequence[ColumnPlan],
+    key: Sequence[tuple[str, str]],
+    stats: ReadStats,
+) -> Iterator[pa.Table]:
+    session = Session(url, request, stats)
+    try:
+        columns = select_list(plans)
+        source = pg_sql.from_clause(request.table, request.query)
+        names = [k for k, _ in key]
+        limit = min(FIRST_PAGE_ROWS, request.max_page_rows or FIRST_PAGE_ROWS)
+        after: list[str] | None = None
+        while True:
+            page = session.fetch(pg_sql.keyset_page(columns, source, names, after, limit))
+            if page.num_rows:
+                yield page
+            if page.num_rows < limit:
+                return
+            after = _last_key_literals(page, key)
+            limit = next_page_rows(page, request)
+            _throttle(request)
+    finally:
+        session.close()
+
+
+def cursor_pages(
+    url: str, request: ReadRequest, plans: Sequence[ColumnPlan], stats: ReadStats
+) -> Iterator[pa.Table]:
+    session = Session(url, request, stats)
+    try:
+        source = pg_sql.from_clause(request.table, request.query)
+        query = pg_sql.select_all(select_list(plans), source)
+        session.execute(f"DECLARE _rivet_cur NO SCROLL CURSOR FOR {query}")
+        limit = min(FIRST_PAGE_ROWS, request.max_page_rows or FIRST_PAGE_ROWS)
+        while True:
+            page = session.fetch(f"FETCH {limit} FROM _rivet_cur", use_copy=False)
+            if page.num_rows:
+                yield page
+            if page.num_rows < limit:
+                session.execute("CLOSE _rivet_cur")
+                return
+            limit = next_page_rows(page, request)
+            _throttle(request)
+    finally:
+        session.close()
+
+
+def next_page_rows(page: pa.Table, request: ReadRequest) -> int:
+    per_row = max(page.nbytes / max(page.num_rows, 1), 1.0)
+    rows = max(MIN_PAGE_ROWS, min(MAX_PAGE_ROWS, int(request.page_bytes / per_row)))
+    return min(rows, request.max_page_rows) if request.max_page_rows else rows
+
+
+def _in_order(sessions: list[Session], count: int, pages_of: Any) -> Iterator[pa.Table]:
+    """Range i is read by session i % n on its own thread; pages come out in range order."""
+    if len(sessions) == 1:
+        for index in range(count):
+            yield from pages_of(sessions[0], index)
+        return
+    stop = threading.Event()
+    queues: list[queue.Queue[Any]] = [queue.Queue(maxsize=1) for _ in sessions]
+
+    def put(q: queue.Queue[Any], item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work(slot: int) -> None:
+        try:
+            for index in range(slot, count, len(sessions)):
+                for page in pages_of(sessions[slot], index):
+                    if not put(queues[slot], page):
+                        return
+                if not put(queues[slot], None):  # end of range
+                    return
+        except BaseException as exc:
+            put(queues[slot], exc)
+
+    threads = [
+        threading.Thread(target=work, args=(s,), daemon=True, name=f"rivet-read-{s}")
+        for s in range(len(sessions))
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        for index in range(count):
+            q = queues[index % len(sessions)]
+            while (item := q.get()) is not None:
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+
+
+def _last_key_literals(page: pa.Table, key: Sequence[tuple[str, str]]) -> list[str]:
+    literals = []
+    for name, pg_type in key:
+        last = page.column(name).slice(page.num_rows - 1, 1)
+        if isinstance(last.type, pa.BaseExtensionType):
+            last = last.storage
+        text = pc.cast(last, pa.string())[0].as_py()
+        if pg_type in INTEGER_KEYS:
+            literals.append(str(int(text)))
+        else:
+            literals.append(f"{pg_sql.quote_literal(text)}::{pg_type}")
+    return literals
+
+
+def _throttle(request: ReadRequest) -> None:
+    if request.throttle_ms > 0:
+        time.sleep(request.throttle_ms / 1000)
