@@ -57,7 +57,7 @@ def test_codec_and_level(export: dict[str, object], codec: str, level: int | Non
 
 def test_row_group_policies() -> None:
     assert _plan({}).output.row_group.max_rows == 1_048_576
-    assert _plan({}).output.row_group.max_bytes == 64 << 20
+    assert _plan({}).output.row_group.max_bytes == 32 << 20
     fixed = _plan({"parquet": {"row_group_strategy": "fixed_rows", "row_group_rows": 5000}})
     assert (fixed.output.row_group.max_rows, fixed.output.row_group.max_bytes) == (5000, None)
     auto = _plan({"parquet": {"target_row_group_mb": 32, "max_row_group_mb": 16}})
@@ -80,6 +80,7 @@ def test_tuning_profile_resolution_and_origins() -> None:
     assert (layered.profile, layered.throttle_ms, layered.statement_timeout_s) == ("safe", 7, 120)
     assert layered.origins["throttle_ms"] == "exports[].tuning"
     assert not layered.batch_size_explicit and layered.page_bytes == 8 << 20
+    assert local.read_connections == 2 and default.read_connections == 1
     explicit = _plan({"tuning": {"batch_size": 500, "batch_size_memory_mb": None}}).tuning
     assert explicit.batch_size_explicit and explicit.batch_size == 500
 

@@ -51,3 +51,13 @@ def test_redact(text: str, expected: str) -> None:
 
 def test_redact_url_hides_any_userinfo() -> None:
     assert redact_url("postgresql://user@host/db") == "postgresql://REDACTED@host/db"
+
+
+def test_key_ranges_cover_the_span_exactly_once() -> None:
+    from rivet.sources.pg_read import plan_ranges
+
+    ranges = plan_ranges(1, 25_000, 25_000, 1_000)
+    assert len(ranges) == 25 and ranges[0] == (0, 1000) and ranges[-1][1] == 25_000
+    assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:], strict=False))
+    assert plan_ranges(5, 5, 1, 1_000) == [(4, 5)]
+    assert plan_ranges(-10, 10, 21, 7)[0][0] == -11
