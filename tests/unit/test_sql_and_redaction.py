@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from rivet.core.redact import redact, redact_url
@@ -58,6 +60,6 @@ def test_key_ranges_cover_the_span_exactly_once() -> None:
 
     ranges = plan_ranges(1, 25_000, 25_000, 1_000)
     assert len(ranges) == 25 and ranges[0] == (0, 1000) and ranges[-1][1] == 25_000
-    assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:], strict=False))
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(ranges))
     assert plan_ranges(5, 5, 1, 1_000) == [(4, 5)]
     assert plan_ranges(-10, 10, 21, 7)[0][0] == -11
