@@ -34,7 +34,7 @@ CREATE = {
         CREATE TABLE {SCHEMA}.narrow AS
         SELECT g::int8 AS id, (g % 100000)::int4 AS i, (g * 7)::int8 AS b, g * 0.5::float8 AS f,
                timestamp '2020-01-01' + g * interval '1 second' AS ts
-        FROM generate_series(1, {ROWS['narrow']}) g;
+        FROM generate_series(1, {ROWS["narrow"]}) g;
         ALTER TABLE {SCHEMA}.narrow ADD PRIMARY KEY (id);""",
     "wide": f"""
         CREATE TABLE {SCHEMA}.wide AS
@@ -58,10 +58,11 @@ CREATE = {
                (g * 31)::int8 AS i8,
                g / 3.0::float8 AS f8,
                (ARRAY['new', 'paid', 'shipped', 'returned'])[1 + g % 4] AS status,
-               CASE WHEN g % 10 = 4 THEN NULL ELSE 'C' || (g % 99999)::text END::varchar(16) AS code,
+               CASE WHEN g % 10 = 4 THEN NULL ELSE 'C' || (g % 99999)::text
+                    END::varchar(16) AS code,
                (g % 30000)::int2 AS small,
                CASE WHEN g % 10 = 5 THEN NULL ELSE 'note ' || g END AS note
-        FROM generate_series(1, {ROWS['wide']}) g;
+        FROM generate_series(1, {ROWS["wide"]}) g;
         ALTER TABLE {SCHEMA}.wide ADD PRIMARY KEY (id);""",
 }
 ROOT = Path(__file__).resolve().parent.parent
@@ -80,8 +81,9 @@ class Cell:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--url", default=os.environ.get("BENCH_PG_URL",
-                                                        "postgresql://postgres@127.0.0.1:5432/test"))
+    parser.add_argument(
+        "--url", default=os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    )
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--tables", default="narrow,wide")
     parser.add_argument("--tools", default="copy,rivet,duckdb")
@@ -97,8 +99,11 @@ def main() -> None:
                 for tool in tools:
                     measure(cells[(tool, table)], args.url, work, args.profile)
                     c = cells[(tool, table)]
-                    print(f"run {run + 1} {tool:7} {table:7} wall {c.wall[-1]:6.2f}s "
-                          f"rss {c.rss_mb[-1]:6.0f} MB longest {c.longest[-1]:5.2f}s", flush=True)
+                    print(
+                        f"run {run + 1} {tool:7} {table:7} wall {c.wall[-1]:6.2f}s "
+                        f"rss {c.rss_mb[-1]:6.0f} MB longest {c.longest[-1]:5.2f}s",
+                        flush=True,
+                    )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print()
@@ -109,8 +114,9 @@ def prepare(url: str, tables: list[str]) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
         for table in tables:
-            exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL",
-                                  (f"{SCHEMA}.{table}",)).fetchone()
+            exists = conn.execute(
+                "SELECT to_regclass(%s) IS NOT NULL", (f"{SCHEMA}.{table}",)
+            ).fetchone()
             if exists and exists[0]:
                 count = conn.execute(f"SELECT count(*) FROM {SCHEMA}.{table}").fetchone()
                 if count and count[0] == ROWS[table]:
@@ -159,8 +165,10 @@ def _rivet(url: str, table: str, out: Path, work: Path, profile: str) -> list[st
 def _duckdb(url: str, table: str, out: Path, work: Path, profile: str) -> list[str]:
     import duckdb_extension_postgres
 
-    source = glob.glob(os.path.dirname(duckdb_extension_postgres.__file__)
-                       + "/extensions/*/postgres.duckdb_extension")[0]
+    source = glob.glob(
+        os.path.dirname(duckdb_extension_postgres.__file__)
+        + "/extensions/*/postgres.duckdb_extension"
+    )[0]
     extension = work / "postgres_scanner.duckdb_extension"  # the file name must match the entry
     shutil.copy(source, extension)
     script = (
@@ -168,7 +176,7 @@ def _duckdb(url: str, table: str, out: Path, work: Path, profile: str) -> list[s
         f"c.execute(\"LOAD '{extension}'\"); "
         f"c.execute(\"ATTACH '{url}' AS pg (TYPE postgres, READ_ONLY)\"); "
         f"c.execute(\"COPY (SELECT * FROM pg.{SCHEMA}.{table}) TO '{out}/{table}.parquet' "
-        "(FORMAT parquet, COMPRESSION zstd)\")"
+        '(FORMAT parquet, COMPRESSION zstd)")'
     )
     return [sys.executable, "-c", script]
 
@@ -195,19 +203,26 @@ class LongestStatement:
         return self._longest
 
     def _sample(self) -> None:
-        sql = ("SELECT coalesce(max(extract(epoch FROM clock_timestamp() - query_start)), 0) "
-               "FROM pg_stat_activity WHERE state = 'active' AND pid <> pg_backend_pid() "
-               "AND backend_type = 'client backend'")
+        sql = (
+            "SELECT coalesce(max(extract(epoch FROM clock_timestamp() - query_start)), 0) "
+            "FROM pg_stat_activity WHERE state = 'active' AND pid <> pg_backend_pid() "
+            "AND backend_type = 'client backend'"
+        )
         while not self._stop.wait(0.05):
             row = self._conn.execute(sql).fetchone()
             self._longest = max(self._longest, float(row[0]) if row else 0.0)
 
 
-def report(cells: dict[tuple[str, str], Cell], tables: list[str], tools: list[str],
-           runs: int) -> str:
-    lines = [f"Medians of {runs} interleaved runs; x limit = wall / psql binary COPY wall.", "",
-             "| table | tool | wall s | x limit | rows/s | peak RSS MB | output MB | longest statement s | failures |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---|"]
+def report(
+    cells: dict[tuple[str, str], Cell], tables: list[str], tools: list[str], runs: int
+) -> str:
+    lines = [
+        f"Medians of {runs} interleaved runs; x limit = wall / psql binary COPY wall.",
+        "",
+        "| table | tool | wall s | x limit | rows/s | peak RSS MB | output MB "
+        "| longest statement s | failures |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
     for table in tables:
         limit = statistics.median(cells[("copy", table)].wall) if "copy" in tools else None
         for tool in tools:

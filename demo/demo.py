@@ -57,7 +57,8 @@ exports:
     max_file_size: 2MB          # rotates into orders_<ts>_part0.parquet, _part1, ...
     destination: {type: local, path: "OUTPUT/{export}"}
   - name: paid_orders_csv
-    query: "SELECT id, customer_id, amount, items, placed_at, note FROM orders WHERE status = 'paid'"
+    query: >-
+      SELECT id, customer_id, amount, items, placed_at, note FROM orders WHERE status = 'paid'
     format: csv
     destination: {type: local, path: "OUTPUT/{export}"}
 """
@@ -83,8 +84,10 @@ def main() -> int:
         for path in sorted(OUTPUT.rglob("*")):
             if path.is_file():
                 print(f"  {path.relative_to(Path.cwd())}  ({path.stat().st_size:,} bytes)")
-        print("\nread one back with: .venv/bin/python -c \"import pyarrow.parquet as pq; "
-              f"print(pq.read_table('{next(OUTPUT.glob('customers/*.parquet'), '')}'))\"")
+        print(
+            '\nread one back with: .venv/bin/python -c "import pyarrow.parquet as pq; '
+            f"print(pq.read_table('{next(OUTPUT.glob('customers/*.parquet'), '')}'))\""
+        )
         return code
     finally:
         _stop(bindir, workdir, owner)
@@ -122,11 +125,31 @@ def _start(bindir: Path, workdir: Path, owner: str | None, port: int) -> None:
     if owner:
         shutil.chown(workdir, owner)
     data = workdir / "data"
-    _as(owner, str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
-        "-E", "UTF8", "--no-sync")
-    _as(owner, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(workdir / "log"), "-w", "-o",
+    _as(
+        owner,
+        str(bindir / "initdb"),
+        "-D",
+        str(data),
+        "-U",
+        "postgres",
+        "--auth=trust",
+        "-E",
+        "UTF8",
+        "--no-sync",
+    )
+    _as(
+        owner,
+        str(bindir / "pg_ctl"),
+        "-D",
+        str(data),
+        "-l",
+        str(workdir / "log"),
+        "-w",
+        "-o",
         f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={workdir} "
-        "-c fsync=off", "start")
+        "-c fsync=off",
+        "start",
+    )
 
 
 def _stop(bindir: Path, workdir: Path, owner: str | None) -> None:

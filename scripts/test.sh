@@ -10,7 +10,7 @@ PYTHON=${PYTHON:-python3}
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
 .venv/bin/python -m pip install -q -e '.[dev]'
 
-.venv/bin/ruff check src tests
-.venv/bin/ruff format --check src tests
+.venv/bin/ruff check src tests scripts bench demo
+.venv/bin/ruff format --check src tests scripts bench demo
 .venv/bin/mypy
 .venv/bin/python -m pytest "$@"

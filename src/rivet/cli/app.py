@@ -151,4 +151,4 @@ def _fail(ctx: click.Context, exc: BaseException, code: int) -> NoReturn:
 
 
 def main() -> None:
-    cli(obj={})
+    cli(obj={}, prog_name="rivet")
