@@ -26,19 +26,19 @@ def _numeric_typmod(precision: int, scale: int) -> int:
             PgColumn("c", "numeric", _numeric_typmod(12, 2)),
             pa.decimal128(12, 2),
             "exact",
-            '_rivet."c" AS "c"',
+            '_rivet."c"::text AS "c"',
         ),
         (
             PgColumn("c", "numeric", _numeric_typmod(38, 10)),
             pa.decimal128(38, 10),
             "exact",
-            '_rivet."c" AS "c"',
+            '_rivet."c"::text AS "c"',
         ),
         (
             PgColumn("c", "numeric", _numeric_typmod(60, 5)),
             pa.decimal256(60, 5),
             "exact",
-            '_rivet."c" AS "c"',
+            '_rivet."c"::text AS "c"',
         ),
         (PgColumn("c", "numeric"), pa.string(), "logical_string", '_rivet."c"::text AS "c"'),
         (PgColumn("c", "date"), pa.date32(), "exact", '_rivet."c" AS "c"'),
@@ -110,7 +110,7 @@ def test_typmod_decoding_includes_negative_scales() -> None:
 @pytest.mark.parametrize(
     ("override", "sql", "arrow_type"),
     [
-        ("decimal(12,2)", '_rivet."c"::numeric(12,2) AS "c"', pa.decimal128(12, 2)),
+        ("decimal(12,2)", '_rivet."c"::numeric(12,2)::text AS "c"', pa.decimal128(12, 2)),
         ("text", '_rivet."c"::text AS "c"', pa.string()),
         ("float8", '_rivet."c"::float8 AS "c"', pa.float64()),
         ("timestamptz", '_rivet."c"::timestamptz AS "c"', pa.timestamp("us", tz="UTC")),
