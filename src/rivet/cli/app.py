@@ -9,7 +9,6 @@ from typing import Any, NoReturn
 
 import click
 
-from rivet import __version__
 from rivet.cli.logging import configure_logging
 from rivet.core.errors import ExportFailed, RivetError
 from rivet.core.redact import redact
@@ -27,7 +26,7 @@ Examples:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="rivet")
+@click.version_option(package_name="rivet-extract", prog_name="rivet")
 @click.option("--json-errors", is_flag=True, help="On error, print one JSON line on stderr.")
 @click.pass_context
 def cli(ctx: click.Context, json_errors: bool) -> None:

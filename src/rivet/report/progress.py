@@ -4,17 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Protocol, TextIO
-
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
+from typing import Any, Protocol, TextIO
 
 from rivet.report import format as fmt
 
@@ -33,6 +23,15 @@ def progress_for(stream: TextIO = sys.stderr) -> ProgressView:
 
 class TerminalProgress:
     def __init__(self, stream: TextIO) -> None:
+        from rich.console import Console  # imported only when a terminal is there to draw on
+        from rich.progress import (
+            BarColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
         self._progress = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
@@ -45,7 +44,7 @@ class TerminalProgress:
             console=Console(file=stream),
             transient=True,
         )
-        self._task: TaskID | None = None
+        self._task: Any = None
         self._started = 0.0
         self._bytes = 0
 
