@@ -76,12 +76,11 @@ def load_config(path: str | Path, params: Mapping[str, str] | None = None) -> Ri
             key,
             key,
         )
-    misplaced, misplaced_keys = _misplaced_tuning(resolved)
-    problems = missing + misplaced
+    problems = missing + _take_misplaced_tuning(resolved)
     try:
         config = RivetConfig.model_validate(resolved)
     except ValidationError as exc:
-        problems += [p for p in _describe(exc, resolved) if not _is_about(p, misplaced_keys)]
+        problems += _describe(exc, resolved)
     if problems:
         raise ConfigError(problems, path=str(path))
     problems = rules.check(config, path.resolve().parent)
@@ -155,44 +154,27 @@ def _expand(
     return _PLACEHOLDER.sub(replace, text)
 
 
-def _misplaced_tuning(raw: dict[str, Any]) -> tuple[list[str], set[str]]:
-    """Tuning keys written directly under source/export: the reference's dedicated message."""
-    problems: list[str] = []
-    keys_seen: set[str] = set()
-    source = raw.get("source")
-    if isinstance(source, dict):
-        keys = [k for k in _MISPLACED_TUNING if k in source]
-        if keys:
-            keys_seen.update(f"source.{k}" for k in keys)
-            problems.append(
-                f"source: field(s) {', '.join(keys)} belong under 'source.tuning:' "
-                f"(write `tuning: {{{keys[0]}: ...}}` inside source)"
-            )
+def _take_misplaced_tuning(raw: dict[str, Any]) -> list[str]:
+    """Report tuning keys written directly under `source:` or an export (the reference's message),
+    and drop them, so that validation does not report them again as unknown keys."""
     exports = raw.get("exports")
+    places = [("source", raw.get("source"), "source.tuning:", "inside source")]
     for index, export in enumerate(exports if isinstance(exports, list) else []):
-        if isinstance(export, dict):
-            keys = [k for k in _MISPLACED_TUNING if k in export]
-            if keys:
-                keys_seen.update(f"[{index}]{k}" for k in keys)
-                problems.append(
-                    f"export '{export.get('name', '?')}' (index {index}): field(s) "
-                    f"{', '.join(keys)} belong under 'exports[].tuning:' "
-                    f"(write `tuning: {{{keys[0]}: ...}}` inside the export)"
-                )
-    return problems, keys_seen
-
-
-def _is_about(problem: str, misplaced_keys: set[str]) -> bool:
-    """True for the generic 'unknown key' errors that the misplaced-tuning message replaces."""
-    for key in misplaced_keys:
-        if key.startswith("source."):
-            if problem.startswith(f"{key}: unknown key"):
-                return True
-        else:
-            index, _, name = key[1:].partition("]")
-            if problem.startswith(f"exports[{index}]") and f".{name}: unknown key" in problem:
-                return True
-    return False
+        name = export.get("name", "?") if isinstance(export, dict) else "?"
+        places.append((f"export '{name}' (index {index})", export, "exports[].tuning:",
+                       "inside the export"))  # fmt: skip
+    problems = []
+    for where, node, target, inside in places:
+        keys = [k for k in _MISPLACED_TUNING if isinstance(node, dict) and k in node]
+        if keys:
+            assert isinstance(node, dict)
+            for key in keys:
+                del node[key]
+            problems.append(
+                f"{where}: field(s) {', '.join(keys)} belong under '{target}' "
+                f"(write `tuning: {{{keys[0]}: ...}}` {inside})"
+            )
+    return problems
 
 
 def _describe(exc: ValidationError, raw: dict[str, Any]) -> list[str]:
