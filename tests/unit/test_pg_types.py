@@ -95,10 +95,10 @@ def test_mapping(column: PgColumn, arrow_type: pa.DataType, fidelity: str, sql: 
 
 def test_arrays_carry_a_dimension_guard() -> None:
     assert (
-        plan_column(PgColumn("a", "_int4", element="int4")).ndims_guard_sql
+        plan_column(PgColumn("a", "_int4", element="int4")).guard_sql
         == 'array_ndims(_rivet."a") > 1'
     )
-    assert plan_column(PgColumn("a", "int4")).ndims_guard_sql is None
+    assert plan_column(PgColumn("a", "int4")).guard_sql is None
 
 
 def test_typmod_decoding_includes_negative_scales() -> None:

@@ -28,8 +28,9 @@ import pyarrow.compute as pc
 
 from rivet.sources import pg_sql
 from rivet.sources.base import ReadRequest, ReadStats
+from rivet.sources.columns import ColumnPlan
+from rivet.sources.normalize import guard_select_list
 from rivet.sources.pg_errors import source_error
-from rivet.sources.pg_types import ColumnPlan
 
 FIRST_PAGE_ROWS = 10_000
 MIN_PAGE_ROWS, MAX_PAGE_ROWS = 1_000, 5_000_000
@@ -97,12 +98,7 @@ def _session_settings(request: ReadRequest, snapshot: str | None) -> list[str]:
 
 
 def select_list(plans: Sequence[ColumnPlan]) -> list[str]:
-    guards = [
-        f'{p.ndims_guard_sql} AS "_rivet_ndims_{i}"'
-        for i, p in enumerate(plans)
-        if p.ndims_guard_sql
-    ]
-    return [p.select_sql for p in plans] + guards
+    return [p.select_sql for p in plans] + guard_select_list(plans, '"_rivet_guard_{}"')
 
 
 def plan_ranges(

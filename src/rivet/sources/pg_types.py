@@ -13,15 +13,15 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from rivet.config.column_types import ColumnType
-from rivet.sources.pg_sql import column_ref, quote_ident
-
-EXACT, COMPATIBLE, LOGICAL_STRING, LOSSY, UNSUPPORTED = (
-    "exact",
-    "compatible",
-    "logical_string",
-    "lossy",
-    "unsupported",
+from rivet.sources.columns import (
+    COMPATIBLE,
+    DECIMAL,
+    DECIMAL_LIST,
+    EXACT,
+    LOGICAL_STRING,
+    ColumnPlan,
 )
+from rivet.sources.pg_sql import column_ref, quote_ident
 
 _SCALARS: dict[str, pa.DataType] = {
     "bool": pa.bool_(),
@@ -66,6 +66,7 @@ _ARRAY_ELEMENTS = {
     "timestamptz",
     "bytea",
 }
+_MULTI_DIM = "holds a multi-dimensional array, which would be flattened"
 _OVERRIDE_CAST = {
     "bool": "boolean",
     "int16": "int2",
@@ -96,25 +97,6 @@ class PgColumn:
     @property
     def is_array(self) -> bool:
         return self.element is not None
-
-
-@dataclass(frozen=True)
-class ColumnPlan:
-    name: str
-    native_type: str
-    select_sql: str
-    arrow_type: pa.DataType
-    fidelity: str
-    logical_type: str | None = None
-    conversion: str = "none"  # none | decimal | json | decimal_list
-    ndims_guard_sql: str | None = None
-    note: str | None = None
-
-    def field(self) -> pa.Field:
-        metadata = {"rivet.native_type": self.native_type, "rivet.fidelity": self.fidelity}
-        if self.logical_type:
-            metadata["rivet.logical_type"] = self.logical_type
-        return pa.field(self.name, self.arrow_type, nullable=True, metadata=metadata)
 
 
 def numeric_precision_scale(typmod: int) -> tuple[int, int] | None:
@@ -148,7 +130,7 @@ def plan_column(column: PgColumn, override: ColumnType | None = None) -> ColumnP
             pa.string(),
             LOGICAL_STRING,
             "json",
-            conversion="json",
+            conversion="none",
         )
     if column.kind == "e":
         return ColumnPlan(
@@ -190,7 +172,7 @@ def _plan_numeric(name: str, native: str, ref: str, typmod: int) -> ColumnPlan:
     # The server's numeric_out is several times cheaper than the driver's client-side decoding of
     # binary numerics; the exact text is then parsed into a decimal by Arrow (vectorised).
     return ColumnPlan(
-        name, native, _as(f"{ref}::text", name), arrow_type, EXACT, conversion="decimal"
+        name, native, _as(f"{ref}::text", name), arrow_type, EXACT, conversion=DECIMAL
     )
 
 
@@ -207,8 +189,9 @@ def _plan_array(column: PgColumn, ref: str) -> ColumnPlan:
             _as(ref, column.name),
             pa.list_(_decimal_type(precision, scale)),
             COMPATIBLE,
-            conversion="decimal_list",
-            ndims_guard_sql=guard,
+            conversion=DECIMAL_LIST,
+            guard_sql=guard,
+            guard_problem=_MULTI_DIM,
         )
     if element in _ARRAY_ELEMENTS:
         return ColumnPlan(
@@ -217,7 +200,8 @@ def _plan_array(column: PgColumn, ref: str) -> ColumnPlan:
             _as(ref, column.name),
             pa.list_(_SCALARS[element]),
             COMPATIBLE,
-            ndims_guard_sql=guard,
+            guard_sql=guard,
+            guard_problem=_MULTI_DIM,
         )
     return ColumnPlan(
         column.name,
@@ -226,7 +210,8 @@ def _plan_array(column: PgColumn, ref: str) -> ColumnPlan:
         pa.list_(pa.string()),
         LOGICAL_STRING,
         "text",
-        ndims_guard_sql=guard,
+        guard_sql=guard,
+        guard_problem=_MULTI_DIM,
         note=f"elements of '{native}' exported as their text form",
     )
 
@@ -253,8 +238,7 @@ def _plan_override(column: PgColumn, override: ColumnType) -> ColumnPlan:
         planned.fidelity,
         planned.logical_type,
         planned.conversion,
-        None,
-        f"override: {override}",
+        note=f"override: {override}",
     )
 
 

@@ -21,9 +21,10 @@ import pyarrow as pa
 from rivet.core.errors import SourceError
 from rivet.sources import pg_read, pg_sql
 from rivet.sources.base import ColumnReport, PreparedRead, ReadRequest, ReadStats
-from rivet.sources.pg_arrow import normalize, target_schema
+from rivet.sources.columns import ColumnPlan
+from rivet.sources.normalize import normalize, target_schema
 from rivet.sources.pg_errors import source_error
-from rivet.sources.pg_types import ColumnPlan, PgColumn, plan_column
+from rivet.sources.pg_types import PgColumn, plan_column
 
 _KEY_TYPES = {
     "int2",

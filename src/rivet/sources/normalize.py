@@ -1,8 +1,8 @@
-"""Turn the Arrow batches the PostgreSQL reader returns into the planned schema, vectorised.
+"""Turn the Arrow batches a driver returns into the planned schema, vectorised.
 
-Checks here fail loudly where a value cannot be carried exactly: numeric NaN/Infinity into a
-decimal column, date/timestamp ±infinity (the reader wraps them to garbage), multi-dimensional
-arrays (the reader flattens them).
+Checks here fail loudly where a value cannot be carried exactly: NaN/Infinity into a decimal
+column, date/timestamp values the driver wrapped around (PostgreSQL ±infinity), and any row a
+column's guard flags (multi-dimensional arrays, MySQL zero dates, ...).
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from rivet.core.errors import TypeMappingError
-from rivet.sources.pg_types import ColumnPlan
+from rivet.sources import columns as conv
+from rivet.sources.columns import ColumnPlan
 
 # PostgreSQL's earliest date is Julian day 0 (4714-11-24 BC); anything earlier is a sentinel
 # (±infinity) or an out-of-range value wrapped around by the reader.
@@ -28,17 +29,17 @@ def target_schema(columns: Sequence[ColumnPlan]) -> pa.Schema:
 def normalize(
     batch: pa.RecordBatch, columns: Sequence[ColumnPlan], schema: pa.Schema, export: str
 ) -> pa.RecordBatch:
-    """`batch` holds the planned columns, then one ndims guard per array column."""
+    """`batch` holds the planned columns, then one guard column per column that has a guard."""
     arrays = []
     guard_index = len(columns)
     for index, column in enumerate(columns):
         array = _convert(batch.column(index), column, export)
         _check_range(array, column, export)
-        if column.ndims_guard_sql is not None:
+        if column.guard_sql is not None:
             if pc.any(batch.column(guard_index)).as_py():
                 raise TypeMappingError(
-                    f"export '{export}': column '{column.name}' holds a multi-dimensional array, "
-                    "which would be flattened",
+                    f"export '{export}': column '{column.name}' ({column.native_type}) "
+                    f"{column.guard_problem}",
                     hint=f"add `columns: {{{column.name}: text}}` to export its text form",
                 )
             guard_index += 1
@@ -48,12 +49,25 @@ def normalize(
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
+def guard_select_list(columns: Sequence[ColumnPlan], alias: str) -> list[str]:
+    """The guard expressions, appended after the planned columns, in `normalize`'s order."""
+    return [
+        f"({c.guard_sql}) AS {alias.format(i)}"
+        for i, c in enumerate(columns)
+        if c.guard_sql is not None
+    ]
+
+
 def _convert(array: pa.Array, column: ColumnPlan, export: str) -> pa.Array:
     if isinstance(array.type, pa.BaseExtensionType):
         array = array.storage
-    if column.conversion == "decimal":
+    if column.conversion == conv.DECIMAL:
         return _to_decimal(array, column, export)
-    if column.conversion == "decimal_list":
+    if column.conversion == conv.EPOCH_MICROS_UTC:
+        return array.cast(pa.int64()).view(pa.timestamp("us", tz="UTC"))
+    if column.conversion == conv.MICROS_DURATION:
+        return array.cast(pa.int64()).view(pa.duration("us"))
+    if column.conversion == conv.DECIMAL_LIST:
         values = array.values
         if isinstance(values.type, pa.BaseExtensionType):
             values = values.storage
