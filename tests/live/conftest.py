@@ -84,3 +84,48 @@ def rivet(*args: str, env: dict[str, str] | None = None, url: str = PG_URL) -> C
         timeout=300,
     )
     return Cli(proc.returncode, proc.stdout, proc.stderr)
+
+
+MY_URL = os.environ.get("RIVET_TEST_MYSQL_URL", "mysql://root:@127.0.0.1:3306/test")
+
+
+@dataclass
+class My:
+    url: str  # points at the test's own database
+    database: str
+    conn: Any
+
+    def execute(self, sql: str) -> None:
+        with self.conn.cursor() as cur:
+            cur.execute(sql)
+
+
+@pytest.fixture
+def my() -> Iterator[My]:
+    from urllib.parse import urlsplit
+
+    import pymysql
+
+    parts = urlsplit(MY_URL)
+    try:
+        conn = pymysql.connect(
+            host=parts.hostname,
+            port=parts.port or 3306,
+            user=parts.username or "root",
+            password=parts.password or "",
+            autocommit=True,
+            charset="utf8mb4",
+            connect_timeout=5,
+        )
+    except pymysql.Error as exc:
+        pytest.fail(f"MariaDB/MySQL at {MY_URL} is unreachable: {exc}")
+    database = f"rivet_t_{uuid.uuid4().hex[:10]}"
+    with conn.cursor() as cur:
+        cur.execute(f"CREATE DATABASE {database} CHARACTER SET utf8mb4")
+        cur.execute(f"USE {database}")
+    try:
+        yield My(parts._replace(path=f"/{database}").geturl(), database, conn)
+    finally:
+        with conn.cursor() as cur:
+            cur.execute(f"DROP DATABASE {database}")
+        conn.close()

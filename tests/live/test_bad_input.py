@@ -63,7 +63,7 @@ def test_permission_denied(tmp_path: Path, pg: Pg) -> None:
 def test_bad_credentials_never_echo_the_password(tmp_path: Path, pg: Pg) -> None:
     url = PG_URL.replace("postgres@", "no_such_role:s3cr3t-pw@", 1)
     stderr, _ = _run(tmp_path, {"table": f"{pg.schema}.t"}, url=url)
-    assert "cannot connect to the PostgreSQL source" in stderr
+    assert "export 'orders': cannot connect to the PostgreSQL source" in stderr
     assert 'role "no_such_role" does not exist' in stderr
     assert "s3cr3t-pw" not in stderr
 

@@ -20,6 +20,8 @@ from rivet.plan.export_plan import ExportPlan, resolve_export
 from rivet.report.model import ExportResult, RunAggregate
 from rivet.report.progress import progress_for
 from rivet.report.summary import render_aggregate, render_export, render_line
+from rivet.sources.base import Source
+from rivet.sources.mysql import MySQLSource
 from rivet.sources.postgres import PostgresSource
 
 log = logging.getLogger(__name__)
@@ -39,15 +41,9 @@ def run(
     selected = select_exports(config, exports)
     now = datetime.now(UTC)
     plans = [resolve_export(e, config, _query_text(e, config_dir, params), now) for e in selected]
-    if config.source.type != "postgres":
-        raise PlanError(
-            f"source.type '{config.source.type}' is not available in this version of rivet yet",
-            hint="only PostgreSQL sources are supported for now",
-        )
-    url = resolve_source_url(config.source, config_dir)
+    source = open_source(config, config_dir)
     started = time.perf_counter()
     results: list[ExportResult] = []
-    source = PostgresSource(url)
     try:
         for plan in plans:
             result = run_export(plan, source, progress_for(sys.stderr))
@@ -66,6 +62,19 @@ def run(
     if len(plans) > 1:
         echo(render_aggregate(aggregate))
     return aggregate
+
+
+def open_source(config: RivetConfig, config_dir: Path) -> Source:
+    url = resolve_source_url(config.source, config_dir)
+    if config.source.type == "postgres":
+        return PostgresSource(url)
+    tls = config.source.tls
+    if tls is not None and tls.mode != "disable":
+        raise PlanError(
+            "source.tls: TLS for MySQL sources is not available in this version of rivet yet",
+            hint="connect through a TLS tunnel, or set tls.mode: disable on a trusted network",
+        )
+    return MySQLSource(url)
 
 
 def select_exports(config: RivetConfig, names: Sequence[str]) -> list[ExportConfig]:

@@ -36,7 +36,7 @@ def normalize(
         array = _convert(batch.column(index), column, export)
         _check_range(array, column, export)
         if column.guard_sql is not None:
-            if pc.any(batch.column(guard_index)).as_py():
+            if pc.any(batch.column(guard_index).cast(pa.bool_())).as_py():
                 raise TypeMappingError(
                     f"export '{export}': column '{column.name}' ({column.native_type}) "
                     f"{column.guard_problem}",

@@ -84,7 +84,7 @@ class PostgresSource:
 
     # -- catalog ---------------------------------------------------------------------------
     def prepare(self, request: ReadRequest) -> PgPreparedRead:
-        conn = self._control_connection()
+        conn = self._control_connection(request.export)
         try:
             with conn.transaction():
                 conn.execute("SET TRANSACTION READ ONLY")
@@ -133,7 +133,7 @@ class PostgresSource:
             key_span=span,
         )
 
-    def _control_connection(self) -> psycopg.Connection[Any]:
+    def _control_connection(self, export: str) -> psycopg.Connection[Any]:
         if self._control is None or self._control.closed:
             try:
                 self._control = psycopg.connect(
@@ -144,7 +144,7 @@ class PostgresSource:
                     application_name="rivet",
                 )
             except psycopg.Error as exc:
-                raise source_error(exc, None, connecting=True) from None
+                raise source_error(exc, export, connecting=True) from None
         return self._control
 
     def _describe(self, conn: psycopg.Connection[Any], request: ReadRequest) -> list[PgColumn]:

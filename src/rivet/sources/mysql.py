@@ -1,0 +1,327 @@
+"""MySQL / MariaDB source: catalog work through PyMySQL, the data path through ConnectorX.
+
+Data path: every read is one bounded statement on the binary protocol, decoded to Arrow in Rust.
+A table with a single integer primary key is read in key ranges sized by bytes
+(`WHERE k > lo AND k <= hi ORDER BY k LIMIT cap`); a composite integer key in keyset pages;
+anything else as one streamed statement, with a warning. Each statement runs on its own
+connection with `time_zone = '+00:00'`, a read-only transaction and the statement timeout set
+for that session only, so no session variable outlives the read. Unlike PostgreSQL, the pages
+of one export are not one snapshot: each statement is its own consistent read.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import connectorx
+import pyarrow as pa
+import pymysql
+
+from rivet.core.errors import SourceError
+from rivet.sources.base import ColumnReport, PreparedRead, ReadRequest, ReadStats
+from rivet.sources.columns import ColumnPlan
+from rivet.sources.mysql_errors import source_error
+from rivet.sources.mysql_types import MyColumn, plan_column, quote_ident
+from rivet.sources.normalize import guard_select_list, normalize, target_schema
+from rivet.sources.pg_read import MIN_PAGE_ROWS, plan_ranges
+
+_INTEGER_TYPES = {"tinyint", "smallint", "mediumint", "int", "bigint"}
+FIRST_PAGE_ROWS = 10_000
+
+
+@dataclass
+class MyPreparedRead(PreparedRead):
+    plans: Sequence[ColumnPlan] = ()
+    key: Sequence[str] = ()
+    key_span: tuple[int, int, int, float] | None = None  # min, max, rows, bytes per row
+    mariadb: bool = True
+
+
+class MySQLSource:
+    engine = "mysql"
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+        self._control: pymysql.connections.Connection[Any] | None = None
+
+    def close(self) -> None:
+        if self._control is not None:
+            self._control.close()
+            self._control = None
+
+    # -- catalog ---------------------------------------------------------------------------
+    def prepare(self, request: ReadRequest) -> MyPreparedRead:
+        conn = self._control_connection(request.export)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT VERSION(), DATABASE()")
+                version, database = cur.fetchone()
+                columns = _describe(cur, request)
+                key, estimate, span = _key_and_estimate(cur, request, database)
+        except pymysql.Error as exc:
+            raise source_error(exc, request.export) from None
+        try:
+            plans = [plan_column(c, request.column_overrides.get(c.name)) for c in columns]
+        except ValueError as exc:
+            raise SourceError(f"export '{request.export}': {exc}") from None
+        unknown = sorted(set(request.column_overrides) - {c.name for c in columns})
+        if unknown:
+            raise SourceError(
+                f"export '{request.export}': columns: override for unknown column(s) {unknown}",
+                hint="the result has columns: " + ", ".join(c.name for c in columns),
+            )
+        warnings = [
+            f"column '{p.name}': {p.note}"
+            for p in plans
+            if p.note and not p.note.startswith("override")
+        ]
+        if span is not None:
+            strategy = f"key ranges({key[0]}, 1 connection(s))"
+        elif key:
+            strategy = f"keyset({', '.join(key)})"
+        else:
+            strategy = "streamed"
+            warnings.append(
+                "no integer primary key to page by: read as one streamed statement (its "
+                "duration grows with the table); use `table:` on a table with an integer key"
+            )
+        reports = [
+            ColumnReport(p.name, p.native_type, str(p.arrow_type), p.fidelity, p.note)
+            for p in plans
+        ]
+        return MyPreparedRead(
+            target_schema(plans),
+            reports,
+            strategy,
+            estimate,
+            warnings,
+            plans=plans,
+            key=key,
+            key_span=span,
+            mariadb="mariadb" in str(version).lower(),
+        )
+
+    def _control_connection(self, export: str) -> pymysql.connections.Connection[Any]:
+        if self._control is None or not self._control.open:
+            parts = urlsplit(self._url)
+            try:
+                self._control = pymysql.connect(
+                    host=parts.hostname or "127.0.0.1",
+                    port=parts.port or 3306,
+                    user=unquote(parts.username or ""),
+                    password=unquote(parts.password or ""),
+                    database=unquote(parts.path.lstrip("/")) or None,
+                    connect_timeout=10,
+                    charset="utf8mb4",
+                    autocommit=True,
+                )
+            except pymysql.Error as exc:
+                raise source_error(exc, export, connecting=True) from None
+        return self._control
+
+    # -- data ------------------------------------------------------------------------------
+    def read(
+        self, request: ReadRequest, prepared: PreparedRead, stats: ReadStats
+    ) -> Iterator[pa.RecordBatch]:
+        assert isinstance(prepared, MyPreparedRead)
+        for page in self._pages(request, prepared, stats):
+            for batch in page.to_batches():
+                yield normalize(batch, prepared.plans, prepared.schema, request.export)
+
+    def _pages(
+        self, request: ReadRequest, prepared: MyPreparedRead, stats: ReadStats
+    ) -> Iterator[pa.Table]:
+        columns = [p.select_sql for p in prepared.plans] + guard_select_list(
+            prepared.plans, "`_rivet_guard_{}`"
+        )
+        source = _from_clause(request)
+        session = _session(request, prepared.mariadb)
+        select = f"SELECT {', '.join(columns)} FROM {source}"
+        if prepared.key_span is not None:
+            yield from self._range_pages(request, prepared, select, session, stats)
+        elif prepared.key:
+            yield from self._keyset_pages(request, prepared, select, session, stats)
+        else:
+            yield from self._streamed(request, select, session, stats)
+
+    def _range_pages(
+        self,
+        request: ReadRequest,
+        prepared: MyPreparedRead,
+        select: str,
+        session: list[str],
+        stats: ReadStats,
+    ) -> Iterator[pa.Table]:
+        assert prepared.key_span is not None
+        low, high, estimate, bytes_per_row = prepared.key_span
+        rows = max(MIN_PAGE_ROWS, int(request.page_bytes / max(bytes_per_row, 16)))
+        if request.max_page_rows:
+            rows = min(rows, request.max_page_rows)
+        key = f"_rivet.{quote_ident(prepared.key[0])}"
+        cap = max(MIN_PAGE_ROWS, rows * 2)
+        for after, upto in plan_ranges(low, high, estimate, rows):
+            while True:
+                sql = (
+                    f"{select} WHERE {key} > {after} AND {key} <= {upto} ORDER BY {key} LIMIT {cap}"
+                )
+                page = self._fetch(sql, session, stats, request.export)
+                if page.num_rows:
+                    yield page
+                _throttle(request)
+                if page.num_rows < cap:
+                    break
+                after = int(page.column(prepared.key[0])[-1].as_py())
+
+    def _keyset_pages(
+        self,
+        request: ReadRequest,
+        prepared: MyPreparedRead,
+        select: str,
+        session: list[str],
+        stats: ReadStats,
+    ) -> Iterator[pa.Table]:
+        keys = ", ".join(f"_rivet.{quote_ident(k)}" for k in prepared.key)
+        limit = min(FIRST_PAGE_ROWS, request.max_page_rows or FIRST_PAGE_ROWS)
+        after: list[str] | None = None
+        while True:
+            where = f" WHERE ({keys}) > ({', '.join(after)})" if after else ""
+            sql = f"{select}{where} ORDER BY {keys} LIMIT {limit}"
+            page = self._fetch(sql, session, stats, request.export)
+            if page.num_rows:
+                yield page
+            if page.num_rows < limit:
+                return
+            after = [str(int(page.column(k)[-1].as_py())) for k in prepared.key]
+            per_row = max(page.nbytes / page.num_rows, 1.0)
+            limit = max(MIN_PAGE_ROWS, int(request.page_bytes / per_row))
+            if request.max_page_rows:
+                limit = min(limit, request.max_page_rows)
+            _throttle(request)
+
+    def _streamed(
+        self, request: ReadRequest, select: str, session: list[str], stats: ReadStats
+    ) -> Iterator[pa.Table]:
+        rows = request.max_page_rows or FIRST_PAGE_ROWS
+        started = time.perf_counter()
+        with _driver_errors(request.export):
+            batches = iter(
+                connectorx.read_sql(
+                    self._url,
+                    select,
+                    return_type="arrow_stream",
+                    batch_size=rows,
+                    pre_execution_query=session,
+                )
+            )
+        while True:
+            with _driver_errors(request.export):
+                batch = next(batches, None)
+            if batch is None:
+                break
+            yield pa.Table.from_batches([batch])
+        stats.statements += 1
+        stats.longest_statement_s = max(stats.longest_statement_s, time.perf_counter() - started)
+
+    def _fetch(self, sql: str, session: list[str], stats: ReadStats, export: str) -> pa.Table:
+        started = time.perf_counter()
+        with _driver_errors(export):
+            page: pa.Table = connectorx.read_sql(
+                self._url, sql, return_type="arrow", pre_execution_query=session
+            )
+        stats.statements += 1
+        stats.longest_statement_s = max(stats.longest_statement_s, time.perf_counter() - started)
+        return page
+
+
+def _describe(cur: Any, request: ReadRequest) -> list[MyColumn]:
+    cur.execute(f"SELECT * FROM {_from_clause(request)} LIMIT 0")
+    columns = [
+        MyColumn(f.name, f.type_code, f.flags, f.charsetnr, f.length, f.scale)
+        for f in cur._result.fields
+    ]
+    names = [c.name for c in columns]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise SourceError(
+            f"export '{request.export}': the result has duplicate column names {duplicates}",
+            hint="alias the columns in the query (SELECT a.id AS a_id, b.id AS b_id ...)",
+        )
+    return columns
+
+
+def _key_and_estimate(
+    cur: Any, request: ReadRequest, database: str | None
+) -> tuple[list[str], int | None, tuple[int, int, int, float] | None]:
+    if request.table is None:
+        return [], None, None
+    schema, _, table = request.table.rpartition(".")
+    schema = schema or database or ""
+    cur.execute(
+        "SELECT s.COLUMN_NAME, c.DATA_TYPE FROM information_schema.STATISTICS s "
+        "JOIN information_schema.COLUMNS c ON c.TABLE_SCHEMA = s.TABLE_SCHEMA "
+        "AND c.TABLE_NAME = s.TABLE_NAME AND c.COLUMN_NAME = s.COLUMN_NAME "
+        "WHERE s.TABLE_SCHEMA = %s AND s.TABLE_NAME = %s AND s.INDEX_NAME = 'PRIMARY' "
+        "ORDER BY s.SEQ_IN_INDEX",
+        (schema, table),
+    )
+    rows = cur.fetchall()
+    key = [r[0] for r in rows] if rows and all(r[1] in _INTEGER_TYPES for r in rows) else []
+    cur.execute(
+        "SELECT TABLE_ROWS, DATA_LENGTH FROM information_schema.TABLES "
+        "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
+        (schema, table),
+    )
+    stats = cur.fetchone()
+    estimate = int(stats[0]) if stats and stats[0] else None
+    span = None
+    if len(key) == 1 and estimate:
+        column = quote_ident(key[0])
+        cur.execute(f"SELECT MIN({column}), MAX({column}) FROM {request.table}")
+        low, high = cur.fetchone()
+        if low is not None:
+            span = (int(low), int(high), estimate, (stats[1] or 0) / estimate)
+    return key, estimate, span
+
+
+def _from_clause(request: ReadRequest) -> str:
+    if request.table is not None:
+        return f"{request.table} AS _rivet"
+    assert request.query is not None
+    return f"({request.query.strip().rstrip(';')}) AS _rivet"
+
+
+def _session(request: ReadRequest, mariadb: bool) -> list[str]:
+    """Session settings of each read connection (closed after its statement)."""
+    settings = ["SET time_zone = '+00:00'", "SET SESSION TRANSACTION READ ONLY"]
+    if request.statement_timeout_s > 0:
+        if mariadb:
+            settings.append(f"SET SESSION max_statement_time = {request.statement_timeout_s}")
+        else:
+            settings.append(
+                f"SET SESSION max_execution_time = {request.statement_timeout_s * 1000}"
+            )
+    if request.lock_timeout_s > 0:
+        settings.append(f"SET SESSION lock_wait_timeout = {request.lock_timeout_s}")
+    return settings
+
+
+@contextmanager
+def _driver_errors(export: str) -> Iterator[None]:
+    """ConnectorX raises RuntimeError for server and network errors, and a Rust panic (a
+    BaseException) for values it cannot decode; both become a SourceError here."""
+    try:
+        yield
+    except BaseException as exc:
+        if isinstance(exc, RuntimeError) or type(exc).__name__ == "PanicException":
+            raise source_error(exc, export) from None
+        raise
+
+
+def _throttle(request: ReadRequest) -> None:
+    if request.throttle_ms > 0:
+        time.sleep(request.throttle_ms / 1000)

@@ -1,0 +1,67 @@
+"""MySQL / MariaDB driver errors (PyMySQL, ConnectorX) -> SourceError, keyed on the error number."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rivet.core.errors import SourceConnectionError, SourceError
+from rivet.core.redact import redact
+
+_HINTS = {
+    1146: "check the table name (database-qualified?) and the database in the source URL",
+    1054: "check the column names in the query, or the `columns:` overrides",
+    1064: "fix the SQL syntax of the query (run it in the mysql client to see the full error)",
+    1142: "grant SELECT on the table to the export user (GRANT SELECT ON db.t TO ...)",
+    1143: "grant SELECT on the columns to the export user",
+    1045: "check the user and password of the source URL",
+    1698: "check the user and password of the source URL",
+    1044: "grant the user access to the database, or fix the database name",
+    1049: "check the database name in the source URL",
+    1969: "the statement hit tuning.statement_timeout_s: raise it, or lower the page size",
+    3024: "the statement hit tuning.statement_timeout_s: raise it, or lower the page size",
+}
+_CONNECTING = {1045, 1698, 1044, 1049, 1040, 2002, 2003, 2005, 2006, 2013}
+_TRANSIENT = {1205, 1213, 1040, 1053, 2002, 2003, 2006, 2013}
+# ConnectorX reports server errors only as text: "MySqlError { ERROR 1146 (42S02): message }".
+_CX_ERROR = re.compile(r"ERROR (\d+) \(([0-9A-Z]{5})\): (.*?)(?: \}|$)", re.S)
+
+
+def is_transient(errno: int | None) -> bool:
+    """A cut connection (2013/2006) is transient; a statement timeout (1969/3024) is not."""
+    return errno is None or errno in _TRANSIENT
+
+
+def source_error(
+    exc: BaseException, export: str | None, *, connecting: bool = False
+) -> SourceError:
+    errno, sqlstate, message = _parts(exc)
+    where = f"export '{export}': " if export else ""
+    code = f" [MySQL error {errno}]" if errno else ""
+    if connecting or errno in _CONNECTING:
+        return SourceConnectionError(
+            f"{where}cannot connect to the MySQL source: {message}{code}",
+            hint=_HINTS.get(errno or 0)
+            or "check the source URL, user and password, and that the server accepts "
+            "connections from this host",
+            sqlstate=sqlstate,
+            transient=is_transient(errno),
+        )
+    return SourceError(
+        f"{where}MySQL error: {message}{code}",
+        hint=_HINTS.get(errno or 0),
+        sqlstate=sqlstate,
+        transient=is_transient(errno),
+    )
+
+
+def _parts(exc: BaseException) -> tuple[int | None, str | None, str]:
+    args: tuple[Any, ...] = tuple(getattr(exc, "args", ()))
+    if len(args) >= 2 and isinstance(args[0], int):  # PyMySQL: (errno, message)
+        return args[0], None, redact(str(args[1]))
+    text = str(exc)
+    match = _CX_ERROR.search(text)
+    if match:
+        return int(match.group(1)), match.group(2), redact(match.group(3).strip())
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    return None, None, redact(first)

@@ -1,0 +1,160 @@
+"""MySQL / MariaDB source end to end: every type with its edge values, paging, bad input."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from tests.live.conftest import My, rivet, write_config
+
+TYPES = """
+    id INT UNSIGNED PRIMARY KEY, b TINYINT(1), ti TINYINT, tiu TINYINT UNSIGNED,
+    su SMALLINT UNSIGNED, mi MEDIUMINT, iu INT UNSIGNED, bi BIGINT, bu BIGINT UNSIGNED,
+    f FLOAT, d DOUBLE, dec1 DECIMAL(10,2), dec2 DECIMAL(65,30), dt DATE, dtm DATETIME(6),
+    ts TIMESTAMP(6) NULL, tm TIME(6), y YEAR, bit1 BIT(1), bit12 BIT(12), e ENUM('a','b'),
+    st SET('x','y'), j JSON, vc VARCHAR(20), tx TEXT, bl BLOB, bn BINARY(4), g GEOMETRY
+"""
+ROW_1 = """(1, 1, -128, 255, 65535, -8388608, 4294967295, -9223372036854775808,
+    18446744073709551615, 1.5, 2.5, -12345678.91,
+    12345678901234567890123456789012345.123456789012345678901234567891, '1000-01-01',
+    '2020-01-02 03:04:05.123456', '2020-01-02 03:04:05.5', '-838:59:59.000001', 2024, b'1',
+    b'101010101010', 'b', 'x,y', '{"a": [1, "😀"]}', 'naïve 😀', '', x'00ff', x'01020304',
+    ST_GeomFromText('POINT(1 2)'))"""
+ROW_2 = """(2, 0, 127, 0, 0, 8388607, 0, 9223372036854775807, 0, -0.5, 1e300, 0.01, 0,
+    '9999-12-31', '9999-12-31 23:59:59.999999', '2038-01-19 03:14:07', '838:59:59', 1901, b'0',
+    b'0', 'a', '', 'null', '', 'a,"b"', x'', x'00000000', NULL)"""
+ROW_3 = "(3" + ", NULL" * 27 + ")"
+
+
+def _export(tmp_path: Path, my: My, export: dict[str, object]) -> tuple[object, Path]:
+    out = tmp_path / "out"
+    config = write_config(
+        tmp_path,
+        [
+            {
+                "name": "m",
+                "format": "parquet",
+                "destination": {"type": "local", "path": str(out)},
+                **export,
+            }
+        ],
+        source={"type": "mysql", "url_env": "RIVET_TEST_SOURCE_URL"},
+    )
+    return rivet("run", "-c", str(config), "--json", url=my.url), out
+
+
+def test_every_type_round_trips_exactly(tmp_path: Path, my: My) -> None:
+    my.execute(f"CREATE TABLE types ({TYPES})")
+    my.execute(f"INSERT INTO types VALUES {ROW_1}, {ROW_2}, {ROW_3}")
+    result, out = _export(tmp_path, my, {"table": f"{my.database}.types"})
+    assert result.returncode == 0, result.stderr  # type: ignore[attr-defined]
+    (part,) = out.glob("m_*.parquet")
+    table = pq.read_table(part)
+    types = {f.name: f.type for f in table.schema}
+    assert types["b"] == pa.bool_() and types["tiu"] == pa.uint8() and types["su"] == pa.uint16()
+    assert types["iu"] == pa.uint32() and types["bu"] == pa.uint64() and types["mi"] == pa.int32()
+    assert types["dec1"] == pa.decimal128(10, 2) and types["dec2"] == pa.decimal256(65, 30)
+    assert types["ts"] == pa.timestamp("us", tz="UTC") and types["dtm"] == pa.timestamp("us")
+    assert types["tm"] == pa.duration("us") and types["bit12"] == pa.int64()
+    assert types["bl"] == pa.binary() and types["g"] == pa.binary()
+    one, two, three = (r for r in sorted(table.to_pylist(), key=lambda r: r["id"]))
+    assert one["b"] is True and two["b"] is False
+    assert (one["tiu"], one["su"], one["iu"], one["bu"]) == (255, 65535, 4294967295, 2**64 - 1)
+    assert (one["bi"], two["bi"]) == (-(2**63), 2**63 - 1)
+    assert one["dec1"] == Decimal("-12345678.91")
+    assert one["dec2"] == Decimal(
+        "12345678901234567890123456789012345.123456789012345678901234567891"
+    )
+    assert one["dt"] == dt.date(1000, 1, 1) and two["dt"] == dt.date(9999, 12, 31)
+    assert two["dtm"] == dt.datetime(9999, 12, 31, 23, 59, 59, 999999)
+    assert one["ts"] == dt.datetime(2020, 1, 2, 3, 4, 5, 500000, tzinfo=dt.UTC)
+    assert two["ts"] == dt.datetime(2038, 1, 19, 3, 14, 7, tzinfo=dt.UTC)
+    assert one["tm"] == -dt.timedelta(hours=838, minutes=59, seconds=59, microseconds=1)
+    assert two["tm"] == dt.timedelta(hours=838, minutes=59, seconds=59)
+    assert one["y"] == 2024 and one["bit1"] is True and one["bit12"] == 0b101010101010
+    assert one["e"] == "b" and one["st"] == "x,y" and two["st"] == ""
+    assert json.loads(one["j"]) == {"a": [1, "😀"]}
+    assert one["vc"] == "naïve 😀" and two["vc"] == "" and three["vc"] is None
+    assert one["bl"] == b"\x00\xff" and two["bl"] == b"" and one["bn"] == b"\x01\x02\x03\x04"
+    assert one["g"][:5] == b"\x01\x01\x00\x00\x00"  # WKB point, little endian
+    assert all(v is None for k, v in three.items() if k != "id")
+
+
+def test_zero_dates_fail_loudly_naming_the_column(tmp_path: Path, my: My) -> None:
+    my.execute("SET SESSION sql_mode = ''")
+    my.execute("CREATE TABLE z (id INT PRIMARY KEY, d DATE)")
+    my.execute("INSERT INTO z VALUES (1, '2020-01-01'), (2, '0000-00-00')")
+    result, out = _export(tmp_path, my, {"table": f"{my.database}.z"})
+    assert result.returncode == 1  # type: ignore[attr-defined]
+    assert "column 'd'" in result.stderr and "zero" in result.stderr  # type: ignore[attr-defined]
+    assert list(out.iterdir()) == []
+
+
+def test_integer_key_ranges_and_composite_keyset(tmp_path: Path, my: My) -> None:
+    my.execute("CREATE TABLE r (id BIGINT PRIMARY KEY, v INT)")
+    my.execute("INSERT INTO r SELECT seq, seq FROM seq_1_to_20000")
+    my.execute("CREATE TABLE c (a INT, b INT, v INT, PRIMARY KEY (a, b))")
+    my.execute("INSERT INTO c SELECT seq % 7, seq, seq FROM seq_1_to_5000")
+    my.execute("ANALYZE TABLE r, c")
+    result, out = _export(
+        tmp_path, my, {"table": f"{my.database}.r", "tuning": {"batch_size": 1000}}
+    )
+    assert result.returncode == 0, result.stderr  # type: ignore[attr-defined]
+    summary = json.loads(result.stdout)["exports"][0]  # type: ignore[attr-defined]
+    assert summary["strategy"] == "key ranges(id, 1 connection(s))" and summary["statements"] >= 20
+    (part,) = out.glob("*.parquet")
+    assert pq.read_table(part).column("id").to_pylist() == list(range(1, 20001))
+    (tmp_path / "c").mkdir()
+    result, out = _export(
+        tmp_path / "c", my, {"table": f"{my.database}.c", "tuning": {"batch_size": 1000}}
+    )
+    summary = json.loads(result.stdout)["exports"][0]  # type: ignore[attr-defined]
+    assert summary["strategy"] == "keyset(a, b)" and summary["statements"] == 6
+    (part,) = out.glob("*.parquet")
+    assert sorted(pq.read_table(part).column("v").to_pylist()) == list(range(1, 5001))
+
+
+@pytest.mark.parametrize(
+    ("export", "expected"),
+    [
+        ({"table": "nope"}, "doesn't exist"),
+        ({"query": "SELECT missing FROM dual"}, "Unknown column"),
+        ({"query": "SELEC 1"}, "1064"),
+    ],
+)
+def test_bad_input_names_the_export_and_writes_nothing(
+    tmp_path: Path, my: My, export: dict[str, object], expected: str
+) -> None:
+    result, out = _export(tmp_path, my, export)
+    assert result.returncode == 1  # type: ignore[attr-defined]
+    stderr = result.stderr  # type: ignore[attr-defined]
+    assert "export 'm'" in stderr and expected in stderr and "Traceback" not in stderr
+    assert not out.exists() or list(out.iterdir()) == []
+
+
+def test_bad_credentials_never_echo_the_password(tmp_path: Path, my: My) -> None:
+    url = my.url.replace("root:@", "nobody:s3cr3t-pw@", 1)
+    out = tmp_path / "out"
+    config = write_config(
+        tmp_path,
+        [
+            {
+                "name": "m",
+                "table": "t",
+                "format": "csv",
+                "destination": {"type": "local", "path": str(out)},
+            }
+        ],
+        source={"type": "mysql", "url_env": "RIVET_TEST_SOURCE_URL"},
+    )
+    result = rivet("run", "-c", str(config), url=url)
+    assert result.returncode == 1
+    assert "export 'm': cannot connect to the MySQL source" in result.stderr
+    assert "Access denied" in result.stderr
+    assert "s3cr3t-pw" not in result.stderr
