@@ -21,7 +21,7 @@ _HINTS = {
     1969: "the statement hit tuning.statement_timeout_s: raise it, or lower the page size",
     3024: "the statement hit tuning.statement_timeout_s: raise it, or lower the page size",
 }
-_CONNECTING = {1045, 1698, 1044, 1049, 1040, 2002, 2003, 2005, 2006, 2013}
+_CONNECTING = {1045, 1698, 1044, 1049, 1040, 2002, 2003, 2005}
 _TRANSIENT = {1205, 1213, 1040, 1053, 2002, 2003, 2006, 2013}
 # ConnectorX reports server errors only as text: "MySqlError { ERROR 1146 (42S02): message }".
 _CX_ERROR = re.compile(r"ERROR (\d+) \(([0-9A-Z]{5})\): (.*?)(?: \}|$)", re.S)
