@@ -158,3 +158,20 @@ def test_bad_credentials_never_echo_the_password(tmp_path: Path, my: My) -> None
     assert "export 'm': cannot connect to the MySQL source" in result.stderr
     assert "Access denied" in result.stderr
     assert "s3cr3t-pw" not in result.stderr
+
+
+def test_parallel_ranges_keep_key_order_through_dense_clusters(tmp_path: Path, my: My) -> None:
+    my.execute("CREATE TABLE s (id BIGINT PRIMARY KEY)")
+    my.execute("INSERT INTO s SELECT seq FROM seq_1_to_1000")
+    my.execute("INSERT INTO s SELECT seq FROM seq_1000000_to_1020000")
+    my.execute("ANALYZE TABLE s")
+    result, out = _export(
+        tmp_path, my,
+        {"table": f"{my.database}.s", "tuning": {"profile": "fast", "batch_size": 1000}},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr  # type: ignore[attr-defined]
+    summary = json.loads(result.stdout)["exports"][0]  # type: ignore[attr-defined]
+    assert summary["strategy"] == "key ranges(id, 2 connection(s))"
+    (part,) = out.glob("*.parquet")
+    expected = list(range(1, 1001)) + list(range(1000000, 1020001))
+    assert pq.read_table(part).column("id").to_pylist() == expected

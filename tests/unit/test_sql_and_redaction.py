@@ -56,7 +56,7 @@ def test_redact_url_hides_any_userinfo() -> None:
 
 
 def test_key_ranges_cover_the_span_exactly_once() -> None:
-    from rivet.sources.pg_read import plan_ranges
+    from rivet.sources.ranges import plan_ranges
 
     ranges = plan_ranges(1, 25_000, 25_000, 1_000)
     assert len(ranges) == 25 and ranges[0] == (0, 1000) and ranges[-1][1] == 25_000

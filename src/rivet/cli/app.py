@@ -11,6 +11,7 @@ import click
 
 from rivet.cli.logging import configure_logging
 from rivet.core.errors import ExportFailed, RivetError
+from rivet.core.memory import limit_malloc_arenas
 from rivet.core.redact import redact
 
 RUN_EXAMPLES = """
@@ -150,4 +151,5 @@ def _fail(ctx: click.Context, exc: BaseException, code: int) -> NoReturn:
 
 
 def main() -> None:
+    limit_malloc_arenas()
     cli(obj={}, prog_name="rivet")

@@ -28,7 +28,8 @@ from rivet.sources.columns import ColumnPlan
 from rivet.sources.mysql_errors import source_error
 from rivet.sources.mysql_types import MyColumn, plan_column, quote_ident
 from rivet.sources.normalize import guard_select_list, normalize, target_schema
-from rivet.sources.pg_read import MIN_PAGE_ROWS, plan_ranges
+from rivet.sources.pg_read import MIN_PAGE_ROWS
+from rivet.sources.ranges import in_range_order, plan_ranges
 
 _INTEGER_TYPES = {"tinyint", "smallint", "mediumint", "int", "bigint"}
 FIRST_PAGE_ROWS = 10_000
@@ -81,7 +82,7 @@ class MySQLSource:
             if p.note and not p.note.startswith("override")
         ]
         if span is not None:
-            strategy = f"key ranges({key[0]}, 1 connection(s))"
+            strategy = f"key ranges({key[0]}, {request.read_connections} connection(s))"
         elif key:
             strategy = f"keyset({', '.join(key)})"
         else:
@@ -159,23 +160,33 @@ class MySQLSource:
     ) -> Iterator[pa.Table]:
         assert prepared.key_span is not None
         low, high, estimate, bytes_per_row = prepared.key_span
-        rows = max(MIN_PAGE_ROWS, int(request.page_bytes / max(bytes_per_row, 16)))
+        # ConnectorX holds a page twice while it builds and exports it: with several workers the
+        # page budget is shared, so memory stays the same whatever the parallelism.
+        page_bytes = request.page_bytes / max(1, request.read_connections)
+        rows = max(MIN_PAGE_ROWS, int(page_bytes / max(bytes_per_row, 16)))
         if request.max_page_rows:
             rows = min(rows, request.max_page_rows)
         key = f"_rivet.{quote_ident(prepared.key[0])}"
         cap = max(MIN_PAGE_ROWS, rows * 2)
-        for after, upto in plan_ranges(low, high, estimate, rows):
+        ranges = plan_ranges(low, high, estimate, rows)
+
+        def pages_of(slot: int, index: int) -> Iterator[pa.Table]:
+            after, upto = ranges[index]
             while True:
-                sql = (
-                    f"{select} WHERE {key} > {after} AND {key} <= {upto} ORDER BY {key} LIMIT {cap}"
-                )
+                sql = (f"{select} WHERE {key} > {after} AND {key} <= {upto} ORDER BY {key} "
+                       f"LIMIT {cap}")  # fmt: skip
                 page = self._fetch(sql, session, stats, request.export)
                 if page.num_rows:
                     yield page
                 _throttle(request)
-                if page.num_rows < cap:
-                    break
+                if page.num_rows < cap:  # a dense cluster makes a range longer: page through it
+                    return
                 after = int(page.column(prepared.key[0])[-1].as_py())
+
+        # Each statement opens its own connection, so ranges can be read in parallel; no shared
+        # snapshot is possible on MySQL (see the module docstring).
+        workers = min(request.read_connections, len(ranges))
+        yield from in_range_order(workers, len(ranges), pages_of)
 
     def _keyset_pages(
         self,

@@ -14,12 +14,9 @@ the next one starts, so its duration on the server is bounded and client memory 
 from __future__ import annotations
 
 import contextlib
-import itertools
-import queue
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from typing import Any
 
 import adbc_driver_manager
 import adbc_driver_postgresql.dbapi as adbc
@@ -31,6 +28,7 @@ from rivet.sources.base import ReadRequest, ReadStats
 from rivet.sources.columns import ColumnPlan
 from rivet.sources.normalize import guard_select_list
 from rivet.sources.pg_errors import source_error
+from rivet.sources.ranges import in_range_order
 
 FIRST_PAGE_ROWS = 10_000
 MIN_PAGE_ROWS, MAX_PAGE_ROWS = 1_000, 5_000_000
@@ -101,16 +99,6 @@ def select_list(plans: Sequence[ColumnPlan]) -> list[str]:
     return [p.select_sql for p in plans] + guard_select_list(plans, '"_rivet_guard_{}"')
 
 
-def plan_ranges(
-    low: int, high: int, estimated_rows: int, rows_per_range: int
-) -> list[tuple[int, int]]:
-    """Cut the key span (low..high inclusive) into (after, upto] ranges of ~rows_per_range rows."""
-    count = max(1, -(-estimated_rows // max(rows_per_range, 1)))
-    width = max(1, -(-(high - low + 1) // count))
-    bounds = [*list(range(low - 1, high, width)), high]
-    return list(itertools.pairwise(bounds))
-
-
 def range_pages(
     url: str,
     request: ReadRequest,
@@ -143,7 +131,9 @@ def range_pages(
                     return
                 after = int(pc.max(page.column(key)).as_py())
 
-        yield from _in_order(sessions, len(ranges), pages_of)
+        yield from in_range_order(
+            len(sessions), len(ranges), lambda slot, i: pages_of(sessions[slot], i)
+        )
     finally:
         for session in sessions:
             session.close()
@@ -202,54 +192,6 @@ def next_page_rows(page: pa.Table, request: ReadRequest) -> int:
     per_row = max(page.nbytes / max(page.num_rows, 1), 1.0)
     rows = max(MIN_PAGE_ROWS, min(MAX_PAGE_ROWS, int(request.page_bytes / per_row)))
     return min(rows, request.max_page_rows) if request.max_page_rows else rows
-
-
-def _in_order(sessions: list[Session], count: int, pages_of: Any) -> Iterator[pa.Table]:
-    """Range i is read by session i % n on its own thread; pages come out in range order."""
-    if len(sessions) == 1:
-        for index in range(count):
-            yield from pages_of(sessions[0], index)
-        return
-    stop = threading.Event()
-    queues: list[queue.Queue[Any]] = [queue.Queue(maxsize=1) for _ in sessions]
-
-    def put(q: queue.Queue[Any], item: Any) -> bool:
-        while not stop.is_set():
-            try:
-                q.put(item, timeout=0.05)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def work(slot: int) -> None:
-        try:
-            for index in range(slot, count, len(sessions)):
-                for page in pages_of(sessions[slot], index):
-                    if not put(queues[slot], page):
-                        return
-                if not put(queues[slot], None):  # end of range
-                    return
-        except BaseException as exc:
-            put(queues[slot], exc)
-
-    threads = [
-        threading.Thread(target=work, args=(s,), daemon=True, name=f"rivet-read-{s}")
-        for s in range(len(sessions))
-    ]
-    for thread in threads:
-        thread.start()
-    try:
-        for index in range(count):
-            q = queues[index % len(sessions)]
-            while (item := q.get()) is not None:
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
-    finally:
-        stop.set()
-        for thread in threads:
-            thread.join()
 
 
 def _last_key_literals(page: pa.Table, key: Sequence[tuple[str, str]]) -> list[str]:

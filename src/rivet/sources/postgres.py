@@ -25,6 +25,7 @@ from rivet.sources.columns import ColumnPlan
 from rivet.sources.normalize import normalize, target_schema
 from rivet.sources.pg_errors import source_error
 from rivet.sources.pg_types import PgColumn, plan_column
+from rivet.sources.ranges import plan_ranges
 
 _KEY_TYPES = {
     "int2",
@@ -224,7 +225,7 @@ class PostgresSource:
             rows = max(pg_read.MIN_PAGE_ROWS, int(request.page_bytes / max(bytes_per_row, 16)))
             if request.max_page_rows:
                 rows = min(rows, request.max_page_rows)
-            ranges = pg_read.plan_ranges(low, high, estimate, rows)
+            ranges = plan_ranges(low, high, estimate, rows)
             key = prepared.key[0][0]
             return pg_read.range_pages(self._url, request, prepared.plans, key, ranges, rows, stats)
         if prepared.key:

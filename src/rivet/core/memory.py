@@ -1,0 +1,25 @@
+"""Process-wide memory settings.
+
+The drivers allocate their page buffers with the C allocator from several threads (ConnectorX
+starts new worker threads for every statement). glibc gives each thread its own arena and keeps
+freed pages in them, which inflated peak RSS by 100+ MB in the benchmark without any gain in
+speed; two arenas measured the same wall time with ~30% less memory.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import sys
+
+_M_ARENA_MAX = -8  # from glibc's malloc.h
+
+
+def limit_malloc_arenas(arenas: int = 2) -> None:
+    """Cap glibc malloc arenas, unless MALLOC_ARENA_MAX is set in the environment already."""
+    if not sys.platform.startswith("linux") or "MALLOC_ARENA_MAX" in os.environ:
+        return
+    try:
+        ctypes.CDLL("libc.so.6").mallopt(_M_ARENA_MAX, arenas)
+    except (OSError, AttributeError):  # not glibc (musl, ...): nothing to tune
+        return
