@@ -175,3 +175,22 @@ def test_parallel_ranges_keep_key_order_through_dense_clusters(tmp_path: Path, m
     (part,) = out.glob("*.parquet")
     expected = list(range(1, 1001)) + list(range(1000000, 1020001))
     assert pq.read_table(part).column("id").to_pylist() == expected
+
+
+def test_text_date_and_decimal_keys_page_with_keyset(tmp_path: Path, my: My) -> None:
+    my.execute(
+        "CREATE TABLE k (tenant VARCHAR(20), day DATE, amount DECIMAL(30,2), v INT, "
+        "PRIMARY KEY (tenant, day, amount)) CHARSET utf8mb4"
+    )
+    my.execute(
+        "INSERT INTO k SELECT CONCAT('tén''ant\\\\', seq % 3), DATE '2020-01-01' + INTERVAL "
+        "(seq % 50) DAY, seq * 1.25, seq FROM seq_1_to_3000"
+    )
+    result, out = _export(
+        tmp_path, my, {"table": f"{my.database}.k", "tuning": {"batch_size": 1000}}
+    )
+    assert result.returncode == 0, result.stderr  # type: ignore[attr-defined]
+    summary = json.loads(result.stdout)["exports"][0]  # type: ignore[attr-defined]
+    assert summary["strategy"] == "keyset(tenant, day, amount)" and summary["statements"] == 4
+    (part,) = out.glob("*.parquet")
+    assert sorted(pq.read_table(part).column("v").to_pylist()) == list(range(1, 3001))

@@ -26,19 +26,20 @@ from rivet.core.errors import SourceError
 from rivet.sources.base import ColumnReport, PreparedRead, ReadRequest, ReadStats
 from rivet.sources.columns import ColumnPlan
 from rivet.sources.mysql_errors import source_error
-from rivet.sources.mysql_types import MyColumn, plan_column, quote_ident
+from rivet.sources.mysql_types import KeyColumn, MyColumn, plan_column, quote_ident
 from rivet.sources.normalize import guard_select_list, normalize, target_schema
 from rivet.sources.pg_read import MIN_PAGE_ROWS
 from rivet.sources.ranges import in_range_order, plan_ranges
 
 _INTEGER_TYPES = {"tinyint", "smallint", "mediumint", "int", "bigint"}
+_KEYSET_TYPES = _INTEGER_TYPES | {"char", "varchar", "date", "datetime", "decimal"}
 FIRST_PAGE_ROWS = 10_000
 
 
 @dataclass
 class MyPreparedRead(PreparedRead):
     plans: Sequence[ColumnPlan] = ()
-    key: Sequence[str] = ()
+    key: Sequence[KeyColumn] = ()
     key_span: tuple[int, int, int, float] | None = None  # min, max, rows, bytes per row
     mariadb: bool = True
 
@@ -82,14 +83,14 @@ class MySQLSource:
             if p.note and not p.note.startswith("override")
         ]
         if span is not None:
-            strategy = f"key ranges({key[0]}, {request.read_connections} connection(s))"
+            strategy = f"key ranges({key[0].name}, {request.read_connections} connection(s))"
         elif key:
-            strategy = f"keyset({', '.join(key)})"
+            strategy = f"keyset({', '.join(k.name for k in key)})"
         else:
             strategy = "streamed"
             warnings.append(
-                "no integer primary key to page by: read as one streamed statement (its "
-                "duration grows with the table); use `table:` on a table with an integer key"
+                "no primary key of integer, text, date or decimal columns to page by: read as "
+                "one streamed statement (its duration grows with the table)"
             )
         reports = [
             ColumnReport(p.name, p.native_type, str(p.arrow_type), p.fidelity, p.note)
@@ -166,7 +167,7 @@ class MySQLSource:
         rows = max(MIN_PAGE_ROWS, int(page_bytes / max(bytes_per_row, 16)))
         if request.max_page_rows:
             rows = min(rows, request.max_page_rows)
-        key = f"_rivet.{quote_ident(prepared.key[0])}"
+        key = f"_rivet.{quote_ident(prepared.key[0].name)}"
         cap = max(MIN_PAGE_ROWS, rows * 2)
         ranges = plan_ranges(low, high, estimate, rows)
 
@@ -181,7 +182,7 @@ class MySQLSource:
                 _throttle(request)
                 if page.num_rows < cap:  # a dense cluster makes a range longer: page through it
                     return
-                after = int(page.column(prepared.key[0])[-1].as_py())
+                after = int(page.column(prepared.key[0].name)[-1].as_py())
 
         # Each statement opens its own connection, so ranges can be read in parallel; no shared
         # snapshot is possible on MySQL (see the module docstring).
@@ -196,7 +197,7 @@ class MySQLSource:
         session: list[str],
         stats: ReadStats,
     ) -> Iterator[pa.Table]:
-        keys = ", ".join(f"_rivet.{quote_ident(k)}" for k in prepared.key)
+        keys = ", ".join(f"_rivet.{quote_ident(k.name)}" for k in prepared.key)
         limit = min(FIRST_PAGE_ROWS, request.max_page_rows or FIRST_PAGE_ROWS)
         after: list[str] | None = None
         while True:
@@ -207,7 +208,7 @@ class MySQLSource:
                 yield page
             if page.num_rows < limit:
                 return
-            after = [str(int(page.column(k)[-1].as_py())) for k in prepared.key]
+            after = [k.literal(page.column(k.name)[-1].as_py()) for k in prepared.key]
             per_row = max(page.nbytes / page.num_rows, 1.0)
             limit = max(MIN_PAGE_ROWS, int(request.page_bytes / per_row))
             if request.max_page_rows:
@@ -267,13 +268,14 @@ def _describe(cur: Any, request: ReadRequest) -> list[MyColumn]:
 
 def _key_and_estimate(
     cur: Any, request: ReadRequest, database: str | None
-) -> tuple[list[str], int | None, tuple[int, int, int, float] | None]:
+) -> tuple[list[KeyColumn], int | None, tuple[int, int, int, float] | None]:
     if request.table is None:
         return [], None, None
     schema, _, table = request.table.rpartition(".")
     schema = schema or database or ""
     cur.execute(
-        "SELECT s.COLUMN_NAME, c.DATA_TYPE FROM information_schema.STATISTICS s "
+        "SELECT s.COLUMN_NAME, c.DATA_TYPE, c.NUMERIC_PRECISION, c.NUMERIC_SCALE "
+        "FROM information_schema.STATISTICS s "
         "JOIN information_schema.COLUMNS c ON c.TABLE_SCHEMA = s.TABLE_SCHEMA "
         "AND c.TABLE_NAME = s.TABLE_NAME AND c.COLUMN_NAME = s.COLUMN_NAME "
         "WHERE s.TABLE_SCHEMA = %s AND s.TABLE_NAME = %s AND s.INDEX_NAME = 'PRIMARY' "
@@ -281,7 +283,9 @@ def _key_and_estimate(
         (schema, table),
     )
     rows = cur.fetchall()
-    key = [r[0] for r in rows] if rows and all(r[1] in _INTEGER_TYPES for r in rows) else []
+    key = [KeyColumn(r[0], r[1], r[2], r[3]) for r in rows]
+    if not key or not all(k.data_type in _KEYSET_TYPES for k in key):
+        key = []
     cur.execute(
         "SELECT TABLE_ROWS, DATA_LENGTH FROM information_schema.TABLES "
         "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
@@ -290,8 +294,8 @@ def _key_and_estimate(
     stats = cur.fetchone()
     estimate = int(stats[0]) if stats and stats[0] else None
     span = None
-    if len(key) == 1 and estimate:
-        column = quote_ident(key[0])
+    if len(key) == 1 and key[0].data_type in _INTEGER_TYPES and estimate:
+        column = quote_ident(key[0].name)
         cur.execute(f"SELECT MIN({column}), MAX({column}) FROM {request.table}")
         low, high = cur.fetchone()
         if low is not None:

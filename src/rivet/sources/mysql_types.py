@@ -68,6 +68,27 @@ class MyColumn:
         return bool(self.flags & UNSIGNED_FLAG)
 
 
+@dataclass(frozen=True)
+class KeyColumn:
+    """A primary-key column used for keyset paging, and how to write its value back as SQL."""
+
+    name: str
+    data_type: str  # information_schema DATA_TYPE
+    precision: int | None = None
+    scale: int | None = None
+
+    def literal(self, value: object) -> str:
+        """The last key value of a page as an SQL literal. Text is sent as hex with a charset
+        introducer, so no escaping rule (NO_BACKSLASH_ESCAPES) can change its meaning."""
+        if self.data_type == "decimal":
+            return f"CAST('{value}' AS DECIMAL({self.precision},{self.scale}))"
+        if isinstance(value, int):
+            return str(value)
+        text = value.isoformat(sep=" ") if hasattr(value, "isoformat") and \
+            self.data_type == "datetime" else str(value)  # fmt: skip
+        return f"_utf8mb4 X'{text.encode().hex()}'"
+
+
 def quote_ident(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
