@@ -129,3 +129,62 @@ def my() -> Iterator[My]:
         with conn.cursor() as cur:
             cur.execute(f"DROP DATABASE {database}")
         conn.close()
+
+
+@dataclass
+class TlsServer:
+    port: int
+    ca_file: str
+
+
+@pytest.fixture(scope="module")
+def tls_mariadb() -> Iterator[TlsServer]:
+    """A throwaway MariaDB that requires TLS of user `tls` (self-signed cert for 127.0.0.1)."""
+    import shutil
+    import socket
+    import tempfile
+    import time
+
+    folder = Path(tempfile.mkdtemp(prefix="rivet-tls-"))
+    folder.chmod(0o755)
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+         "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout",
+         str(folder / "key.pem"), "-out", str(folder / "cert.pem")],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    shutil.chown(folder, "mysql")
+    for name in ("key.pem", "cert.pem"):
+        shutil.chown(folder / name, "mysql")
+    subprocess.run(
+        ["mariadb-install-db", "--no-defaults", f"--datadir={folder}/data", "--user=mysql",
+         "--auth-root-authentication-method=normal", "--skip-test-db"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen(
+        ["/usr/sbin/mariadbd", "--no-defaults", "--user=mysql", f"--datadir={folder}/data",
+         f"--socket={folder}/s.sock", f"--port={port}", "--bind-address=127.0.0.1",
+         "--skip-log-bin", "--innodb-buffer-pool-size=32M", f"--ssl-cert={folder}/cert.pem",
+         f"--ssl-key={folder}/key.pem"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    client = ["mariadb", "--no-defaults", f"--socket={folder}/s.sock", "-uroot"]
+    for _ in range(200):
+        if subprocess.run([*client, "-e", "SELECT 1"], capture_output=True).returncode == 0:
+            break
+        time.sleep(0.05)
+    subprocess.run(
+        [*client, "-e", "CREATE USER 'tls'@'%' IDENTIFIED BY 'pw' REQUIRE SSL; "
+         "GRANT ALL ON *.* TO 'tls'@'%'; CREATE DATABASE d; "
+         "CREATE TABLE d.t (id INT PRIMARY KEY); INSERT INTO d.t VALUES (1), (2), (3);"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    try:
+        yield TlsServer(port, str(folder / "cert.pem"))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        shutil.rmtree(folder, ignore_errors=True)

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.live.conftest import My, rivet, write_config
+from tests.live.conftest import My, TlsServer, rivet, write_config
 
 TYPES = """
     id INT UNSIGNED PRIMARY KEY, b TINYINT(1), ti TINYINT, tiu TINYINT UNSIGNED,
@@ -194,3 +194,24 @@ def test_text_date_and_decimal_keys_page_with_keyset(tmp_path: Path, my: My) -> 
     assert summary["strategy"] == "keyset(tenant, day, amount)" and summary["statements"] == 4
     (part,) = out.glob("*.parquet")
     assert sorted(pq.read_table(part).column("v").to_pylist()) == list(range(1, 3001))
+
+
+@pytest.mark.parametrize(("mode", "ok"), [("require", True), ("verify-full", True),
+                                          ("disable", False)])  # fmt: skip
+def test_tls_block_is_honoured(tmp_path: Path, tls_mariadb: TlsServer, mode: str,
+                               ok: bool) -> None:  # fmt: skip
+    out = tmp_path / "out"
+    config = write_config(
+        tmp_path,
+        [{"name": "t", "table": "d.t", "format": "csv",
+          "destination": {"type": "local", "path": str(out)}}],
+        source={"type": "mysql", "url_env": "RIVET_TEST_SOURCE_URL",
+                "tls": {"mode": mode, "ca_file": tls_mariadb.ca_file}},
+    )  # fmt: skip
+    result = rivet("run", "-c", str(config), url=f"mysql://tls:pw@127.0.0.1:{tls_mariadb.port}/d")
+    assert (result.returncode == 0) is ok, result.stderr
+    if ok:
+        (part,) = out.glob("*.csv")
+        assert part.read_text().splitlines() == ["id", "1", "2", "3"]
+    else:  # the user REQUIRE SSL: without TLS the server refuses it
+        assert "Access denied" in result.stderr and "pw@" not in result.stderr

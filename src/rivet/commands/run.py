@@ -14,7 +14,7 @@ from rivet.config import load_config
 from rivet.config.connection import resolve_source_url
 from rivet.config.load import substitute_text
 from rivet.config.models import ExportConfig, RivetConfig
-from rivet.core.errors import ConfigError, ExportNotFound, PlanError
+from rivet.core.errors import ConfigError, ExportNotFound
 from rivet.pipeline.export import run_export
 from rivet.plan.export_plan import ExportPlan, resolve_export
 from rivet.report.model import ExportResult, RunAggregate
@@ -68,12 +68,6 @@ def open_source(config: RivetConfig, config_dir: Path) -> Source:
     url = resolve_source_url(config.source, config_dir)
     if config.source.type == "postgres":
         return PostgresSource(url)
-    tls = config.source.tls
-    if tls is not None and tls.mode != "disable":
-        raise PlanError(
-            "source.tls: TLS for MySQL sources is not available in this version of rivet yet",
-            hint="connect through a TLS tunnel, or set tls.mode: disable on a trusted network",
-        )
     return MySQLSource(url)
 
 

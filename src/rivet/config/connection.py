@@ -23,7 +23,7 @@ def resolve_source_url(source: SourceConfig, config_dir: Path) -> str:
                 f"(got '{scheme}://...')"
             ]
         )
-    return _with_tls(url, source) if source.type == "postgres" else url
+    return _with_tls(url, source)
 
 
 def _raw_url(source: SourceConfig, config_dir: Path) -> str:
@@ -66,12 +66,22 @@ def _structured_url(source: SourceConfig) -> str:
     return f"{scheme}://{userinfo}@{source.host}:{port}/{quote(source.database or '', safe='')}"
 
 
+_MYSQL_SSL_MODE = {"disable": "DISABLED", "require": "REQUIRED", "verify-ca": "VERIFY_CA",
+                   "verify-full": "VERIFY_IDENTITY"}  # fmt: skip
+
+
 def _with_tls(url: str, source: SourceConfig) -> str:
+    """`tls:` as URL parameters: libpq's sslmode/sslrootcert, MySQL's ssl-mode/ssl-ca."""
     if source.tls is None:
         return url
     parts = urlsplit(url)
     query = dict(parse_qsl(parts.query))
-    query["sslmode"] = source.tls.mode
-    if source.tls.ca_file:
-        query["sslrootcert"] = source.tls.ca_file
+    if source.type == "postgres":
+        query["sslmode"] = source.tls.mode
+        if source.tls.ca_file:
+            query["sslrootcert"] = source.tls.ca_file
+    else:
+        query["ssl-mode"] = _MYSQL_SSL_MODE[source.tls.mode]
+        if source.tls.ca_file:
+            query["ssl-ca"] = source.tls.ca_file
     return urlunsplit(parts._replace(query=urlencode(query)))

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import connectorx
 import pyarrow as pa
@@ -113,6 +113,7 @@ class MySQLSource:
             parts = urlsplit(self._url)
             try:
                 self._control = pymysql.connect(
+                    **_tls_options(dict(parse_qsl(parts.query))),
                     host=parts.hostname or "127.0.0.1",
                     port=parts.port or 3306,
                     user=unquote(parts.username or ""),
@@ -301,6 +302,22 @@ def _key_and_estimate(
         if low is not None:
             span = (int(low), int(high), estimate, (stats[1] or 0) / estimate)
     return key, estimate, span
+
+
+def _tls_options(params: dict[str, str]) -> dict[str, Any]:
+    """PyMySQL's TLS arguments for the URL's `ssl-mode` / `ssl-ca` (what ConnectorX reads too)."""
+    mode = params.get("ssl-mode", "").upper()
+    if mode in ("", "DISABLED", "PREFERRED"):
+        # Exactly what ConnectorX does for the data: PyMySQL alone would negotiate TLS when the
+        # server offers it, and a check that passes here must not fail on the data connection.
+        return {"ssl_disabled": True}
+    if mode == "REQUIRED":
+        return {"ssl": {"check_hostname": False}, "ssl_verify_cert": False}
+    return {
+        "ssl_ca": params.get("ssl-ca"),
+        "ssl_verify_cert": True,
+        "ssl_verify_identity": mode == "VERIFY_IDENTITY",
+    }
 
 
 def _from_clause(request: ReadRequest) -> str:
