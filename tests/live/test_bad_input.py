@@ -94,3 +94,15 @@ def test_unset_url_env_names_the_variable(tmp_path: Path, url_env_value: str | N
     assert (
         "source.url_env: environment variable 'RIVET_NOT_SET_FOR_TEST' is not set" in result.stderr
     )
+
+
+def test_lost_connection_mid_read_fails_cleanly(tmp_path: Path, pg: Pg) -> None:
+    from tests.live.faultproxy import FaultProxy
+
+    pg.execute("CREATE TABLE big AS SELECT g AS id, repeat('x', 500) AS pad "
+               "FROM generate_series(1, 20000) g")  # fmt: skip
+    pg.execute("ALTER TABLE big ADD PRIMARY KEY (id)")
+    with FaultProxy(5432, cut_after_bytes=2_000_000) as proxy:
+        url = PG_URL.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
+        stderr, _ = _run(tmp_path, {"table": f"{pg.schema}.big"}, url=url)
+    assert "export 'orders'" in stderr and "PostgreSQL" in stderr

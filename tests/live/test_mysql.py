@@ -215,3 +215,24 @@ def test_tls_block_is_honoured(tmp_path: Path, tls_mariadb: TlsServer, mode: str
         assert part.read_text().splitlines() == ["id", "1", "2", "3"]
     else:  # the user REQUIRE SSL: without TLS the server refuses it
         assert "Access denied" in result.stderr and "pw@" not in result.stderr
+
+
+def test_lost_connection_mid_read_fails_cleanly(tmp_path: Path, my: My) -> None:
+    from tests.live.faultproxy import FaultProxy
+
+    my.execute("CREATE TABLE big (id INT PRIMARY KEY, pad TEXT)")
+    my.execute("INSERT INTO big SELECT seq, REPEAT('x', 500) FROM seq_1_to_20000")
+    with FaultProxy(3306, cut_after_bytes=2_000_000) as proxy:
+        # prefer_socket=false: the driver would otherwise switch to the unix socket on loopback
+        url = my.url.replace("127.0.0.1:3306", f"127.0.0.1:{proxy.port}") + "?prefer_socket=false"
+        out = tmp_path / "out"
+        config = write_config(
+            tmp_path,
+            [{"name": "m", "table": f"{my.database}.big", "format": "parquet",
+              "destination": {"type": "local", "path": str(out)}}],
+            source={"type": "mysql", "url_env": "RIVET_TEST_SOURCE_URL"},
+        )  # fmt: skip
+        result = rivet("run", "-c", str(config), url=url)
+    assert result.returncode == 1
+    assert "export 'm'" in result.stderr and "MySQL error" in result.stderr
+    assert list(out.iterdir()) == []  # no part, no manifest, no staging left behind

@@ -63,3 +63,25 @@ def test_key_ranges_cover_the_span_exactly_once() -> None:
     assert all(a[1] == b[0] for a, b in itertools.pairwise(ranges))
     assert plan_ranges(5, 5, 1, 1_000) == [(4, 5)]
     assert plan_ranges(-10, 10, 21, 7)[0][0] == -11
+
+
+@pytest.mark.parametrize(
+    ("product", "text", "ok"),
+    [
+        ("PostgreSQL", "15.19 (Debian 15.19-0+deb12u1)", True),
+        ("PostgreSQL", "11.22", False),
+        ("MariaDB", "10.11.19-MariaDB-0+deb12u1", True),
+        ("MariaDB", "10.2.44-MariaDB", False),
+        ("MySQL", "8.0.36", True),
+        ("MySQL", "5.6.51-log", False),
+    ],
+)
+def test_servers_that_are_too_old_are_refused(product: str, text: str, ok: bool) -> None:
+    from rivet.core.errors import SourceError
+    from rivet.sources.versions import require_supported
+
+    if ok:
+        require_supported(product, text, "orders")
+    else:
+        with pytest.raises(SourceError, match=f"export 'orders': {product} .* is too old"):
+            require_supported(product, text, "orders")

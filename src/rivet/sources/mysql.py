@@ -30,6 +30,7 @@ from rivet.sources.mysql_types import KeyColumn, MyColumn, plan_column, quote_id
 from rivet.sources.normalize import guard_select_list, normalize, target_schema
 from rivet.sources.pg_read import MIN_PAGE_ROWS
 from rivet.sources.ranges import in_range_order, plan_ranges
+from rivet.sources.versions import require_supported
 
 _INTEGER_TYPES = {"tinyint", "smallint", "mediumint", "int", "bigint"}
 _KEYSET_TYPES = _INTEGER_TYPES | {"char", "varchar", "date", "datetime", "decimal"}
@@ -63,6 +64,8 @@ class MySQLSource:
             with conn.cursor() as cur:
                 cur.execute("SELECT VERSION(), DATABASE()")
                 version, database = cur.fetchone()
+                product = "MariaDB" if "mariadb" in str(version).lower() else "MySQL"
+                require_supported(product, str(version), request.export)
                 columns = _describe(cur, request)
                 key, estimate, span = _key_and_estimate(cur, request, database)
         except pymysql.Error as exc:

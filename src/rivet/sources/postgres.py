@@ -26,6 +26,7 @@ from rivet.sources.normalize import normalize, target_schema
 from rivet.sources.pg_errors import source_error
 from rivet.sources.pg_types import PgColumn, plan_column
 from rivet.sources.ranges import plan_ranges
+from rivet.sources.versions import require_supported
 
 _KEY_TYPES = {
     "int2",
@@ -86,6 +87,8 @@ class PostgresSource:
     # -- catalog ---------------------------------------------------------------------------
     def prepare(self, request: ReadRequest) -> PgPreparedRead:
         conn = self._control_connection(request.export)
+        require_supported("PostgreSQL", conn.info.parameter_status("server_version") or "0.0",
+                          request.export)  # fmt: skip
         try:
             with conn.transaction():
                 conn.execute("SET TRANSACTION READ ONLY")

@@ -1,0 +1,74 @@
+"""A small threaded TCP proxy that cuts connections for real (no Toxiproxy here).
+
+`FaultProxy(target_port, cut_after_bytes=N)` forwards loopback connections to the target; once
+a connection has carried N bytes from the server it is reset (RST), as a dropped network or a
+killed server process would do mid-stream.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import struct
+import threading
+from types import TracebackType
+
+
+class FaultProxy:
+    def __init__(self, target_port: int, cut_after_bytes: int | None = None) -> None:
+        self.target_port = target_port
+        self.cut_after_bytes = cut_after_bytes
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._stop = threading.Event()
+        self._sockets: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+
+    def __enter__(self) -> FaultProxy:
+        self._thread.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:  # fmt: skip
+        self._stop.set()
+        self._listener.close()
+        for sock in list(self._sockets):
+            _reset(sock)
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(("127.0.0.1", self.target_port))
+            self._sockets += [client, server]
+            threading.Thread(target=self._pipe, args=(client, server, None), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(server, client, self.cut_after_bytes),
+                             daemon=True).start()  # fmt: skip
+
+    def _pipe(self, source: socket.socket, sink: socket.socket, limit: int | None) -> None:
+        carried = 0
+        try:
+            while data := source.recv(65536):
+                if limit is not None and carried + len(data) > limit:
+                    _reset(source)
+                    _reset(sink)
+                    return
+                sink.sendall(data)
+                carried += len(data)
+        except OSError:
+            pass
+        for sock in (source, sink):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+def _reset(sock: socket.socket) -> None:
+    """Close with SO_LINGER 0, so the peer sees a connection reset, not a clean end."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    sock.close()
