@@ -236,3 +236,17 @@ def test_lost_connection_mid_read_fails_cleanly(tmp_path: Path, my: My) -> None:
     assert result.returncode == 1
     assert "export 'm'" in result.stderr and "MySQL error" in result.stderr
     assert list(out.iterdir()) == []  # no part, no manifest, no staging left behind
+
+
+def test_unknown_database_is_a_clear_connect_error(tmp_path: Path, my: My) -> None:
+    out = tmp_path / "out"
+    config = write_config(
+        tmp_path,
+        [{"name": "m", "table": "t", "format": "csv",
+          "destination": {"type": "local", "path": str(out)}}],
+        source={"type": "mysql", "url_env": "RIVET_TEST_SOURCE_URL"},
+    )  # fmt: skip
+    result = rivet("run", "-c", str(config), url=my.url.rsplit("/", 1)[0] + "/no_such_db_x")
+    assert result.returncode == 1
+    assert "export 'm': cannot connect to the MySQL source: Unknown database" in result.stderr
+    assert "check the database name" in result.stderr
