@@ -6,9 +6,13 @@ Engine-neutral: each engine's type mapping (pg_types, mysql_types) produces thes
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import pyarrow as pa
+
+from rivet.core.errors import SourceError
+from rivet.sources.base import ColumnReport
 
 EXACT, COMPATIBLE, LOGICAL_STRING, LOSSY, UNSUPPORTED = (
     "exact",
@@ -46,3 +50,34 @@ class ColumnPlan:
         if self.logical_type:
             metadata["rivet.logical_type"] = self.logical_type
         return pa.field(self.name, self.arrow_type, nullable=True, metadata=metadata)
+
+
+def check_result_columns(export: str, names: Sequence[str], overrides: Iterable[str]) -> None:
+    """Refuse results a file cannot hold faithfully, and overrides that name no column."""
+    duplicates = sorted({n for n in names if list(names).count(n) > 1})
+    if duplicates:
+        raise SourceError(
+            f"export '{export}': the result has duplicate column names {duplicates}",
+            hint="alias the columns in the query (SELECT a.id AS a_id, b.id AS b_id ...)",
+        )
+    unknown = sorted(set(overrides) - set(names))
+    if unknown:
+        raise SourceError(
+            f"export '{export}': columns: override for unknown column(s) {unknown}",
+            hint="the result has columns: " + ", ".join(names),
+        )
+
+
+def column_notes(plans: Sequence[ColumnPlan]) -> list[str]:
+    """The summary's warnings for columns converted in a documented way (not overrides)."""
+    return [
+        f"column '{p.name}': {p.note}"
+        for p in plans
+        if p.note and not p.note.startswith("override")
+    ]
+
+
+def column_reports(plans: Sequence[ColumnPlan]) -> list[ColumnReport]:
+    return [
+        ColumnReport(p.name, p.native_type, str(p.arrow_type), p.fidelity, p.note) for p in plans
+    ]

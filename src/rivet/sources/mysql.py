@@ -23,8 +23,13 @@ import pyarrow as pa
 import pymysql
 
 from rivet.core.errors import SourceError
-from rivet.sources.base import ColumnReport, PreparedRead, ReadRequest, ReadStats
-from rivet.sources.columns import ColumnPlan
+from rivet.sources.base import PreparedRead, ReadRequest, ReadStats
+from rivet.sources.columns import (
+    ColumnPlan,
+    check_result_columns,
+    column_notes,
+    column_reports,
+)
 from rivet.sources.mysql_errors import source_error
 from rivet.sources.mysql_types import KeyColumn, MyColumn, plan_column, quote_ident
 from rivet.sources.normalize import guard_select_list, normalize, target_schema
@@ -74,17 +79,7 @@ class MySQLSource:
             plans = [plan_column(c, request.column_overrides.get(c.name)) for c in columns]
         except ValueError as exc:
             raise SourceError(f"export '{request.export}': {exc}") from None
-        unknown = sorted(set(request.column_overrides) - {c.name for c in columns})
-        if unknown:
-            raise SourceError(
-                f"export '{request.export}': columns: override for unknown column(s) {unknown}",
-                hint="the result has columns: " + ", ".join(c.name for c in columns),
-            )
-        warnings = [
-            f"column '{p.name}': {p.note}"
-            for p in plans
-            if p.note and not p.note.startswith("override")
-        ]
+        warnings = column_notes(plans)
         if span is not None:
             strategy = f"key ranges({key[0].name}, {request.read_connections} connection(s))"
         elif key:
@@ -95,13 +90,9 @@ class MySQLSource:
                 "no primary key of integer, text, date or decimal columns to page by: read as "
                 "one streamed statement (its duration grows with the table)"
             )
-        reports = [
-            ColumnReport(p.name, p.native_type, str(p.arrow_type), p.fidelity, p.note)
-            for p in plans
-        ]
         return MyPreparedRead(
             target_schema(plans),
-            reports,
+            column_reports(plans),
             strategy,
             estimate,
             warnings,
@@ -260,13 +251,7 @@ def _describe(cur: Any, request: ReadRequest) -> list[MyColumn]:
         MyColumn(f.name, f.type_code, f.flags, f.charsetnr, f.length, f.scale)
         for f in cur._result.fields
     ]
-    names = [c.name for c in columns]
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates:
-        raise SourceError(
-            f"export '{request.export}': the result has duplicate column names {duplicates}",
-            hint="alias the columns in the query (SELECT a.id AS a_id, b.id AS b_id ...)",
-        )
+    check_result_columns(request.export, [c.name for c in columns], request.column_overrides)
     return columns
 
 

@@ -18,10 +18,14 @@ import adbc_driver_manager
 import psycopg
 import pyarrow as pa
 
-from rivet.core.errors import SourceError
 from rivet.sources import pg_read, pg_sql
-from rivet.sources.base import ColumnReport, PreparedRead, ReadRequest, ReadStats
-from rivet.sources.columns import ColumnPlan
+from rivet.sources.base import PreparedRead, ReadRequest, ReadStats
+from rivet.sources.columns import (
+    ColumnPlan,
+    check_result_columns,
+    column_notes,
+    column_reports,
+)
 from rivet.sources.normalize import normalize, target_schema
 from rivet.sources.pg_errors import source_error
 from rivet.sources.pg_types import PgColumn, plan_column
@@ -100,17 +104,7 @@ class PostgresSource:
         except psycopg.Error as exc:
             raise source_error(exc, request.export) from None
         plans = [plan_column(c, request.column_overrides.get(c.name)) for c in columns]
-        unknown = sorted(set(request.column_overrides) - {c.name for c in columns})
-        if unknown:
-            raise SourceError(
-                f"export '{request.export}': columns: override for unknown column(s) {unknown}",
-                hint="the result has columns: " + ", ".join(c.name for c in columns),
-            )
-        warnings = [
-            f"column '{p.name}': {p.note}"
-            for p in plans
-            if p.note and not p.note.startswith("override")
-        ]
+        warnings = column_notes(plans)
         if not key:
             warnings.append(
                 "no primary key or unique NOT NULL index to page by: read through one "
@@ -122,13 +116,9 @@ class PostgresSource:
         strategy = f"keyset({', '.join(k for k, _ in key)})" if key else "cursor"
         if span is not None:
             strategy = f"key ranges({key[0][0]}, {request.read_connections} connection(s))"
-        reports = [
-            ColumnReport(p.name, p.native_type, str(p.arrow_type), p.fidelity, p.note)
-            for p in plans
-        ]
         return PgPreparedRead(
             target_schema(plans),
-            reports,
+            column_reports(plans),
             strategy,
             estimate,
             warnings,
@@ -162,13 +152,7 @@ class PostgresSource:
         for i, desc in enumerate(cur.description):
             name, kind, element = types.get(oids[i], (f"oid:{oids[i]}", "b", None))
             columns.append(PgColumn(desc.name, name, result.fmod(i), kind, element))
-        names = [c.name for c in columns]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
-        if duplicates:
-            raise SourceError(
-                f"export '{request.export}': the result has duplicate column names {duplicates}",
-                hint="alias the columns in the query (SELECT a.id AS a_id, b.id AS b_id ...)",
-            )
+        check_result_columns(request.export, [c.name for c in columns], request.column_overrides)
         return columns
 
     def _key(
