@@ -11,7 +11,8 @@ import pyarrow as pa
 import pytest
 
 from rivet.core.errors import DestinationError, WriteError
-from rivet.destinations.local import LocalDestination, StagedPart
+from rivet.destinations.base import StagedPart
+from rivet.destinations.local import LocalDestination
 from rivet.formats.csv_values import binary_to_hex, list_to_json, time_to_text
 from rivet.pipeline.parts import PartSink
 from rivet.plan.export_plan import OutputFormat, RowGroupPolicy

@@ -1,1 +1,18 @@
 """Destinations: where finished parts, the manifest and `_SUCCESS` are published."""
+
+from __future__ import annotations
+
+from rivet.destinations.base import Destination, StagedPart
+from rivet.plan.export_plan import LocalTarget, Target
+
+__all__ = ["Destination", "StagedPart", "open_destination"]
+
+
+def open_destination(target: Target, export: str) -> Destination:
+    if isinstance(target, LocalTarget):
+        from rivet.destinations.local import LocalDestination
+
+        return LocalDestination(target.path)
+    from rivet.destinations.s3 import S3Destination
+
+    return S3Destination(target, export)

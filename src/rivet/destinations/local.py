@@ -17,24 +17,13 @@ import errno
 import os
 import shutil
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from rivet.core.errors import DestinationError
 from rivet.core.faults import fault_point
+from rivet.destinations.base import MANIFEST, SUCCESS, StagedPart
 
 STAGING_DIR = ".rivet_staging"
-MANIFEST = "manifest.json"
-SUCCESS = "_SUCCESS"
-
-
-@dataclass(frozen=True)
-class StagedPart:
-    path: Path
-    final_name: str
-    rows: int
-    size_bytes: int
-    fingerprint: str
 
 
 class LocalDestination:
@@ -52,6 +41,9 @@ class LocalDestination:
         with _translated(f"cannot create the output directory '{self.root}'"):
             path.mkdir(parents=True, exist_ok=False)
         return path
+
+    def deliver(self, part: StagedPart) -> None:
+        """Parts stay staged until every one is complete: they are published together."""
 
     def publish(self, parts: Sequence[StagedPart], manifest: bytes, success: bytes) -> None:
         with _translated(f"cannot publish to '{self.root}'"):

@@ -11,15 +11,14 @@ from __future__ import annotations
 import logging
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 from rivet.core.errors import DestinationError, RivetError
 from rivet.core.faults import fault_point
-from rivet.destinations.local import LocalDestination, StagedPart
+from rivet.destinations import StagedPart, open_destination
 from rivet.pipeline.manifest import manifest_bytes, success_marker
 from rivet.pipeline.parts import PartSink
 from rivet.pipeline.prefetch import Prefetch
-from rivet.plan.export_plan import ExportPlan
+from rivet.plan.export_plan import ExportPlan, LocalTarget
 from rivet.report.model import ExportResult, PartRecord
 from rivet.report.progress import ProgressView
 from rivet.report.rss import PeakRss
@@ -36,7 +35,7 @@ def run_export(plan: ExportPlan, source: Source, progress: ProgressView) -> Expo
         run_id=f"{plan.name}_{_stamp(started, 'T')}",
         mode=plan.mode,
         source_engine=source.engine,
-        destination=plan.destination.path.resolve().as_uri(),
+        destination=_uri(plan),
         format=plan.output.kind,
         compression=plan.output.compression,
         tuning=_tuning_label(plan),
@@ -88,10 +87,18 @@ def _export(
     prepared = source.prepare(request)
     result.strategy = prepared.strategy
     result.warnings.extend(prepared.warnings)
-    destination = LocalDestination(plan.destination.path)
+    destination = open_destination(plan.destination, plan.name)
     staging = destination.staging_dir(result.run_id)
     try:
-        parts = _write_parts(plan, source, request, prepared, progress, result, staging, started)
+        sink = PartSink(
+            plan.output,
+            prepared.schema,
+            staging,
+            f"{plan.name}_{_stamp(started, '_')}",
+            plan.max_file_size,
+            deliver=destination.deliver,
+        )
+        parts = _write_parts(plan.name, sink, source, request, prepared, progress, result)
         fault_point("before_publish")
         if not parts and plan.skip_empty:
             result.status = "skipped"
@@ -110,24 +117,16 @@ def _export(
 
 
 def _write_parts(
-    plan: ExportPlan,
+    name: str,
+    sink: PartSink,
     source: Source,
     request: ReadRequest,
     prepared: PreparedRead,
     progress: ProgressView,
     result: ExportResult,
-    staging: Path,
-    started: datetime,
 ) -> list[StagedPart]:
-    sink = PartSink(
-        plan.output,
-        prepared.schema,
-        staging,
-        f"{plan.name}_{_stamp(started, '_')}",
-        plan.max_file_size,
-    )
     stats = ReadStats()
-    progress.start(plan.name, prepared.row_estimate)
+    progress.start(name, prepared.row_estimate)
     try:
         for batch in Prefetch(source.read(request, prepared, stats)):
             sink.write(batch)
@@ -144,6 +143,11 @@ def _write_parts(
         result.longest_statement_s = stats.longest_statement_s
         result.rows = sink.rows
     return parts
+
+
+def _uri(plan: ExportPlan) -> str:
+    target = plan.destination
+    return target.path.resolve().as_uri() if isinstance(target, LocalTarget) else target.uri
 
 
 def _stamp(moment: datetime, sep: str) -> str:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import pyarrow as pa
 import xxhash
 
-from rivet.destinations.local import StagedPart
+from rivet.destinations.base import StagedPart
 from rivet.report.model import ExportResult
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
 import xxhash
 
-from rivet.destinations.local import StagedPart
+from rivet.destinations.base import StagedPart
 from rivet.formats import PartWriter, open_writer
 from rivet.plan.export_plan import OutputFormat
 
@@ -16,7 +17,10 @@ PROBE_ROWS = 100
 
 
 class PartSink:
-    """Writes parts `part-<i>.tmp` in the staging dir; final names are given by `finish()`."""
+    """Writes parts `part-<i>.tmp` in the staging dir and hands each finished part to `deliver`
+    as soon as its final name is known: a part is `<base>.<ext>` when it is the only one and
+    `<base>_part<i>.<ext>` otherwise, so part 0 is handed over when part 1 starts (at most two
+    parts are ever on local disk) and the last one by `finish()`."""
 
     def __init__(
         self,
@@ -25,6 +29,7 @@ class PartSink:
         staging: Path,
         base_name: str,
         max_file_size: int | None,
+        deliver: Callable[[StagedPart], None] = lambda part: None,
     ) -> None:
         self._output = output
         self._schema = schema
@@ -37,14 +42,22 @@ class PartSink:
             # size so that rotation happens close to max_file_size.
             row_group_bytes = min(row_group_bytes or max_file_size, max_file_size)
         self._row_group_bytes = row_group_bytes
+        self._deliver = deliver
         self._writer: PartWriter | None = None
-        self._closed: list[tuple[Path, int]] = []
+        self._waiting: list[
+            tuple[int, Path, int]
+        ] = []  # closed, not yet named: (index, path, rows)
+        self._opened = 0
+        self.parts: list[StagedPart] = []
         self.rows = 0
 
     def write(self, batch: pa.RecordBatch) -> None:
         while batch.num_rows:
             if self._writer is None:
-                self._writer = self._open(len(self._closed))
+                self._writer = self._open(self._opened)
+                self._opened += 1
+                if self._opened == 2:  # now we know there are several parts: name part 0
+                    self._hand_over(many=True)
             head, batch = (
                 batch.slice(0, self._rows_that_fit(self._writer)),
                 batch.slice(self._rows_that_fit(self._writer)),
@@ -72,19 +85,11 @@ class PartSink:
         per_row = written / writer.rows
         return max(1, int((self._max_file_size - written) / per_row))
 
-    def bytes_written(self) -> int:
-        current = self._writer.bytes_written() if self._writer is not None else 0
-        return current + sum(p.stat().st_size for p, _ in self._closed)
-
     def finish(self) -> list[StagedPart]:
+        """Close the last part, hand over what is left; returns every part of the run."""
         self._close_current()
-        many = len(self._closed) > 1
-        parts = []
-        for index, (path, rows) in enumerate(self._closed):
-            suffix = f"_part{index}" if many else ""
-            name = f"{self._base_name}{suffix}.{self._output.extension}"
-            parts.append(StagedPart(path, name, rows, path.stat().st_size, fingerprint(path)))
-        return parts
+        self._hand_over(many=self._opened > 1)
+        return self.parts
 
     def abort(self) -> None:
         if self._writer is not None:
@@ -94,7 +99,6 @@ class PartSink:
 
     def _open(self, index: int) -> PartWriter:
         self._current_path = self._staging / f"part-{index}.tmp"
-        self._current_rows_before = self.rows
         return open_writer(
             self._output.kind,
             self._current_path,
@@ -109,8 +113,19 @@ class PartSink:
         if self._writer is None:
             return
         self._writer.close()
-        self._closed.append((self._current_path, self._writer.rows))
+        self._waiting.append((self._opened - 1, self._current_path, self._writer.rows))
         self._writer = None
+        if self._opened > 1:
+            self._hand_over(many=True)
+
+    def _hand_over(self, *, many: bool) -> None:
+        for index, path, rows in self._waiting:
+            suffix = f"_part{index}" if many else ""
+            name = f"{self._base_name}{suffix}.{self._output.extension}"
+            part = StagedPart(path, name, rows, path.stat().st_size, fingerprint(path))
+            self.parts.append(part)
+            self._deliver(part)
+        self._waiting.clear()
 
 
 def fingerprint(path: Path) -> str:

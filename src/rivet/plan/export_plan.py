@@ -11,7 +11,13 @@ from datetime import datetime
 from pathlib import Path
 
 from rivet.config.column_types import ColumnType, parse_column_type
-from rivet.config.models import ExportConfig, LocalDestination, ParquetConfig, RivetConfig
+from rivet.config.models import (
+    ExportConfig,
+    LocalDestination,
+    ParquetConfig,
+    RivetConfig,
+    S3Destination,
+)
 from rivet.config.sizes import parse_size
 from rivet.core.errors import PlanError
 from rivet.plan.tuning import Tuning, resolve_tuning
@@ -58,6 +64,26 @@ class LocalTarget:
 
 
 @dataclass(frozen=True)
+class S3Target:
+    bucket: str
+    prefix: str  # placeholders expanded; "" or ends with "/" unless the user wrote otherwise
+    region: str | None = None
+    endpoint: str | None = None
+    access_key_env: str | None = None
+    secret_key_env: str | None = None
+    session_token_env: str | None = None
+    aws_profile: str | None = None
+    allow_anonymous: bool = False
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}"
+
+
+Target = LocalTarget | S3Target
+
+
+@dataclass(frozen=True)
 class ExportPlan:
     name: str
     table: str | None
@@ -67,7 +93,7 @@ class ExportPlan:
     max_file_size: int | None
     skip_empty: bool
     column_overrides: dict[str, ColumnType]
-    destination: LocalTarget
+    destination: Target
     tuning: Tuning
 
 
@@ -100,11 +126,11 @@ def _refuse_unimplemented(export: ExportConfig) -> None:
             f"{where}: mode '{export.mode}' is not available in this version of rivet yet",
             hint="use mode: full for now",
         )
-    if not isinstance(export.destination, LocalDestination):
+    if not isinstance(export.destination, LocalDestination | S3Destination):
         raise PlanError(
             f"{where}: destination type '{export.destination.type}' is not available in this "
             "version of rivet yet",
-            hint="use destination: {type: local, path: ...} for now",
+            hint="use destination type local or s3 for now",
         )
     unsupported = [
         key
@@ -144,13 +170,27 @@ def _row_group_policy(parquet: ParquetConfig | None) -> RowGroupPolicy:
     return RowGroupPolicy(10_000_000, target << 20)
 
 
-def _destination(export: ExportConfig, now: datetime) -> LocalTarget:
+def _destination(export: ExportConfig, now: datetime) -> Target:
     dest = export.destination
+
+    def expand(text: str) -> str:
+        return (
+            text.replace("{date}", now.strftime("%Y-%m-%d"))
+            .replace("{export}", export.name)
+            .replace("{table}", export.name)
+        )
+
+    if isinstance(dest, S3Destination):
+        return S3Target(
+            dest.bucket,
+            expand(dest.prefix or ""),
+            dest.region,
+            dest.endpoint,
+            dest.access_key_env,
+            dest.secret_key_env,
+            dest.session_token_env,
+            dest.aws_profile,
+            dest.allow_anonymous,
+        )
     assert isinstance(dest, LocalDestination)
-    raw = dest.path or dest.prefix or "."
-    expanded = (
-        raw.replace("{date}", now.strftime("%Y-%m-%d"))
-        .replace("{export}", export.name)
-        .replace("{table}", export.name)
-    )
-    return LocalTarget(Path(expanded))
+    return LocalTarget(Path(expand(dest.path or dest.prefix or ".")))

@@ -1,0 +1,42 @@
+"""The Destination port: where finished parts go, and how a run is published."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+MANIFEST = "manifest.json"
+SUCCESS = "_SUCCESS"
+
+
+@dataclass(frozen=True)
+class StagedPart:
+    """A finished part file on local disk, with the name it will be published under."""
+
+    path: Path
+    final_name: str
+    rows: int
+    size_bytes: int
+    fingerprint: str
+
+
+class Destination(Protocol):
+    kind: str
+
+    @property
+    def uri(self) -> str: ...
+
+    def staging_dir(self, run_id: str) -> Path:
+        """A fresh local directory for this run's part files."""
+
+    def deliver(self, part: StagedPart) -> None:
+        """A part is finished and named. Object stores upload it now (never leaving a partial
+        object at its key); the local destination keeps it staged until `publish`."""
+
+    def publish(self, parts: Sequence[StagedPart], manifest: bytes, success: bytes) -> None:
+        """Make the run visible: parts not yet in place, then manifest.json, then _SUCCESS."""
+
+    def discard(self, run_id: str) -> None:
+        """Remove the run's local staging (after success or failure)."""

@@ -1,0 +1,180 @@
+"""S3 (and S3-compatible) destination: streamed multipart uploads that never leave a partial object.
+
+Each finished part is uploaded as soon as it is named (single PUT below 8 MB, multipart above,
+8 MB chunks read from the local file, so memory is bounded by one chunk); a failure aborts the
+multipart upload, so no object ever appears at a part's key unless the whole part arrived.
+Publishing then writes `manifest.json` and `_SUCCESS` (after deleting the old `_SUCCESS` first,
+before the first part of this run is uploaded). Transient store errors (5xx, throttling,
+timeouts) are retried by botocore's standard retry mode; permanent ones fail fast.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+import boto3
+import botocore.exceptions
+from botocore import UNSIGNED
+from botocore.config import Config
+
+from rivet.core.errors import DestinationError
+from rivet.core.faults import fault_point
+from rivet.destinations.base import MANIFEST, SUCCESS, StagedPart
+from rivet.plan.export_plan import S3Target
+
+CHUNK = 8 << 20  # multipart chunk: S3's minimum is 5 MiB
+_HINTS = {
+    "NoSuchBucket": "create the bucket, or fix destination.bucket",
+    "AccessDenied": "grant s3:PutObject, s3:DeleteObject and s3:AbortMultipartUpload on the prefix",
+    "InvalidAccessKeyId": "check the access key (destination.access_key_env or the AWS chain)",
+    "SignatureDoesNotMatch": "check the secret key (destination.secret_key_env)",
+    "ExpiredToken": "refresh the session token (destination.session_token_env)",
+}
+
+
+class S3Destination:
+    kind = "s3"
+
+    def __init__(self, target: S3Target, export: str) -> None:
+        self._target = target
+        self._export = export
+        self._client = _client(target, export)
+        self._staging: Path | None = None
+        self._cleared = False
+
+    @property
+    def uri(self) -> str:
+        return self._target.uri
+
+    def staging_dir(self, run_id: str) -> Path:
+        self._staging = Path(tempfile.mkdtemp(prefix=f"rivet-{run_id}-"))
+        return self._staging
+
+    def deliver(self, part: StagedPart) -> None:
+        if not self._cleared:  # no old _SUCCESS may sit beside the parts of this run
+            with self._errors("remove the old _SUCCESS marker"):
+                self._client.delete_object(Bucket=self._target.bucket, Key=self._key(SUCCESS))
+            self._cleared = True
+        self._upload(part.path, self._key(part.final_name))
+        part.path.unlink()
+
+    def publish(self, parts: Sequence[StagedPart], manifest: bytes, success: bytes) -> None:
+        if not self._cleared:
+            self.deliver_nothing()
+        with self._errors("publish manifest.json"):
+            self._client.put_object(
+                Bucket=self._target.bucket,
+                Key=self._key(MANIFEST),
+                Body=manifest,
+                ContentType="application/json",
+            )
+        fault_point("after_manifest")
+        with self._errors("publish _SUCCESS"):
+            self._client.put_object(
+                Bucket=self._target.bucket, Key=self._key(SUCCESS), Body=success
+            )
+
+    def deliver_nothing(self) -> None:
+        """A run with no parts still replaces the old marker before its manifest."""
+        with self._errors("remove the old _SUCCESS marker"):
+            self._client.delete_object(Bucket=self._target.bucket, Key=self._key(SUCCESS))
+        self._cleared = True
+
+    def discard(self, run_id: str) -> None:
+        if self._staging is not None:
+            shutil.rmtree(self._staging, ignore_errors=True)
+
+    def _key(self, name: str) -> str:
+        return f"{self._target.prefix}{name}"
+
+    def _upload(self, path: Path, key: str) -> None:
+        size = path.stat().st_size
+        bucket = self._target.bucket
+        if size <= CHUNK:
+            with self._errors(f"upload {key}"), open(path, "rb") as body:
+                self._client.put_object(Bucket=bucket, Key=key, Body=body)
+            return
+        with self._errors(f"start the upload of {key}"):
+            upload_id = self._client.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
+        try:
+            with self._errors(f"upload {key}"):
+                done = [
+                    {
+                        "PartNumber": number,
+                        "ETag": self._client.upload_part(
+                            Bucket=bucket,
+                            Key=key,
+                            UploadId=upload_id,
+                            PartNumber=number,
+                            Body=chunk,
+                        )["ETag"],
+                    }
+                    for number, chunk in enumerate(_chunks(path), start=1)
+                ]
+                fault_point("before_multipart_complete")
+                self._client.complete_multipart_upload(
+                    Bucket=bucket,
+                    Key=key,
+                    UploadId=upload_id,
+                    MultipartUpload={"Parts": done},
+                )
+        except BaseException:
+            # Leave nothing behind: an aborted upload never becomes an object.
+            with suppress(botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError):
+                self._client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+            raise
+
+    @contextmanager
+    def _errors(self, action: str) -> Iterator[None]:
+        try:
+            yield
+        except botocore.exceptions.ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            raise DestinationError(
+                f"export '{self._export}': cannot {action} at {self.uri}: {code or exc}",
+                hint=_HINTS.get(code, "check destination.bucket, prefix and credentials"),
+            ) from None
+        except botocore.exceptions.BotoCoreError as exc:
+            raise DestinationError(
+                f"export '{self._export}': cannot {action} at {self.uri}: {exc}",
+                hint="check destination.endpoint / region and the network path to the store",
+            ) from None
+
+
+def _chunks(path: Path) -> Iterator[bytes]:
+    with open(path, "rb") as handle:
+        while chunk := handle.read(CHUNK):
+            yield chunk
+
+
+def _client(target: S3Target, export: str) -> Any:
+    """A client from the standard AWS chain, or the keys the config names, or anonymous."""
+    credentials: dict[str, str | None] = {}
+    if target.access_key_env and target.secret_key_env:
+        missing = [n for n in (target.access_key_env, target.secret_key_env) if n not in os.environ]
+        if missing:
+            raise DestinationError(
+                f"export '{export}': destination: environment variable(s) {missing} not set",
+                hint="export them, or remove access_key_env/secret_key_env to use the AWS chain",
+            )
+        credentials = {
+            "aws_access_key_id": os.environ[target.access_key_env],
+            "aws_secret_access_key": os.environ[target.secret_key_env],
+            "aws_session_token": os.environ.get(target.session_token_env or "") or None,
+        }
+    config = Config(
+        retries={"max_attempts": 5, "mode": "standard"},
+        connect_timeout=10,
+        read_timeout=60,
+        signature_version=UNSIGNED if target.allow_anonymous else None,
+    )
+    session = boto3.session.Session(profile_name=target.aws_profile)
+    return session.client(
+        "s3", region_name=target.region, endpoint_url=target.endpoint, config=config, **credentials
+    )
