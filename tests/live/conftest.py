@@ -188,3 +188,59 @@ def tls_mariadb() -> Iterator[TlsServer]:
         server.terminate()
         server.wait(timeout=30)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@dataclass
+class S3:
+    endpoint: str
+    port: int
+    bucket: str
+    client: Any
+
+    def keys(self, prefix: str = "") -> list[str]:
+        listing = self.client.list_objects_v2(Bucket=self.bucket, Prefix=prefix)
+        return sorted(o["Key"] for o in listing.get("Contents", []))
+
+
+S3_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+          "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def moto_server() -> Iterator[int]:
+    """moto's S3 server as a subprocess on loopback (the in-thread server can deadlock)."""
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    for _ in range(200):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.05)
+    try:
+        yield port
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+@pytest.fixture
+def s3(moto_server: int, monkeypatch: pytest.MonkeyPatch) -> S3:
+    import boto3
+
+    for key, value in S3_ENV.items():
+        monkeypatch.setenv(key, value)
+    endpoint = f"http://127.0.0.1:{moto_server}"
+    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+    bucket = f"rivet-{uuid.uuid4().hex[:10]}"
+    client.create_bucket(Bucket=bucket)
+    return S3(endpoint, moto_server, bucket, client)

@@ -1,8 +1,8 @@
 """A small threaded TCP proxy that cuts connections for real (no Toxiproxy here).
 
 `FaultProxy(target_port, cut_after_bytes=N)` forwards loopback connections to the target; once
-a connection has carried N bytes from the server it is reset (RST), as a dropped network or a
-killed server process would do mid-stream.
+a connection has carried N bytes from the server (or `cut_upload_after_bytes` to it) it is reset
+(RST), as a dropped network or a killed server process would do mid-stream.
 """
 
 from __future__ import annotations
@@ -15,9 +15,11 @@ from types import TracebackType
 
 
 class FaultProxy:
-    def __init__(self, target_port: int, cut_after_bytes: int | None = None) -> None:
+    def __init__(self, target_port: int, cut_after_bytes: int | None = None,
+                 cut_upload_after_bytes: int | None = None) -> None:  # fmt: skip
         self.target_port = target_port
         self.cut_after_bytes = cut_after_bytes
+        self.cut_upload_after_bytes = cut_upload_after_bytes
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
         self._stop = threading.Event()
@@ -43,7 +45,8 @@ class FaultProxy:
                 return
             server = socket.create_connection(("127.0.0.1", self.target_port))
             self._sockets += [client, server]
-            threading.Thread(target=self._pipe, args=(client, server, None), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(client, server, self.cut_upload_after_bytes),
+                             daemon=True).start()  # fmt: skip
             threading.Thread(target=self._pipe, args=(server, client, self.cut_after_bytes),
                              daemon=True).start()  # fmt: skip
 

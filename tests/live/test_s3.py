@@ -1,0 +1,80 @@
+"""S3 destination against moto's real HTTP server: round trip, cut uploads, bad input."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pyarrow.csv as pacsv
+import xxhash
+
+from tests.live.conftest import S3, S3_ENV, Pg, rivet, write_config
+from tests.live.faultproxy import FaultProxy
+
+
+def _config(tmp_path: Path, pg: Pg, s3: S3, endpoint: str, **export: object) -> Path:
+    destination = {"type": "s3", "bucket": s3.bucket, "prefix": "orders/{export}/",
+                   "endpoint": endpoint, "region": "us-east-1"}  # fmt: skip
+    return write_config(tmp_path, [{"name": "t", "table": f"{pg.schema}.big", "format": "csv",
+                                    "destination": destination, **export}])  # fmt: skip
+
+
+def _table(pg: Pg, rows: int) -> None:
+    pg.execute(f"CREATE TABLE big AS SELECT g AS id, repeat(md5(g::text), 3) AS pad "
+               f"FROM generate_series(1, {rows}) g")  # fmt: skip
+    pg.execute("ALTER TABLE big ADD PRIMARY KEY (id)")
+
+
+def test_parts_manifest_and_success_land_in_the_bucket(tmp_path: Path, pg: Pg, s3: S3) -> None:
+    _table(pg, 120_000)  # ~12 MB of CSV: the first part goes up as a multipart upload
+    config = _config(tmp_path, pg, s3, s3.endpoint, max_file_size="10MB")
+    result = rivet("run", "-c", str(config), env=S3_ENV)
+    assert result.returncode == 0, result.stderr
+    keys = s3.keys("orders/t/")
+    parts = [k for k in keys if k.endswith(".csv")]
+    assert len(parts) == 2 and all("_part" in k for k in parts)
+    assert keys == sorted([*parts, "orders/t/_SUCCESS", "orders/t/manifest.json"])
+    manifest = s3.client.get_object(Bucket=s3.bucket, Key="orders/t/manifest.json")["Body"].read()
+    success = s3.client.get_object(Bucket=s3.bucket, Key="orders/t/_SUCCESS")["Body"].read()
+    assert success.decode() == f"xxh3:{xxhash.xxh3_64_hexdigest(manifest)}\n"
+    listed = json.loads(manifest)
+    assert listed["row_count"] == 120_000 and listed["destination"]["kind"] == "s3"
+    ids = []
+    for part in parts:
+        body = s3.client.get_object(Bucket=s3.bucket, Key=part)["Body"].read()
+        ids += pacsv.read_csv(io.BytesIO(body)).column("id").to_pylist()
+    assert sorted(ids) == list(range(1, 120_001))
+    assert not s3.client.list_multipart_uploads(Bucket=s3.bucket).get("Uploads")
+
+
+def test_a_cut_upload_leaves_no_object_and_a_rerun_completes(
+    tmp_path: Path, pg: Pg, s3: S3
+) -> None:
+    _table(pg, 120_000)
+    with FaultProxy(s3.port, cut_upload_after_bytes=6_000_000) as proxy:
+        config = _config(tmp_path, pg, s3, f"http://127.0.0.1:{proxy.port}")
+        result = rivet("run", "-c", str(config), env=S3_ENV)
+    assert result.returncode == 1
+    assert "export 't': cannot upload" in result.stderr
+    assert s3.keys("orders/t/") == []  # no partial part, no manifest, no _SUCCESS
+    assert not s3.client.list_multipart_uploads(Bucket=s3.bucket).get("Uploads")
+    rerun = rivet("run", "-c", str(_config(tmp_path, pg, s3, s3.endpoint)), env=S3_ENV)
+    assert rerun.returncode == 0, rerun.stderr
+    assert len(s3.keys("orders/t/")) == 3
+
+
+def test_missing_bucket_and_refused_endpoint_are_clear_errors(
+    tmp_path: Path, pg: Pg, s3: S3
+) -> None:
+    _table(pg, 10)
+    config = _config(tmp_path, pg, s3, s3.endpoint)
+    config.write_text(config.read_text().replace(s3.bucket, "no-such-bucket-rivet"))
+    result = rivet("run", "-c", str(config), env=S3_ENV)
+    assert result.returncode == 1
+    assert "export 't'" in result.stderr and "NoSuchBucket" in result.stderr
+    assert "create the bucket" in result.stderr
+    refused = _config(tmp_path, pg, s3, "http://127.0.0.1:1")
+    result = rivet("run", "-c", str(refused), env=S3_ENV)
+    assert result.returncode == 1
+    assert "export 't'" in result.stderr and "destination.endpoint" in result.stderr
