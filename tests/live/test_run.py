@@ -212,3 +212,31 @@ def test_a_run_killed_while_publishing_leaves_no_success_marker(tmp_path: Path, 
     killed = rivet("run", "-c", str(config), env={"RIVET_TEST_PANIC_AT": "after_part_published"})
     assert killed.returncode == -9
     assert not (out / "_SUCCESS").exists()  # the old marker never sits beside a partial publish
+
+
+def test_stdout_carries_the_data_and_nothing_else(tmp_path: Path, pg: Pg) -> None:
+    pg.execute("CREATE TABLE o AS SELECT g AS id, 'x' || g AS v FROM generate_series(1, 1000) g")
+    stdout_export = {"name": "o", "table": f"{pg.schema}.o", "format": "csv",
+                     "destination": {"type": "stdout"}}  # fmt: skip
+    config = write_config(tmp_path, [stdout_export])
+    result = rivet("run", "-c", str(config))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "id,v" and len(lines) == 1001 and lines[1] == '1,"x1"'
+    assert "status:" in result.stderr  # the summary goes to stderr
+    refused = rivet("run", "-c", str(config), "--json")
+    assert refused.returncode == 1 and refused.stdout == ""
+    assert "--summary-output" in refused.stderr
+    two = write_config(tmp_path, [stdout_export, {**stdout_export, "name": "p"}])
+    both = rivet("run", "-c", str(two))
+    assert both.returncode == 1 and both.stdout == "" and "select one with -e" in both.stderr
+
+
+def test_stdout_gets_nothing_when_the_export_fails(tmp_path: Path, pg: Pg) -> None:
+    pg.execute("CREATE TABLE f (id int PRIMARY KEY, d date)")
+    pg.execute("INSERT INTO f SELECT g, '2020-01-01' FROM generate_series(1, 100) g")
+    pg.execute("INSERT INTO f VALUES (101, 'infinity')")
+    config = write_config(tmp_path, [{"name": "f", "table": f"{pg.schema}.f", "format": "parquet",
+                                      "destination": {"type": "stdout"}}])  # fmt: skip
+    result = rivet("run", "-c", str(config))
+    assert result.returncode == 1 and result.stdout == ""

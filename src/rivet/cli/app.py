@@ -103,7 +103,7 @@ def run(
     from rivet.commands.run import run as run_command
 
     def action() -> None:
-        aggregate = run_command(config_path, exports, _parse_params(params))
+        aggregate = run_command(config_path, exports, _parse_params(params), stdout_taken=as_json)
         data = aggregate.to_json()
         if summary_output is not None:
             summary_output.write_text(json.dumps(data, indent=2) + "\n")

@@ -14,9 +14,9 @@ from rivet.config import load_config
 from rivet.config.connection import resolve_source_url
 from rivet.config.load import substitute_text
 from rivet.config.models import ExportConfig, RivetConfig
-from rivet.core.errors import ConfigError, ExportNotFound
+from rivet.core.errors import ConfigError, ExportNotFound, PlanError
 from rivet.pipeline.export import run_export
-from rivet.plan.export_plan import ExportPlan, resolve_export
+from rivet.plan.export_plan import ExportPlan, StdoutTarget, resolve_export
 from rivet.report.model import ExportResult, RunAggregate
 from rivet.report.progress import progress_for
 from rivet.report.summary import render_aggregate, render_export, render_line
@@ -33,6 +33,7 @@ def run(
     params: Mapping[str, str] | None = None,
     *,
     echo: Callable[[str], None] = lambda text: print(text, file=sys.stderr, flush=True),
+    stdout_taken: bool = False,
 ) -> RunAggregate:
     """Run the selected exports (all when none given); each failure is recorded, not raised."""
     params = dict(params or {})
@@ -41,6 +42,7 @@ def run(
     selected = select_exports(config, exports)
     now = datetime.now(UTC)
     plans = [resolve_export(e, config, _query_text(e, config_dir, params), now) for e in selected]
+    _check_stdout(plans, stdout_taken)
     source = open_source(config, config_dir)
     started = time.perf_counter()
     results: list[ExportResult] = []
@@ -69,6 +71,21 @@ def open_source(config: RivetConfig, config_dir: Path) -> Source:
     if config.source.type == "postgres":
         return PostgresSource(url)
     return MySQLSource(url)
+
+
+def _check_stdout(plans: Sequence[ExportPlan], stdout_taken: bool) -> None:
+    """stdout carries exactly one export's data and nothing else."""
+    to_stdout = [p.name for p in plans if isinstance(p.destination, StdoutTarget)]
+    if len(to_stdout) > 1:
+        raise PlanError(
+            f"exports {to_stdout} all write to stdout; one run can stream one export there",
+            hint="select one with -e NAME",
+        )
+    if to_stdout and stdout_taken:
+        raise PlanError(
+            f"export '{to_stdout[0]}' writes its data to stdout, which --json also uses",
+            hint="use --summary-output FILE for the run summary instead of --json",
+        )
 
 
 def select_exports(config: RivetConfig, names: Sequence[str]) -> list[ExportConfig]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rivet.destinations.base import Destination, StagedPart
-from rivet.plan.export_plan import LocalTarget, Target
+from rivet.plan.export_plan import LocalTarget, StdoutTarget, Target
 
 __all__ = ["Destination", "StagedPart", "open_destination"]
 
@@ -13,6 +13,10 @@ def open_destination(target: Target, export: str) -> Destination:
         from rivet.destinations.local import LocalDestination
 
         return LocalDestination(target.path)
+    if isinstance(target, StdoutTarget):
+        from rivet.destinations.stdout import StdoutDestination
+
+        return StdoutDestination()
     from rivet.destinations.s3 import S3Destination
 
     return S3Destination(target, export)

@@ -17,6 +17,7 @@ from rivet.config.models import (
     ParquetConfig,
     RivetConfig,
     S3Destination,
+    StdoutDestination,
 )
 from rivet.config.sizes import parse_size
 from rivet.core.errors import PlanError
@@ -80,7 +81,12 @@ class S3Target:
         return f"s3://{self.bucket}/{self.prefix}"
 
 
-Target = LocalTarget | S3Target
+@dataclass(frozen=True)
+class StdoutTarget:
+    uri = "stdout:"
+
+
+Target = LocalTarget | S3Target | StdoutTarget
 
 
 @dataclass(frozen=True)
@@ -126,11 +132,11 @@ def _refuse_unimplemented(export: ExportConfig) -> None:
             f"{where}: mode '{export.mode}' is not available in this version of rivet yet",
             hint="use mode: full for now",
         )
-    if not isinstance(export.destination, LocalDestination | S3Destination):
+    if not isinstance(export.destination, LocalDestination | S3Destination | StdoutDestination):
         raise PlanError(
             f"{where}: destination type '{export.destination.type}' is not available in this "
             "version of rivet yet",
-            hint="use destination type local or s3 for now",
+            hint="use destination type local, s3 or stdout for now",
         )
     unsupported = [
         key
@@ -180,6 +186,8 @@ def _destination(export: ExportConfig, now: datetime) -> Target:
             .replace("{table}", export.name)
         )
 
+    if isinstance(dest, StdoutDestination):
+        return StdoutTarget()
     if isinstance(dest, S3Destination):
         return S3Target(
             dest.bucket,

@@ -1,0 +1,51 @@
+"""Standard output: the run's single part is copied to stdout once it is complete.
+
+The part is written to a temporary file first, so a failed run writes nothing to stdout (a
+consumer never reads half a file); there is no manifest or marker, and nothing else is written
+to stdout (the summary and logs go to stderr).
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import BinaryIO
+
+from rivet.core.errors import DestinationError
+from rivet.destinations.base import StagedPart
+
+
+class StdoutDestination:
+    kind = "stdout"
+    uri = "stdout:"
+
+    def __init__(self, stream: BinaryIO | None = None) -> None:
+        self._stream = stream
+        self._staging: Path | None = None
+
+    def staging_dir(self, run_id: str) -> Path:
+        self._staging = Path(tempfile.mkdtemp(prefix=f"rivet-{run_id}-"))
+        return self._staging
+
+    def deliver(self, part: StagedPart) -> None:
+        """Parts wait for the end of the run: only a complete export reaches stdout."""
+
+    def publish(self, parts: Sequence[StagedPart], manifest: bytes, success: bytes) -> None:
+        stream = self._stream or sys.stdout.buffer
+        try:
+            for part in parts:
+                with open(part.path, "rb") as handle:
+                    shutil.copyfileobj(handle, stream, 1 << 20)
+            stream.flush()
+        except BrokenPipeError:
+            raise DestinationError(
+                "stdout was closed by the reading process before the export was complete",
+                hint="check the command rivet's output is piped into",
+            ) from None
+
+    def discard(self, run_id: str) -> None:
+        if self._staging is not None:
+            shutil.rmtree(self._staging, ignore_errors=True)
