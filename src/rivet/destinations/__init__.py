@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rivet.destinations.base import Destination, StagedPart
-from rivet.plan.export_plan import LocalTarget, StdoutTarget, Target
+from rivet.plan.export_plan import GcsTarget, LocalTarget, StdoutTarget, Target
 
 __all__ = ["Destination", "StagedPart", "open_destination"]
 
@@ -17,6 +17,10 @@ def open_destination(target: Target, export: str) -> Destination:
         from rivet.destinations.stdout import StdoutDestination
 
         return StdoutDestination()
+    if isinstance(target, GcsTarget):
+        from rivet.destinations.gcs import GcsDestination
+
+        return GcsDestination(target, export)
     from rivet.destinations.s3 import S3Destination
 
     return S3Destination(target, export)

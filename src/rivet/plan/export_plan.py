@@ -12,7 +12,9 @@ from pathlib import Path
 
 from rivet.config.column_types import ColumnType, parse_column_type
 from rivet.config.models import (
+    AzureDestination,
     ExportConfig,
+    GcsDestination,
     LocalDestination,
     ParquetConfig,
     RivetConfig,
@@ -82,11 +84,24 @@ class S3Target:
 
 
 @dataclass(frozen=True)
+class GcsTarget:
+    bucket: str
+    prefix: str
+    credentials_file: str | None = None
+    endpoint: str | None = None
+    allow_anonymous: bool = False
+
+    @property
+    def uri(self) -> str:
+        return f"gs://{self.bucket}/{self.prefix}"
+
+
+@dataclass(frozen=True)
 class StdoutTarget:
     uri = "stdout:"
 
 
-Target = LocalTarget | S3Target | StdoutTarget
+Target = LocalTarget | S3Target | GcsTarget | StdoutTarget
 
 
 @dataclass(frozen=True)
@@ -132,11 +147,11 @@ def _refuse_unimplemented(export: ExportConfig) -> None:
             f"{where}: mode '{export.mode}' is not available in this version of rivet yet",
             hint="use mode: full for now",
         )
-    if not isinstance(export.destination, LocalDestination | S3Destination | StdoutDestination):
+    if isinstance(export.destination, AzureDestination):
         raise PlanError(
             f"{where}: destination type '{export.destination.type}' is not available in this "
             "version of rivet yet",
-            hint="use destination type local, s3 or stdout for now",
+            hint="use destination type local, s3, gcs or stdout for now",
         )
     unsupported = [
         key
@@ -188,6 +203,14 @@ def _destination(export: ExportConfig, now: datetime) -> Target:
 
     if isinstance(dest, StdoutDestination):
         return StdoutTarget()
+    if isinstance(dest, GcsDestination):
+        return GcsTarget(
+            dest.bucket,
+            expand(dest.prefix or ""),
+            dest.credentials_file,
+            dest.endpoint,
+            dest.allow_anonymous,
+        )
     if isinstance(dest, S3Destination):
         return S3Target(
             dest.bucket,

@@ -1,0 +1,143 @@
+"""Google Cloud Storage destination: resumable uploads that become visible only when complete.
+
+Each finished part is uploaded as soon as it is named, through a resumable upload in 8 MB
+chunks (memory bounded by one chunk); GCS creates the object only when the last chunk is
+finalised, so a failed or killed upload leaves nothing at the part's key. Then `manifest.json`,
+then `_SUCCESS`; the old `_SUCCESS` is deleted before the first part. Credentials: the named
+service-account file, anonymous access, or Application Default Credentials.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import google.api_core.exceptions as gexc
+import google.auth.exceptions
+import requests
+from google.api_core.retry import Retry
+from google.cloud import storage
+
+from rivet.core.errors import DestinationError
+from rivet.core.faults import fault_point
+from rivet.destinations.base import MANIFEST, SUCCESS, StagedPart
+from rivet.plan.export_plan import GcsTarget
+
+CHUNK = 8 << 20  # resumable upload chunk (a multiple of 256 KiB)
+
+
+def _retry() -> Retry:
+    """5xx, 429 and timeouts are retried with backoff for up to RIVET_STORE_RETRY_DEADLINE_S."""
+    deadline = float(os.environ.get("RIVET_STORE_RETRY_DEADLINE_S", "120"))
+    return Retry(initial=0.5, maximum=10.0, multiplier=2.0, timeout=deadline)
+
+
+class GcsDestination:
+    kind = "gcs"
+
+    def __init__(self, target: GcsTarget, export: str) -> None:
+        self._target = target
+        self._export = export
+        with self._errors("connect"):
+            self._bucket = _client(target).bucket(target.bucket)
+        self._staging: Path | None = None
+        self._cleared = False
+        self._retry = _retry()
+
+    @property
+    def uri(self) -> str:
+        return self._target.uri
+
+    def staging_dir(self, run_id: str) -> Path:
+        self._staging = Path(tempfile.mkdtemp(prefix=f"rivet-{run_id}-"))
+        return self._staging
+
+    def deliver(self, part: StagedPart) -> None:
+        self._clear_marker()
+        blob = self._bucket.blob(self._key(part.final_name), chunk_size=CHUNK)
+        with self._errors(f"upload {blob.name}"):
+            blob.upload_from_filename(str(part.path), retry=self._retry)
+        part.path.unlink()
+
+    def publish(self, parts: Sequence[StagedPart], manifest: bytes, success: bytes) -> None:
+        self._clear_marker()
+        with self._errors("publish manifest.json"):
+            self._bucket.blob(self._key(MANIFEST)).upload_from_string(
+                manifest, content_type="application/json", retry=self._retry
+            )
+        fault_point("after_manifest")
+        with self._errors("publish _SUCCESS"):
+            self._bucket.blob(self._key(SUCCESS)).upload_from_string(success, retry=self._retry)
+
+    def discard(self, run_id: str) -> None:
+        if self._staging is not None:
+            shutil.rmtree(self._staging, ignore_errors=True)
+
+    def _clear_marker(self) -> None:
+        if self._cleared:
+            return
+        with self._errors("remove the old _SUCCESS marker"):
+            try:
+                self._bucket.blob(self._key(SUCCESS)).delete(retry=self._retry)
+            except gexc.NotFound:
+                self._bucket.reload()  # the marker was absent: make sure the bucket is not
+        self._cleared = True
+
+    def _key(self, name: str) -> str:
+        return f"{self._target.prefix}{name}"
+
+    @contextmanager
+    def _errors(self, action: str) -> Iterator[None]:
+        where = f"export '{self._export}': cannot {action} at {self.uri}"
+        try:
+            yield
+        except gexc.NotFound as exc:
+            raise DestinationError(
+                f"{where}: {exc.message}", hint="create the bucket, or fix destination.bucket"
+            ) from None
+        except (gexc.Forbidden, gexc.Unauthorized) as exc:
+            raise DestinationError(
+                f"{where}: {exc.message}",
+                hint="grant storage.objects.create/delete on the bucket to the credentials used",
+            ) from None
+        except gexc.GoogleAPIError as exc:
+            raise DestinationError(f"{where}: {exc}") from None
+        except google.auth.exceptions.GoogleAuthError as exc:
+            raise DestinationError(
+                f"{where}: {exc}",
+                hint="set destination.credentials_file, GOOGLE_APPLICATION_CREDENTIALS, or "
+                "allow_anonymous: true",
+            ) from None
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise DestinationError(
+                f"{where}: {type(exc).__name__}",
+                hint="check destination.endpoint and the network path to the store",
+            ) from None
+
+
+def _client(target: GcsTarget) -> Any:
+    options = {"api_endpoint": target.endpoint} if target.endpoint else None
+    if target.credentials_file:
+        return storage.Client.from_service_account_json(
+            target.credentials_file, client_options=options
+        )
+    if target.allow_anonymous:
+        return (
+            storage.Client.create_anonymous_client()
+            if not options
+            else storage.Client(
+                project="anonymous", credentials=_anonymous(), client_options=options
+            )
+        )
+    return storage.Client(client_options=options)
+
+
+def _anonymous() -> Any:
+    from google.auth.credentials import AnonymousCredentials
+
+    return AnonymousCredentials()  # type: ignore[no-untyped-call]
