@@ -119,6 +119,62 @@ def run(
     _guarded(ctx, action)
 
 
+@cli.command(
+    epilog="""
+\b
+Examples:
+  rivet doctor -c rivet.yaml          # one line per check, exit 1 if any failed
+  rivet doctor -c rivet.yaml --json   # the same as JSON
+"""
+)
+@click.option(
+    "-c",
+    "--config",
+    "config_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Path to rivet.yaml.",
+)
+@click.option(
+    "-p",
+    "--param",
+    "params",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Value for a ${KEY} placeholder in the config.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
+@click.pass_context
+def doctor(ctx: click.Context, config_path: Path, params: tuple[str, ...], as_json: bool) -> None:
+    """Check that a config can run here: config, source login and version, each export's
+    table or query (existence, privileges, read strategy), and a write-and-remove probe on
+    each destination. Reads no data and leaves nothing behind."""
+    from rivet.commands.doctor import doctor as doctor_command
+
+    def action() -> None:
+        checks = doctor_command(config_path, _parse_params(params))
+        if as_json:
+            click.echo(json.dumps([c.to_json() for c in checks], indent=2))
+        else:
+            click.echo(f"rivet doctor: {config_path}\n")
+            for check in checks:
+                click.echo(
+                    f"[{check.status}]{' ' * (5 - len(check.status))}{check.name}: {check.detail}"
+                )
+                if check.fix:
+                    click.echo(f"        fix: {check.fix}")
+            failed = sum(c.status == "FAIL" for c in checks)
+            click.echo(
+                "\nAll checks passed."
+                if not failed
+                else f"\n{failed} check(s) failed. Fix them before running exports."
+            )
+        if any(c.status == "FAIL" for c in checks):
+            sys.exit(1)
+
+    _guarded(ctx, action)
+
+
 @cli.group()
 def schema() -> None:
     """Print schemas of rivet's file formats."""

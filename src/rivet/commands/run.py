@@ -41,7 +41,7 @@ def run(
     config_dir = config_path.resolve().parent
     selected = select_exports(config, exports)
     now = datetime.now(UTC)
-    plans = [resolve_export(e, config, _query_text(e, config_dir, params), now) for e in selected]
+    plans = [resolve_export(e, config, query_text(e, config_dir, params), now) for e in selected]
     _check_stdout(plans, stdout_taken)
     source = open_source(config, config_dir)
     started = time.perf_counter()
@@ -101,7 +101,7 @@ def select_exports(config: RivetConfig, names: Sequence[str]) -> list[ExportConf
     return [by_name[n] for n in names]
 
 
-def _query_text(export: ExportConfig, config_dir: Path, params: Mapping[str, str]) -> str | None:
+def query_text(export: ExportConfig, config_dir: Path, params: Mapping[str, str]) -> str | None:
     if export.query_file is None:
         return export.query
     path = config_dir / export.query_file

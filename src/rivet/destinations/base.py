@@ -9,6 +9,7 @@ from typing import Protocol
 
 MANIFEST = "manifest.json"
 SUCCESS = "_SUCCESS"
+PROBE = ".rivet_doctor_probe"
 
 
 @dataclass(frozen=True)
@@ -40,3 +41,6 @@ class Destination(Protocol):
 
     def discard(self, run_id: str) -> None:
         """Remove the run's local staging (after success or failure)."""
+
+    def probe(self) -> str:
+        """Write and remove a small probe object; return what was checked (raises on failure)."""

@@ -25,7 +25,7 @@ from google.cloud import storage
 
 from rivet.core.errors import DestinationError
 from rivet.core.faults import fault_point
-from rivet.destinations.base import MANIFEST, SUCCESS, StagedPart
+from rivet.destinations.base import MANIFEST, PROBE, SUCCESS, StagedPart
 from rivet.plan.export_plan import GcsTarget
 
 CHUNK = 8 << 20  # resumable upload chunk (a multiple of 256 KiB)
@@ -77,6 +77,14 @@ class GcsDestination:
     def discard(self, run_id: str) -> None:
         if self._staging is not None:
             shutil.rmtree(self._staging, ignore_errors=True)
+
+    def probe(self) -> str:
+        blob = self._bucket.blob(self._key(PROBE))
+        with self._errors(f"write {PROBE}"):
+            blob.upload_from_string(b"ok", retry=self._retry)
+        with self._errors(f"remove {PROBE}"):
+            blob.delete(retry=self._retry)
+        return f"wrote and removed {blob.name}"
 
     def _clear_marker(self) -> None:
         if self._cleared:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from rivet.core.errors import DestinationError
 from rivet.core.faults import fault_point
-from rivet.destinations.base import MANIFEST, SUCCESS, StagedPart
+from rivet.destinations.base import MANIFEST, PROBE, SUCCESS, StagedPart
 
 STAGING_DIR = ".rivet_staging"
 
@@ -34,7 +34,7 @@ class LocalDestination:
 
     @property
     def uri(self) -> str:
-        return f"file://{self.root}"
+        return self.root.resolve().as_uri()
 
     def staging_dir(self, run_id: str) -> Path:
         path = self.root / STAGING_DIR / run_id
@@ -63,6 +63,13 @@ class LocalDestination:
         shutil.rmtree(self.root / STAGING_DIR / run_id, ignore_errors=True)
         with contextlib.suppress(OSError):  # other runs are staging, or it is already gone
             (self.root / STAGING_DIR).rmdir()
+
+    def probe(self) -> str:
+        with _translated(f"cannot write to '{self.root}'"):
+            self.root.mkdir(parents=True, exist_ok=True)
+            self._write_atomically(PROBE, b"ok")
+            (self.root / PROBE).unlink()
+        return f"wrote and removed {PROBE} in {self.root}"
 
     def _write_atomically(self, name: str, data: bytes) -> None:
         temp = self.root / f".{name}.rivet-tmp"

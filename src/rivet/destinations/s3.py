@@ -25,7 +25,7 @@ from botocore.config import Config
 
 from rivet.core.errors import DestinationError
 from rivet.core.faults import fault_point
-from rivet.destinations.base import MANIFEST, SUCCESS, StagedPart
+from rivet.destinations.base import MANIFEST, PROBE, SUCCESS, StagedPart
 from rivet.plan.export_plan import S3Target
 
 CHUNK = 8 << 20  # multipart chunk: S3's minimum is 5 MiB
@@ -89,6 +89,13 @@ class S3Destination:
     def discard(self, run_id: str) -> None:
         if self._staging is not None:
             shutil.rmtree(self._staging, ignore_errors=True)
+
+    def probe(self) -> str:
+        with self._errors(f"write {PROBE}"):
+            self._client.put_object(Bucket=self._target.bucket, Key=self._key(PROBE), Body=b"ok")
+        with self._errors(f"remove {PROBE}"):
+            self._client.delete_object(Bucket=self._target.bucket, Key=self._key(PROBE))
+        return f"wrote and removed {self._key(PROBE)}"
 
     def _key(self, name: str) -> str:
         return f"{self._target.prefix}{name}"

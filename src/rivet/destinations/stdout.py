@@ -46,6 +46,9 @@ class StdoutDestination:
                 hint="check the command rivet's output is piped into",
             ) from None
 
+    def probe(self) -> str:
+        return "nothing to check: data goes to standard output"
+
     def discard(self, run_id: str) -> None:
         if self._staging is not None:
             shutil.rmtree(self._staging, ignore_errors=True)

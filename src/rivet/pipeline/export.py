@@ -72,18 +72,7 @@ def _export(
     result: ExportResult,
     started: datetime,
 ) -> None:
-    request = ReadRequest(
-        export=plan.name,
-        table=plan.table,
-        query=plan.query,
-        column_overrides=plan.column_overrides,
-        page_bytes=plan.tuning.page_bytes,
-        max_page_rows=plan.tuning.batch_size if plan.tuning.batch_size_explicit else None,
-        statement_timeout_s=plan.tuning.statement_timeout_s,
-        lock_timeout_s=plan.tuning.lock_timeout_s,
-        throttle_ms=plan.tuning.throttle_ms,
-        read_connections=plan.tuning.read_connections,
-    )
+    request = read_request(plan)
     prepared = source.prepare(request)
     result.strategy = prepared.strategy
     result.warnings.extend(prepared.warnings)
@@ -114,6 +103,22 @@ def _export(
         result.status = "success"
     finally:
         destination.discard(result.run_id)
+
+
+def read_request(plan: ExportPlan) -> ReadRequest:
+    """What the source needs of a plan: the SQL source, overrides and the tuning numbers."""
+    return ReadRequest(
+        export=plan.name,
+        table=plan.table,
+        query=plan.query,
+        column_overrides=plan.column_overrides,
+        page_bytes=plan.tuning.page_bytes,
+        max_page_rows=plan.tuning.batch_size if plan.tuning.batch_size_explicit else None,
+        statement_timeout_s=plan.tuning.statement_timeout_s,
+        lock_timeout_s=plan.tuning.lock_timeout_s,
+        throttle_ms=plan.tuning.throttle_ms,
+        read_connections=plan.tuning.read_connections,
+    )
 
 
 def _write_parts(

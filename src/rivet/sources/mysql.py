@@ -102,6 +102,20 @@ class MySQLSource:
             mariadb="mariadb" in str(version).lower(),
         )
 
+    def server_info(self, export: str) -> tuple[str, list[str]]:
+        conn = self._control_connection(export)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT VERSION(), @@version_comment")
+                version, comment = cur.fetchone()
+        except pymysql.Error as exc:
+            raise source_error(exc, export) from None
+        product = "MariaDB" if "mariadb" in str(version).lower() else "MySQL"
+        warnings = []
+        if any(p in str(comment).lower() for p in ("proxysql", "maxscale")):
+            warnings.append(f"a proxy is in front of the server ({comment})")
+        return f"{product} {str(version).split('-')[0]}", warnings
+
     def _control_connection(self, export: str) -> pymysql.connections.Connection[Any]:
         if self._control is None or not self._control.open:
             parts = urlsplit(self._url)

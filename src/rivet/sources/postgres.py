@@ -127,6 +127,21 @@ class PostgresSource:
             key_span=span,
         )
 
+    def server_info(self, export: str) -> tuple[str, list[str]]:
+        conn = self._control_connection(export)
+        version = conn.info.parameter_status("server_version") or "?"
+        warnings = []
+        try:
+            rows = [conn.execute("SELECT pg_backend_pid()").fetchone() for _ in range(2)]
+        except psycopg.Error as exc:
+            raise source_error(exc, export) from None
+        if {row[0] for row in rows if row} != {conn.info.backend_pid}:
+            warnings.append(
+                "a transaction-mode connection pooler is in front of the server (backend pid "
+                "changes between statements): rivet keeps all settings transaction-local"
+            )
+        return f"PostgreSQL {version.split()[0]}", warnings
+
     def _control_connection(self, export: str) -> psycopg.Connection[Any]:
         if self._control is None or self._control.closed:
             try:

@@ -1,0 +1,85 @@
+"""`rivet doctor`: can this config run here? Source, each export's read, each destination."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rivet.commands.run import open_source, query_text
+from rivet.config import load_config
+from rivet.core.errors import RivetError
+from rivet.core.redact import redact
+from rivet.destinations import open_destination
+from rivet.pipeline.export import read_request
+from rivet.plan.export_plan import ExportPlan, resolve_export
+from rivet.sources.base import Source
+
+
+@dataclass
+class Check:
+    name: str
+    status: str  # OK | WARN | FAIL
+    detail: str
+    fix: str | None = None
+
+    def to_json(self) -> dict[str, str | None]:
+        return asdict(self)
+
+
+def doctor(config_path: Path, params: Mapping[str, str] | None = None) -> list[Check]:
+    try:
+        config = load_config(config_path, params)
+    except RivetError as exc:
+        return [_failed("config", exc)]
+    checks = [Check("config", "OK", f"parsed, {len(config.exports)} export(s)")]
+    config_dir = config_path.resolve().parent
+    now = datetime.now(UTC)
+    plans: list[ExportPlan] = []
+    for export in config.exports:
+        try:
+            text = query_text(export, config_dir, dict(params or {}))
+            plans.append(resolve_export(export, config, text, now))
+        except RivetError as exc:
+            checks.append(_failed(f"export {export.name}", exc))
+    try:
+        source = open_source(config, config_dir)
+        server, warnings = source.server_info("")
+    except RivetError as exc:
+        return [*checks, _failed("source", exc)]
+    checks.append(Check("source", "OK", f"connected: {server}"))
+    checks += [Check("source", "WARN", w) for w in warnings]
+    try:
+        for plan in plans:
+            checks += _export_checks(plan, source)
+    finally:
+        source.close()
+    seen: set[str] = set()
+    for plan in plans:
+        try:
+            destination = open_destination(plan.destination, plan.name)
+            if destination.uri in seen:
+                continue
+            seen.add(destination.uri)
+            checks.append(Check(f"destination {destination.uri}", "OK", destination.probe()))
+        except RivetError as exc:
+            checks.append(_failed(f"destination of {plan.name}", exc))
+    return checks
+
+
+def _export_checks(plan: ExportPlan, source: Source) -> list[Check]:
+    try:
+        prepared = source.prepare(read_request(plan))
+    except RivetError as exc:
+        return [_failed(f"export {plan.name}", exc)]
+    detail = f"readable: {len(prepared.columns)} columns, strategy {prepared.strategy}"
+    if prepared.row_estimate is not None:
+        detail += f", ~{prepared.row_estimate:,} rows"
+    checks = [Check(f"export {plan.name}", "OK", detail)]
+    checks += [Check(f"export {plan.name}", "WARN", w) for w in prepared.warnings]
+    return checks
+
+
+def _failed(name: str, exc: RivetError) -> Check:
+    return Check(name, "FAIL", redact(exc.message), redact(exc.hint) if exc.hint else None)
