@@ -57,7 +57,7 @@ def test_codec_and_level(export: dict[str, object], codec: str, level: int | Non
 
 def test_row_group_policies() -> None:
     assert _plan({}).output.row_group.max_rows == 1_048_576
-    assert _plan({}).output.row_group.max_bytes == 32 << 20
+    assert _plan({}).output.row_group.max_bytes == 24 << 20
     fixed = _plan({"parquet": {"row_group_strategy": "fixed_rows", "row_group_rows": 5000}})
     assert (fixed.output.row_group.max_rows, fixed.output.row_group.max_bytes) == (5000, None)
     auto = _plan({"parquet": {"target_row_group_mb": 32, "max_row_group_mb": 16}})

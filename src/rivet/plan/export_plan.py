@@ -28,7 +28,7 @@ from rivet.plan.tuning import Tuning, resolve_tuning
 DEFAULT_ROW_GROUP_ROWS = 1_048_576
 # Without a `parquet:` block a row group also closes at this many bytes of Arrow data, so that a
 # wide table's row group cannot buffer gigabytes in memory.
-DEFAULT_ROW_GROUP_BYTES = 32 << 20
+DEFAULT_ROW_GROUP_BYTES = 24 << 20
 _PROFILE_CODEC = {
     "none": ("none", None),
     "fast": ("snappy", None),
