@@ -176,6 +176,89 @@ def doctor(ctx: click.Context, config_path: Path, params: tuple[str, ...], as_js
 
 
 @cli.group()
+def state() -> None:
+    """Inspect or reset the cursors of incremental exports (.rivet_state.db next to the config)."""
+
+
+@state.command("show")
+@click.option(
+    "-c",
+    "--config",
+    "config_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Path to rivet.yaml.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the cursors as JSON.")
+@click.pass_context
+def state_show(ctx: click.Context, config_path: Path, as_json: bool) -> None:
+    """List each export's last cursor value and when it was stored."""
+    from rivet.commands.state import show
+
+    def action() -> None:
+        cursors = show(config_path)
+        if as_json:
+            click.echo(
+                json.dumps(
+                    [
+                        {
+                            "export": c.export_name,
+                            "cursor": c.cursor_value,
+                            "position": c.position,
+                            "columns": c.position_columns,
+                            "run_id": c.run_id,
+                            "updated_at": c.updated_at,
+                        }
+                        for c in cursors
+                    ],
+                    indent=2,
+                )
+            )
+        elif not cursors:
+            click.echo("No export state recorded yet.")
+        else:
+            click.echo(f"{'EXPORT':<30} {'LAST CURSOR':<40} LAST RUN")
+            click.echo("-" * 90)
+            for c in cursors:
+                click.echo(f"{c.export_name:<30} {c.cursor_value or '':<40} {c.updated_at}")
+
+    _guarded(ctx, action)
+
+
+@state.command("reset")
+@click.option(
+    "-c",
+    "--config",
+    "config_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Path to rivet.yaml.",
+)
+@click.option(
+    "-e",
+    "--export",
+    "export",
+    required=True,
+    metavar="NAME",
+    help="The export whose cursor to forget.",
+)
+@click.pass_context
+def state_reset(ctx: click.Context, config_path: Path, export: str) -> None:
+    """Forget an export's cursor: its next run exports from the beginning again."""
+    from rivet.commands.state import reset
+
+    def action() -> None:
+        existed = reset(config_path, export)
+        click.echo(
+            f"State reset for export '{export}'"
+            if existed
+            else f"No state recorded for export '{export}'; nothing to reset"
+        )
+
+    _guarded(ctx, action)
+
+
+@cli.group()
 def schema() -> None:
     """Print schemas of rivet's file formats."""
 

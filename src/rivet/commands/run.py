@@ -23,6 +23,7 @@ from rivet.report.summary import render_aggregate, render_export, render_line
 from rivet.sources.base import Source
 from rivet.sources.mysql import MySQLSource
 from rivet.sources.postgres import PostgresSource
+from rivet.state import open_state
 
 log = logging.getLogger(__name__)
 
@@ -44,16 +45,19 @@ def run(
     plans = [resolve_export(e, config, query_text(e, config_dir, params), now) for e in selected]
     _check_stdout(plans, stdout_taken)
     source = open_source(config, config_dir)
+    state = open_state(config_dir) if any(p.cursor_column for p in plans) else None
     started = time.perf_counter()
     results: list[ExportResult] = []
     try:
         for plan in plans:
-            result = run_export(plan, source, progress_for(sys.stderr))
+            result = run_export(plan, source, progress_for(sys.stderr), state)
             results.append(result)
             _write_run_report(config_dir, result)
             echo(render_export(result) if len(plans) == 1 else render_line(result))
     finally:
         source.close()
+        if state is not None:
+            state.close()
     aggregate = RunAggregate(
         f"agg_{now:%Y%m%dT%H%M%S}",
         str(config_path),

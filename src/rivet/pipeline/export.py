@@ -22,12 +22,15 @@ from rivet.plan.export_plan import ExportPlan, LocalTarget
 from rivet.report.model import ExportResult, PartRecord
 from rivet.report.progress import ProgressView
 from rivet.report.rss import PeakRss
-from rivet.sources.base import PreparedRead, ReadRequest, ReadStats, Source
+from rivet.sources.base import Incremental, PreparedRead, ReadRequest, ReadStats, Source
+from rivet.state import CursorState, StateStore
 
 log = logging.getLogger(__name__)
 
 
-def run_export(plan: ExportPlan, source: Source, progress: ProgressView) -> ExportResult:
+def run_export(
+    plan: ExportPlan, source: Source, progress: ProgressView, state: StateStore | None = None
+) -> ExportResult:
     started = datetime.now(UTC)
     clock = time.perf_counter()
     result = ExportResult(
@@ -43,7 +46,7 @@ def run_export(plan: ExportPlan, source: Source, progress: ProgressView) -> Expo
     )
     with PeakRss() as rss:
         try:
-            _export(plan, source, progress, result, started)
+            _export(plan, source, progress, result, started, state)
         except RivetError as exc:
             result.status, result.error = "failed", str(exc)
         except OSError as exc:  # the part writers report a full disk or a lost mount as OSError
@@ -71,8 +74,13 @@ def _export(
     progress: ProgressView,
     result: ExportResult,
     started: datetime,
+    state: StateStore | None,
 ) -> None:
-    request = read_request(plan)
+    cursor = None
+    if plan.cursor_column is not None:
+        assert state is not None, "incremental exports need the state store"
+        cursor = state.cursor(plan.name)
+    request = read_request(plan, cursor)
     prepared = source.prepare(request)
     result.strategy = prepared.strategy
     result.warnings.extend(prepared.warnings)
@@ -87,7 +95,7 @@ def _export(
             plan.max_file_size,
             deliver=destination.deliver,
         )
-        parts = _write_parts(plan.name, sink, source, request, prepared, progress, result)
+        parts, stats = _write_parts(plan.name, sink, source, request, prepared, progress, result)
         fault_point("before_publish")
         if not parts and plan.skip_empty:
             result.status = "skipped"
@@ -100,13 +108,25 @@ def _export(
         ]
         result.files = len(parts)
         result.bytes = sum(p.size_bytes for p in parts)
+        if state is not None and plan.cursor_column is not None and stats.position is not None:
+            # Only now: the rows up to this position are durably published.
+            fault_point("before_cursor_commit")
+            state.save_cursor(plan.name, stats.position_columns, stats.position, result.run_id)
+            result.cursor = stats.position[0]
         result.status = "success"
     finally:
         destination.discard(result.run_id)
 
 
-def read_request(plan: ExportPlan) -> ReadRequest:
-    """What the source needs of a plan: the SQL source, overrides and the tuning numbers."""
+def read_request(plan: ExportPlan, cursor: CursorState | None = None) -> ReadRequest:
+    """What the source needs of a plan: the SQL source, overrides, tuning, cursor position."""
+    incremental = None
+    if plan.cursor_column is not None:
+        incremental = Incremental(
+            plan.cursor_column,
+            cursor.position if cursor else None,
+            cursor.position_columns if cursor else (),
+        )
     return ReadRequest(
         export=plan.name,
         table=plan.table,
@@ -118,6 +138,7 @@ def read_request(plan: ExportPlan) -> ReadRequest:
         lock_timeout_s=plan.tuning.lock_timeout_s,
         throttle_ms=plan.tuning.throttle_ms,
         read_connections=plan.tuning.read_connections,
+        incremental=incremental,
     )
 
 
@@ -129,7 +150,7 @@ def _write_parts(
     prepared: PreparedRead,
     progress: ProgressView,
     result: ExportResult,
-) -> list[StagedPart]:
+) -> tuple[list[StagedPart], ReadStats]:
     stats = ReadStats()
     progress.start(name, prepared.row_estimate)
     try:
@@ -147,7 +168,7 @@ def _write_parts(
         result.statements = stats.statements
         result.longest_statement_s = stats.longest_statement_s
         result.rows = sink.rows
-    return parts
+    return parts, stats
 
 
 def _uri(plan: ExportPlan) -> str:

@@ -36,7 +36,7 @@ _PROFILE_CODEC = {
     "compact": ("zstd", 9),
 }
 _DEFAULT_LEVEL = {"zstd": 3, "gzip": 6}
-IMPLEMENTED_MODES = ("full",)
+IMPLEMENTED_MODES = ("full", "incremental")
 
 
 @dataclass(frozen=True)
@@ -116,6 +116,7 @@ class ExportPlan:
     column_overrides: dict[str, ColumnType]
     destination: Target
     tuning: Tuning
+    cursor_column: str | None = None  # incremental mode
 
 
 def resolve_export(
@@ -136,6 +137,7 @@ def resolve_export(
         column_overrides={c: parse_column_type(t) for c, t in export.columns.items()},
         destination=_destination(export, now),
         tuning=resolve_tuning(config.source, export.tuning),
+        cursor_column=export.cursor_column if export.mode == "incremental" else None,
     )
 
 
@@ -145,7 +147,12 @@ def _refuse_unimplemented(export: ExportConfig) -> None:
     if export.mode not in IMPLEMENTED_MODES:
         raise PlanError(
             f"{where}: mode '{export.mode}' is not available in this version of rivet yet",
-            hint="use mode: full for now",
+            hint="use mode: full or incremental for now",
+        )
+    if export.incremental_cursor_mode == "coalesce":
+        raise PlanError(
+            f"{where}: incremental_cursor_mode: coalesce is not available in this version yet",
+            hint="use a single cursor_column for now",
         )
     if isinstance(export.destination, AzureDestination):
         raise PlanError(

@@ -37,6 +37,7 @@ class ExportResult:
     longest_statement_s: float = 0.0
     parts: list[PartRecord] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    cursor: str | None = None  # incremental: the cursor value stored after this run
     error: str | None = None
 
     def to_json(self) -> dict[str, Any]:

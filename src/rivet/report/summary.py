@@ -32,6 +32,8 @@ def render_export(result: ExportResult) -> str:
         rows.append(("compression", result.compression))
     if result.destination:
         rows.append(("output", result.destination))
+    if result.cursor is not None:
+        rows.append(("cursor", result.cursor))
     rows.extend(("warning", w) for w in result.warnings)
     if result.error:
         rows.append(("error", _one_line(result.error, 240)))

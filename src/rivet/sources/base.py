@@ -12,6 +12,15 @@ from rivet.config.column_types import ColumnType
 
 
 @dataclass(frozen=True)
+class Incremental:
+    """Read only rows after a stored position, in (cursor, primary key...) order."""
+
+    cursor_column: str
+    after: tuple[str, ...] | None = None  # text values of (cursor, key...) of the last row exported
+    after_columns: tuple[str, ...] = ()  # the columns those values belong to
+
+
+@dataclass(frozen=True)
 class ReadRequest:
     """Everything a source needs to read one export; built by the pipeline from the plan."""
 
@@ -25,6 +34,7 @@ class ReadRequest:
     lock_timeout_s: int
     throttle_ms: int
     read_connections: int = 1  # >1: parallel key ranges, one shared snapshot
+    incremental: Incremental | None = None
 
 
 @dataclass(frozen=True)
@@ -53,6 +63,9 @@ class ReadStats:
 
     statements: int = 0
     longest_statement_s: float = 0.0
+    # Keyset reads: names and text values of the key of the last row read (the next position).
+    position_columns: tuple[str, ...] = ()
+    position: tuple[str, ...] | None = None
 
 
 class Source(Protocol):

@@ -23,6 +23,7 @@ import adbc_driver_postgresql.dbapi as adbc
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from rivet.core.errors import SourceError
 from rivet.sources import pg_sql
 from rivet.sources.base import ReadRequest, ReadStats
 from rivet.sources.columns import ColumnPlan
@@ -146,20 +147,31 @@ def keyset_pages(
     key: Sequence[tuple[str, str]],
     stats: ReadStats,
 ) -> Iterator[pa.Table]:
+    """Pages in key order; incremental reads start after the stored position and skip rows
+    whose cursor is NULL (they have no place in the order)."""
     session = Session(url, request, stats)
     try:
         columns = select_list(plans)
         source = pg_sql.from_clause(request.table, request.query)
         names = [k for k, _ in key]
         limit = min(FIRST_PAGE_ROWS, request.max_page_rows or FIRST_PAGE_ROWS)
-        after: list[str] | None = None
+        incremental = request.incremental
+        where = f"{pg_sql.column_ref(names[0])} IS NOT NULL" if incremental else None
+        after = None
+        if incremental is not None and incremental.after:
+            check_position(request, names)
+            after = literals(incremental.after, key)
+        stats.position_columns = tuple(names)
         while True:
-            page = session.fetch(pg_sql.keyset_page(columns, source, names, after, limit))
-            if page.num_rows:
-                yield page
+            page = session.fetch(pg_sql.keyset_page(columns, source, names, after, limit, where))
+            if page.num_rows == 0:
+                return
+            position = last_key_texts(page, key)
+            yield page
+            stats.position = position  # only once the page was handed on
             if page.num_rows < limit:
                 return
-            after = _last_key_literals(page, key)
+            after = literals(position, key)
             limit = next_page_rows(page, request)
             _throttle(request)
     finally:
@@ -194,18 +206,34 @@ def next_page_rows(page: pa.Table, request: ReadRequest) -> int:
     return min(rows, request.max_page_rows) if request.max_page_rows else rows
 
 
-def _last_key_literals(page: pa.Table, key: Sequence[tuple[str, str]]) -> list[str]:
-    literals = []
-    for name, pg_type in key:
+def check_position(request: ReadRequest, names: Sequence[str]) -> None:
+    """A stored position is only meaningful for the same (cursor, key...) columns."""
+    assert request.incremental is not None
+    stored = tuple(request.incremental.after_columns)
+    if stored != tuple(names):
+        raise SourceError(
+            f"export '{request.export}': the stored cursor position is for columns {list(stored)}"
+            f", but the export now orders by {list(names)} (cursor_column or key changed)",
+            hint=f"run `rivet state reset -c <config> -e {request.export}` to start over",
+        )
+
+
+def last_key_texts(page: pa.Table, key: Sequence[tuple[str, str]]) -> tuple[str, ...]:
+    """The key of a page's last row, as PostgreSQL-readable text (UTC for timestamptz)."""
+    texts = []
+    for name, _ in key:
         last = page.column(name).slice(page.num_rows - 1, 1)
         if isinstance(last.type, pa.BaseExtensionType):
             last = last.storage
-        text = pc.cast(last, pa.string())[0].as_py()
-        if pg_type in INTEGER_KEYS:
-            literals.append(str(int(text)))
-        else:
-            literals.append(f"{pg_sql.quote_literal(text)}::{pg_type}")
-    return literals
+        texts.append(str(pc.cast(last, pa.string())[0].as_py()))
+    return tuple(texts)
+
+
+def literals(texts: Sequence[str], key: Sequence[tuple[str, str]]) -> list[str]:
+    return [
+        str(int(text)) if pg_type in INTEGER_KEYS else f"{pg_sql.quote_literal(text)}::{pg_type}"
+        for text, (_, pg_type) in zip(texts, key, strict=True)
+    ]
 
 
 def _throttle(request: ReadRequest) -> None:

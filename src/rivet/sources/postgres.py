@@ -18,6 +18,7 @@ import adbc_driver_manager
 import psycopg
 import pyarrow as pa
 
+from rivet.core.errors import SourceError
 from rivet.sources import pg_read, pg_sql
 from rivet.sources.base import PreparedRead, ReadRequest, ReadStats
 from rivet.sources.columns import (
@@ -100,7 +101,11 @@ class PostgresSource:
                 columns = self._describe(conn, request)
                 key = self._key(conn, request, columns) if request.table else []
                 estimate = self._row_estimate(conn, request.table) if request.table else None
-                span = self._key_span(conn, request.table, key, estimate)
+                if request.incremental is not None:
+                    key = _incremental_key(request, columns, key)
+                    span = None
+                else:
+                    span = self._key_span(conn, request.table, key, estimate)
         except psycopg.Error as exc:
             raise source_error(exc, request.export) from None
         plans = [plan_column(c, request.column_overrides.get(c.name)) for c in columns]
@@ -114,6 +119,8 @@ class PostgresSource:
                 "to read a table in short keyset pages"
             )
         strategy = f"keyset({', '.join(k for k, _ in key)})" if key else "cursor"
+        if request.incremental is not None:
+            strategy = f"incremental({', '.join(k for k, _ in key)})"
         if span is not None:
             strategy = f"key ranges({key[0][0]}, {request.read_connections} connection(s))"
         return PgPreparedRead(
@@ -233,3 +240,25 @@ class PostgresSource:
         if prepared.key:
             return pg_read.keyset_pages(self._url, request, prepared.plans, prepared.key, stats)
         return pg_read.cursor_pages(self._url, request, prepared.plans, stats)
+
+
+def _incremental_key(
+    request: ReadRequest, columns: Sequence[PgColumn], primary_key: Sequence[tuple[str, str]]
+) -> list[tuple[str, str]]:
+    """(cursor, primary key columns...): a total order, so rows that share the cursor value of
+    the last exported row are never skipped (no tie loss at the boundary)."""
+    assert request.incremental is not None
+    cursor = request.incremental.cursor_column
+    types = {c.name: c.type_name for c in columns}
+    if cursor not in types:
+        raise SourceError(
+            f"export '{request.export}': cursor_column '{cursor}' is not a column of the result",
+            hint="the result has columns: " + ", ".join(types),
+        )
+    if types[cursor] not in _KEY_TYPES:
+        raise SourceError(
+            f"export '{request.export}': cursor_column '{cursor}' has type {types[cursor]}, "
+            "which has no usable order",
+            hint="use an integer, numeric, text, date or timestamp column as the cursor",
+        )
+    return [(cursor, types[cursor])] + [k for k in primary_key if k[0] != cursor]
