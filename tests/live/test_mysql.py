@@ -250,3 +250,27 @@ def test_unknown_database_is_a_clear_connect_error(tmp_path: Path, my: My) -> No
     assert result.returncode == 1
     assert "export 'm': cannot connect to the MySQL source: Unknown database" in result.stderr
     assert "check the database name" in result.stderr
+
+
+def test_incremental_over_a_timestamp_cursor_keeps_ties(tmp_path: Path, my: My) -> None:
+    my.execute("CREATE TABLE ev (id INT PRIMARY KEY, at TIMESTAMP(6) NULL)")
+    my.execute("INSERT INTO ev SELECT seq, TIMESTAMP '2026-01-01 00:00:00' + INTERVAL (seq DIV 10) "
+               "MINUTE FROM seq_1_to_95")  # fmt: skip
+    out = tmp_path / "out"
+    config = write_config(
+        tmp_path,
+        [{"name": "m", "table": f"{my.database}.ev", "mode": "incremental",
+          "cursor_column": "at", "format": "parquet",
+          "destination": {"type": "local", "path": str(out)}}],
+        source={"type": "mysql", "url_env": "RIVET_TEST_SOURCE_URL"},
+    )  # fmt: skip
+    first = rivet("run", "-c", str(config), "--json", url=my.url)
+    assert first.returncode == 0, first.stderr
+    summary = json.loads(first.stdout)["exports"][0]
+    assert summary["rows"] == 95 and summary["strategy"] == "incremental(at, id)"
+    my.execute("INSERT INTO ev VALUES (96, TIMESTAMP '2026-01-01 00:09:00'), "
+               "(97, TIMESTAMP '2026-01-01 00:10:00')")  # fmt: skip
+    second = rivet("run", "-c", str(config), "--json", url=my.url)
+    assert json.loads(second.stdout)["exports"][0]["rows"] == 2
+    parts = sorted(out.glob("m_*.parquet"))
+    assert sorted(pq.read_table(parts[-1]).column("id").to_pylist()) == [96, 97]

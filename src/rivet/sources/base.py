@@ -9,6 +9,10 @@ from typing import Protocol
 import pyarrow as pa
 
 from rivet.config.column_types import ColumnType
+from rivet.core.errors import SourceError
+
+FIRST_PAGE_ROWS = 10_000  # rows of the first statement, before bytes per row are known
+MIN_PAGE_ROWS, MAX_PAGE_ROWS = 1_000, 5_000_000
 
 
 @dataclass(frozen=True)
@@ -82,3 +86,15 @@ class Source(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+def check_position(request: ReadRequest, names: Sequence[str]) -> None:
+    """A stored position is only meaningful for the same (cursor, key...) columns."""
+    assert request.incremental is not None
+    stored = tuple(request.incremental.after_columns)
+    if stored != tuple(names):
+        raise SourceError(
+            f"export '{request.export}': the stored cursor position is for columns {list(stored)}"
+            f", but the export now orders by {list(names)} (cursor_column or key changed)",
+            hint=f"run `rivet state reset -c <config> -e {request.export}` to start over",
+        )

@@ -23,7 +23,14 @@ import pyarrow as pa
 import pymysql
 
 from rivet.core.errors import SourceError
-from rivet.sources.base import PreparedRead, ReadRequest, ReadStats
+from rivet.sources.base import (
+    FIRST_PAGE_ROWS,
+    MIN_PAGE_ROWS,
+    PreparedRead,
+    ReadRequest,
+    ReadStats,
+    check_position,
+)
 from rivet.sources.columns import (
     ColumnPlan,
     check_result_columns,
@@ -31,15 +38,19 @@ from rivet.sources.columns import (
     column_reports,
 )
 from rivet.sources.mysql_errors import source_error
-from rivet.sources.mysql_types import KeyColumn, MyColumn, plan_column, quote_ident
+from rivet.sources.mysql_types import (
+    INTEGER_TYPES,
+    KeyColumn,
+    MyColumn,
+    cursor_key,
+    plan_column,
+    quote_ident,
+)
 from rivet.sources.normalize import guard_select_list, normalize, target_schema
-from rivet.sources.pg_read import MIN_PAGE_ROWS
 from rivet.sources.ranges import in_range_order, plan_ranges
 from rivet.sources.versions import require_supported
 
-_INTEGER_TYPES = {"tinyint", "smallint", "mediumint", "int", "bigint"}
-_KEYSET_TYPES = _INTEGER_TYPES | {"char", "varchar", "date", "datetime", "decimal"}
-FIRST_PAGE_ROWS = 10_000
+_KEYSET_TYPES = INTEGER_TYPES | {"char", "varchar", "date", "datetime", "decimal"}
 
 
 @dataclass
@@ -73,6 +84,8 @@ class MySQLSource:
                 require_supported(product, str(version), request.export)
                 columns = _describe(cur, request)
                 key, estimate, span = _key_and_estimate(cur, request, database)
+                if request.incremental is not None:
+                    key, span = _incremental_key(request, columns, key), None
         except pymysql.Error as exc:
             raise source_error(exc, request.export) from None
         try:
@@ -84,6 +97,8 @@ class MySQLSource:
             strategy = f"key ranges({key[0].name}, {request.read_connections} connection(s))"
         elif key:
             strategy = f"keyset({', '.join(k.name for k in key)})"
+            if request.incremental is not None:
+                strategy = f"incremental({', '.join(k.name for k in key)})"
         else:
             strategy = "streamed"
             warnings.append(
@@ -183,8 +198,9 @@ class MySQLSource:
         def pages_of(slot: int, index: int) -> Iterator[pa.Table]:
             after, upto = ranges[index]
             while True:
-                sql = (f"{select} WHERE {key} > {after} AND {key} <= {upto} ORDER BY {key} "
-                       f"LIMIT {cap}")  # fmt: skip
+                sql = (
+                    f"{select} WHERE {key} > {after} AND {key} <= {upto} ORDER BY {key} LIMIT {cap}"
+                )
                 page = self._fetch(sql, session, stats, request.export)
                 if page.num_rows:
                     yield page
@@ -208,16 +224,28 @@ class MySQLSource:
     ) -> Iterator[pa.Table]:
         keys = ", ".join(f"_rivet.{quote_ident(k.name)}" for k in prepared.key)
         limit = min(FIRST_PAGE_ROWS, request.max_page_rows or FIRST_PAGE_ROWS)
+        incremental = request.incremental
+        conditions = [f"{keys.split(', ')[0]} IS NOT NULL"] if incremental else []
         after: list[str] | None = None
+        stats.position_columns = tuple(k.name for k in prepared.key)
+        if incremental is not None and incremental.after:
+            check_position(request, stats.position_columns)
+            after = [k.literal(t) for k, t in zip(prepared.key, incremental.after, strict=True)]
         while True:
-            where = f" WHERE ({keys}) > ({', '.join(after)})" if after else ""
-            sql = f"{select}{where} ORDER BY {keys} LIMIT {limit}"
+            where = conditions + ([f"({keys}) > ({', '.join(after)})"] if after else [])
+            sql = (
+                f"{select}{' WHERE ' + ' AND '.join(where) if where else ''} "
+                f"ORDER BY {keys} LIMIT {limit}"
+            )
             page = self._fetch(sql, session, stats, request.export)
-            if page.num_rows:
-                yield page
+            if page.num_rows == 0:
+                return
+            position = tuple(k.text(page.column(k.name)[-1].as_py()) for k in prepared.key)
+            yield page
+            stats.position = position
             if page.num_rows < limit:
                 return
-            after = [k.literal(page.column(k.name)[-1].as_py()) for k in prepared.key]
+            after = [k.literal(t) for k, t in zip(prepared.key, position, strict=True)]
             per_row = max(page.nbytes / page.num_rows, 1.0)
             limit = max(MIN_PAGE_ROWS, int(request.page_bytes / per_row))
             if request.max_page_rows:
@@ -297,7 +325,7 @@ def _key_and_estimate(
     stats = cur.fetchone()
     estimate = int(stats[0]) if stats and stats[0] else None
     span = None
-    if len(key) == 1 and key[0].data_type in _INTEGER_TYPES and estimate:
+    if len(key) == 1 and key[0].data_type in INTEGER_TYPES and estimate:
         column = quote_ident(key[0].name)
         cur.execute(f"SELECT MIN({column}), MAX({column}) FROM {request.table}")
         low, high = cur.fetchone()
@@ -320,6 +348,27 @@ def _tls_options(params: dict[str, str]) -> dict[str, Any]:
         "ssl_verify_cert": True,
         "ssl_verify_identity": mode == "VERIFY_IDENTITY",
     }
+
+
+def _incremental_key(
+    request: ReadRequest, columns: Sequence[MyColumn], primary_key: Sequence[KeyColumn]
+) -> list[KeyColumn]:
+    """(cursor, primary key columns...): a total order, so ties at the boundary are kept."""
+    assert request.incremental is not None
+    name = request.incremental.cursor_column
+    column = next((c for c in columns if c.name == name), None)
+    if column is None:
+        raise SourceError(
+            f"export '{request.export}': cursor_column '{name}' is not a column of the result",
+            hint="the result has columns: " + ", ".join(c.name for c in columns),
+        )
+    cursor = cursor_key(column)
+    if cursor is None:
+        raise SourceError(
+            f"export '{request.export}': cursor_column '{name}' has a type with no usable order",
+            hint="use an integer, decimal, date, datetime, timestamp or varchar column",
+        )
+    return [cursor] + [k for k in primary_key if k.name != name]
 
 
 def _from_clause(request: ReadRequest) -> str:

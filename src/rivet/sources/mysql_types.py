@@ -39,6 +39,7 @@ TINY_BLOB, MEDIUM_BLOB, LONG_BLOB, BLOB, VAR_STRING, STRING, GEOMETRY = (
     255,
 )
 UNSIGNED_FLAG, ENUM_FLAG, SET_FLAG = 32, 256, 2048
+INTEGER_TYPES = {"tinyint", "smallint", "mediumint", "int", "bigint"}
 BINARY_CHARSET = 63
 
 _INTEGERS = {
@@ -77,16 +78,36 @@ class KeyColumn:
     precision: int | None = None
     scale: int | None = None
 
-    def literal(self, value: object) -> str:
-        """The last key value of a page as an SQL literal. Text is sent as hex with a charset
-        introducer, so no escaping rule (NO_BACKSLASH_ESCAPES) can change its meaning."""
+    def text(self, value: object) -> str:
+        """A page value as the text stored in state (and turned back into SQL by `literal`)."""
+        if hasattr(value, "isoformat"):
+            return str(value.isoformat(sep=" ") if self.data_type == "datetime" else value)
+        return str(value)
+
+    def literal(self, text: str) -> str:
+        """A key value as an SQL literal. Text goes as hex with a charset introducer, so no
+        escaping rule (NO_BACKSLASH_ESCAPES) can change its meaning."""
+        if self.data_type in INTEGER_TYPES:
+            return str(int(text))
         if self.data_type == "decimal":
-            return f"CAST('{value}' AS DECIMAL({self.precision},{self.scale}))"
-        if isinstance(value, int):
-            return str(value)
-        text = value.isoformat(sep=" ") if hasattr(value, "isoformat") and \
-            self.data_type == "datetime" else str(value)  # fmt: skip
+            return f"CAST('{text}' AS DECIMAL({self.precision},{self.scale}))"
+        if self.data_type == "timestamp":  # read as epoch microseconds (UTC session)
+            return f"FROM_UNIXTIME({int(text)} / 1000000)"
         return f"_utf8mb4 X'{text.encode().hex()}'"
+
+
+def cursor_key(column: MyColumn) -> KeyColumn | None:
+    """The KeyColumn for an incremental cursor, or None when its type has no usable order."""
+    if column.type_code in _INTEGERS:
+        return KeyColumn(column.name, "bigint")
+    if column.type_code in (NEWDECIMAL, DECIMAL_OLD):
+        return KeyColumn(column.name, "decimal", decimal_precision(column), column.scale)
+    named = {DATE: "date", NEWDATE: "date", DATETIME: "datetime", TIMESTAMP: "timestamp"}
+    if column.type_code in named:
+        return KeyColumn(column.name, named[column.type_code])
+    if column.type_code in (VARCHAR, VAR_STRING, STRING) and column.charset != BINARY_CHARSET:
+        return KeyColumn(column.name, "varchar")
+    return None
 
 
 def quote_ident(name: str) -> str:

@@ -23,16 +23,20 @@ import adbc_driver_postgresql.dbapi as adbc
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rivet.core.errors import SourceError
 from rivet.sources import pg_sql
-from rivet.sources.base import ReadRequest, ReadStats
+from rivet.sources.base import (
+    FIRST_PAGE_ROWS,
+    MAX_PAGE_ROWS,
+    MIN_PAGE_ROWS,
+    ReadRequest,
+    ReadStats,
+    check_position,
+)
 from rivet.sources.columns import ColumnPlan
 from rivet.sources.normalize import guard_select_list
 from rivet.sources.pg_errors import source_error
 from rivet.sources.ranges import in_range_order
 
-FIRST_PAGE_ROWS = 10_000
-MIN_PAGE_ROWS, MAX_PAGE_ROWS = 1_000, 5_000_000
 INTEGER_KEYS = {"int2", "int4", "int8", "oid"}
 
 
@@ -204,18 +208,6 @@ def next_page_rows(page: pa.Table, request: ReadRequest) -> int:
     per_row = max(page.nbytes / max(page.num_rows, 1), 1.0)
     rows = max(MIN_PAGE_ROWS, min(MAX_PAGE_ROWS, int(request.page_bytes / per_row)))
     return min(rows, request.max_page_rows) if request.max_page_rows else rows
-
-
-def check_position(request: ReadRequest, names: Sequence[str]) -> None:
-    """A stored position is only meaningful for the same (cursor, key...) columns."""
-    assert request.incremental is not None
-    stored = tuple(request.incremental.after_columns)
-    if stored != tuple(names):
-        raise SourceError(
-            f"export '{request.export}': the stored cursor position is for columns {list(stored)}"
-            f", but the export now orders by {list(names)} (cursor_column or key changed)",
-            hint=f"run `rivet state reset -c <config> -e {request.export}` to start over",
-        )
 
 
 def last_key_texts(page: pa.Table, key: Sequence[tuple[str, str]]) -> tuple[str, ...]:

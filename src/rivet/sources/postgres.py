@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from rivet.core.errors import SourceError
 from rivet.sources import pg_read, pg_sql
-from rivet.sources.base import PreparedRead, ReadRequest, ReadStats
+from rivet.sources.base import MIN_PAGE_ROWS, PreparedRead, ReadRequest, ReadStats
 from rivet.sources.columns import (
     ColumnPlan,
     check_result_columns,
@@ -231,7 +231,7 @@ class PostgresSource:
     ) -> Iterator[pa.Table]:
         if prepared.key_span is not None:
             low, high, estimate, bytes_per_row = prepared.key_span
-            rows = max(pg_read.MIN_PAGE_ROWS, int(request.page_bytes / max(bytes_per_row, 16)))
+            rows = max(MIN_PAGE_ROWS, int(request.page_bytes / max(bytes_per_row, 16)))
             if request.max_page_rows:
                 rows = min(rows, request.max_page_rows)
             ranges = plan_ranges(low, high, estimate, rows)
