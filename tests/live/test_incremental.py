@@ -76,3 +76,24 @@ def test_timestamps_compare_in_utc_whatever_the_role_time_zone(tmp_path: Path, e
         assert json.loads(second.stdout)["exports"][0]["rows"] == 1
     finally:
         events.execute("ALTER ROLE postgres RESET TimeZone")
+
+
+def test_time_window_exports_the_last_days_from_utc_midnight(tmp_path: Path, pg: Pg) -> None:
+    pg.execute("CREATE TABLE w (id int PRIMARY KEY, at timestamptz, day date)")
+    midnight = "date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
+    pg.execute(
+        f"INSERT INTO w SELECT g, {midnight} - g * interval '12 hours' + interval '1 s', "
+        "(now() AT TIME ZONE 'UTC')::date - g / 2 FROM generate_series(0, 20) g"
+    )
+    for column, expected in (("at", set(range(0, 7))), ("day", set(range(0, 8)))):
+        out = tmp_path / column
+        config = write_config(tmp_path, [{
+            "name": "t", "table": f"{pg.schema}.w", "mode": "time_window",
+            "time_column": column, "days_window": 3, "format": "parquet",
+            "destination": {"type": "local", "path": str(out)},
+        }])  # fmt: skip
+        result = rivet("run", "-c", str(config), "--json")
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout)["exports"][0]["strategy"].startswith("time window(")
+        (part,) = out.glob("t_*.parquet")
+        assert set(pq.read_table(part).column("id").to_pylist()) == expected, column

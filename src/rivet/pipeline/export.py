@@ -127,6 +127,8 @@ def read_request(plan: ExportPlan, cursor: CursorState | None = None) -> ReadReq
             cursor.position if cursor else None,
             cursor.position_columns if cursor else (),
         )
+    elif plan.window is not None:  # the same ordered read, from a lower bound, with no state
+        incremental = Incremental(plan.window.column, lower_bound=plan.window.bound)
     return ReadRequest(
         export=plan.name,
         table=plan.table,

@@ -7,7 +7,7 @@ its row-group policy, the destination path with placeholders expanded, the tunin
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from rivet.config.column_types import ColumnType, parse_column_type
@@ -36,7 +36,7 @@ _PROFILE_CODEC = {
     "compact": ("zstd", 9),
 }
 _DEFAULT_LEVEL = {"zstd": 3, "gzip": 6}
-IMPLEMENTED_MODES = ("full", "incremental")
+IMPLEMENTED_MODES = ("full", "incremental", "time_window")
 
 
 @dataclass(frozen=True)
@@ -105,6 +105,21 @@ Target = LocalTarget | S3Target | GcsTarget | StdoutTarget
 
 
 @dataclass(frozen=True)
+class TimeWindow:
+    """Rows whose `column` is at or after `since` (UTC midnight, days_window days ago)."""
+
+    column: str
+    kind: str  # timestamp | unix
+    since: datetime
+
+    @property
+    def bound(self) -> tuple[str, str]:
+        if self.kind == "unix":
+            return ("unix", str(int(self.since.timestamp())))
+        return ("timestamp", self.since.strftime("%Y-%m-%d %H:%M:%S"))
+
+
+@dataclass(frozen=True)
 class ExportPlan:
     name: str
     table: str | None
@@ -117,6 +132,7 @@ class ExportPlan:
     destination: Target
     tuning: Tuning
     cursor_column: str | None = None  # incremental mode
+    window: TimeWindow | None = None  # time_window mode
 
 
 def resolve_export(
@@ -138,6 +154,17 @@ def resolve_export(
         destination=_destination(export, now),
         tuning=resolve_tuning(config.source, export.tuning),
         cursor_column=export.cursor_column if export.mode == "incremental" else None,
+        window=_window(export, now),
+    )
+
+
+def _window(export: ExportConfig, now: datetime) -> TimeWindow | None:
+    if export.mode != "time_window":
+        return None
+    assert export.time_column is not None and export.days_window is not None
+    midnight = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return TimeWindow(
+        export.time_column, export.time_column_type, midnight - timedelta(days=export.days_window)
     )
 
 
@@ -147,7 +174,7 @@ def _refuse_unimplemented(export: ExportConfig) -> None:
     if export.mode not in IMPLEMENTED_MODES:
         raise PlanError(
             f"{where}: mode '{export.mode}' is not available in this version of rivet yet",
-            hint="use mode: full or incremental for now",
+            hint="use mode: full, incremental or time_window for now",
         )
     if export.incremental_cursor_mode == "coalesce":
         raise PlanError(

@@ -22,6 +22,15 @@ class Incremental:
     cursor_column: str
     after: tuple[str, ...] | None = None  # text values of (cursor, key...) of the last row exported
     after_columns: tuple[str, ...] = ()  # the columns those values belong to
+    # time_window: only rows whose cursor is >= this bound: ("timestamp", "2026-01-01 00:00:00")
+    # (UTC) or ("unix", "1767225600")
+    lower_bound: tuple[str, str] | None = None
+
+    def lower_bound_sql(self, column_sql: str) -> str | None:
+        if self.lower_bound is None:
+            return None
+        kind, value = self.lower_bound
+        return f"{column_sql} >= {int(value)}" if kind == "unix" else f"{column_sql} >= '{value}'"
 
 
 @dataclass(frozen=True)

@@ -99,6 +99,11 @@ class MySQLSource:
             strategy = f"keyset({', '.join(k.name for k in key)})"
             if request.incremental is not None:
                 strategy = f"incremental({', '.join(k.name for k in key)})"
+                if request.incremental.lower_bound is not None:
+                    strategy = (
+                        f"time window({', '.join(k.name for k in key)}) from "
+                        f"{request.incremental.lower_bound[1]}"
+                    )
         else:
             strategy = "streamed"
             warnings.append(
@@ -225,7 +230,11 @@ class MySQLSource:
         keys = ", ".join(f"_rivet.{quote_ident(k.name)}" for k in prepared.key)
         limit = min(FIRST_PAGE_ROWS, request.max_page_rows or FIRST_PAGE_ROWS)
         incremental = request.incremental
-        conditions = [f"{keys.split(', ')[0]} IS NOT NULL"] if incremental else []
+        conditions = []
+        if incremental is not None:
+            cursor = keys.split(", ")[0]
+            bound = incremental.lower_bound_sql(cursor)
+            conditions = [f"{cursor} IS NOT NULL"] + ([bound] if bound else [])
         after: list[str] | None = None
         stats.position_columns = tuple(k.name for k in prepared.key)
         if incremental is not None and incremental.after:

@@ -160,7 +160,11 @@ def keyset_pages(
         names = [k for k, _ in key]
         limit = min(FIRST_PAGE_ROWS, request.max_page_rows or FIRST_PAGE_ROWS)
         incremental = request.incremental
-        where = f"{pg_sql.column_ref(names[0])} IS NOT NULL" if incremental else None
+        where = None
+        if incremental is not None:
+            cursor = pg_sql.column_ref(names[0])
+            bound = incremental.lower_bound_sql(cursor)
+            where = f"{cursor} IS NOT NULL" + (f" AND {bound}" if bound else "")
         after = None
         if incremental is not None and incremental.after:
             check_position(request, names)

@@ -92,8 +92,9 @@ class PostgresSource:
     # -- catalog ---------------------------------------------------------------------------
     def prepare(self, request: ReadRequest) -> PgPreparedRead:
         conn = self._control_connection(request.export)
-        require_supported("PostgreSQL", conn.info.parameter_status("server_version") or "0.0",
-                          request.export)  # fmt: skip
+        require_supported(
+            "PostgreSQL", conn.info.parameter_status("server_version") or "0.0", request.export
+        )
         try:
             with conn.transaction():
                 conn.execute("SET TRANSACTION READ ONLY")
@@ -121,6 +122,11 @@ class PostgresSource:
         strategy = f"keyset({', '.join(k for k, _ in key)})" if key else "cursor"
         if request.incremental is not None:
             strategy = f"incremental({', '.join(k for k, _ in key)})"
+            if request.incremental.lower_bound is not None:
+                strategy = (
+                    f"time window({', '.join(k for k, _ in key)}) from "
+                    f"{request.incremental.lower_bound[1]}"
+                )
         if span is not None:
             strategy = f"key ranges({key[0][0]}, {request.read_connections} connection(s))"
         return PgPreparedRead(
