@@ -15,8 +15,9 @@ from rivet.config.connection import resolve_source_url
 from rivet.config.load import substitute_text
 from rivet.config.models import ExportConfig, RivetConfig
 from rivet.core.errors import ConfigError, ExportNotFound, PlanError
+from rivet.destinations.targets import StdoutTarget
 from rivet.pipeline.export import run_export
-from rivet.plan.export_plan import ExportPlan, StdoutTarget, resolve_export
+from rivet.plan.export_plan import ExportPlan, resolve_export
 from rivet.report.model import ExportResult, RunAggregate
 from rivet.report.progress import progress_for
 from rivet.report.summary import render_aggregate, render_export, render_line

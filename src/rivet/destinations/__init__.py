@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rivet.destinations.base import Destination, StagedPart
-from rivet.plan.export_plan import GcsTarget, LocalTarget, StdoutTarget, Target
+from rivet.destinations.targets import GcsTarget, LocalTarget, StdoutTarget, Target
 
 __all__ = ["Destination", "StagedPart", "open_destination"]
 

@@ -26,7 +26,7 @@ from google.cloud import storage
 from rivet.core.errors import DestinationError
 from rivet.core.faults import fault_point
 from rivet.destinations.base import MANIFEST, PROBE, SUCCESS, StagedPart
-from rivet.plan.export_plan import GcsTarget
+from rivet.destinations.targets import GcsTarget
 
 CHUNK = 8 << 20  # resumable upload chunk (a multiple of 256 KiB)
 

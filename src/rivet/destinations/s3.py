@@ -26,7 +26,7 @@ from botocore.config import Config
 from rivet.core.errors import DestinationError
 from rivet.core.faults import fault_point
 from rivet.destinations.base import MANIFEST, PROBE, SUCCESS, StagedPart
-from rivet.plan.export_plan import S3Target
+from rivet.destinations.targets import S3Target
 
 CHUNK = 8 << 20  # multipart chunk: S3's minimum is 5 MiB
 _HINTS = {

@@ -15,10 +15,11 @@ from datetime import UTC, datetime
 from rivet.core.errors import DestinationError, RivetError
 from rivet.core.faults import fault_point
 from rivet.destinations import StagedPart, open_destination
+from rivet.destinations.targets import LocalTarget
 from rivet.pipeline.manifest import manifest_bytes, success_marker
 from rivet.pipeline.parts import PartSink
 from rivet.pipeline.prefetch import Prefetch
-from rivet.plan.export_plan import ExportPlan, LocalTarget
+from rivet.plan.export_plan import ExportPlan
 from rivet.report.model import ExportResult, PartRecord
 from rivet.report.progress import ProgressView
 from rivet.report.rss import PeakRss

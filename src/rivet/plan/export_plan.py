@@ -23,6 +23,7 @@ from rivet.config.models import (
 )
 from rivet.config.sizes import parse_size
 from rivet.core.errors import PlanError
+from rivet.destinations.targets import GcsTarget, LocalTarget, S3Target, StdoutTarget, Target
 from rivet.plan.tuning import Tuning, resolve_tuning
 
 DEFAULT_ROW_GROUP_ROWS = 1_048_576
@@ -55,53 +56,6 @@ class OutputFormat:
     @property
     def extension(self) -> str:
         return self.kind
-
-
-@dataclass(frozen=True)
-class LocalTarget:
-    path: Path
-
-    @property
-    def uri(self) -> str:
-        return f"file://{self.path}"
-
-
-@dataclass(frozen=True)
-class S3Target:
-    bucket: str
-    prefix: str  # placeholders expanded; "" or ends with "/" unless the user wrote otherwise
-    region: str | None = None
-    endpoint: str | None = None
-    access_key_env: str | None = None
-    secret_key_env: str | None = None
-    session_token_env: str | None = None
-    aws_profile: str | None = None
-    allow_anonymous: bool = False
-
-    @property
-    def uri(self) -> str:
-        return f"s3://{self.bucket}/{self.prefix}"
-
-
-@dataclass(frozen=True)
-class GcsTarget:
-    bucket: str
-    prefix: str
-    credentials_file: str | None = None
-    endpoint: str | None = None
-    allow_anonymous: bool = False
-
-    @property
-    def uri(self) -> str:
-        return f"gs://{self.bucket}/{self.prefix}"
-
-
-@dataclass(frozen=True)
-class StdoutTarget:
-    uri = "stdout:"
-
-
-Target = LocalTarget | S3Target | GcsTarget | StdoutTarget
 
 
 @dataclass(frozen=True)
