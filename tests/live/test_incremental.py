@@ -19,18 +19,29 @@ def _ids(out: Path) -> list[list[int]]:
 
 
 def _config(tmp_path: Path, pg: Pg, cursor: str = "updated_at", **extra: object) -> Path:
-    return write_config(tmp_path, [{
-        "name": "t", "table": f"{pg.schema}.events", "mode": "incremental",
-        "cursor_column": cursor, "format": "parquet",
-        "destination": {"type": "local", "path": str(tmp_path / "out")}, **extra,
-    }])  # fmt: skip
+    return write_config(
+        tmp_path,
+        [
+            {
+                "name": "t",
+                "table": f"{pg.schema}.events",
+                "mode": "incremental",
+                "cursor_column": cursor,
+                "format": "parquet",
+                "destination": {"type": "local", "path": str(tmp_path / "out")},
+                **extra,
+            }
+        ],
+    )
 
 
 @pytest.fixture
 def events(pg: Pg) -> Pg:
     pg.execute("CREATE TABLE events (id int PRIMARY KEY, updated_at timestamptz)")
-    pg.execute("INSERT INTO events SELECT g, timestamptz '2026-01-01 00:00:00+00' "
-               "+ (g / 10) * interval '1 minute' FROM generate_series(1, 95) g")  # fmt: skip
+    pg.execute(
+        "INSERT INTO events SELECT g, timestamptz '2026-01-01 00:00:00+00' "
+        "+ (g / 10) * interval '1 minute' FROM generate_series(1, 95) g"
+    )
     pg.execute("INSERT INTO events VALUES (96, NULL)")
     return pg
 
@@ -87,13 +98,55 @@ def test_time_window_exports_the_last_days_from_utc_midnight(tmp_path: Path, pg:
     )
     for column, expected in (("at", set(range(0, 7))), ("day", set(range(0, 8)))):
         out = tmp_path / column
-        config = write_config(tmp_path, [{
-            "name": "t", "table": f"{pg.schema}.w", "mode": "time_window",
-            "time_column": column, "days_window": 3, "format": "parquet",
-            "destination": {"type": "local", "path": str(out)},
-        }])  # fmt: skip
+        config = write_config(
+            tmp_path,
+            [
+                {
+                    "name": "t",
+                    "table": f"{pg.schema}.w",
+                    "mode": "time_window",
+                    "time_column": column,
+                    "days_window": 3,
+                    "format": "parquet",
+                    "destination": {"type": "local", "path": str(out)},
+                }
+            ],
+        )
         result = rivet("run", "-c", str(config), "--json")
         assert result.returncode == 0, result.stderr
         assert json.loads(result.stdout)["exports"][0]["strategy"].startswith("time window(")
         (part,) = out.glob("t_*.parquet")
         assert set(pq.read_table(part).column("id").to_pylist()) == expected, column
+
+
+def test_postgres_state_backend_and_concurrent_first_use(tmp_path: Path, events: Pg) -> None:
+    import threading
+
+    from tests.live.conftest import PG_URL
+
+    state_url = PG_URL.replace("/test", f"/test?options=-csearch_path%3D{events.schema}")
+    env = {"RIVET_STATE_URL": state_url}
+    config = _config(tmp_path, events)
+    codes: list[int] = []
+    threads = [
+        threading.Thread(
+            target=lambda: codes.append(
+                rivet("state", "show", "-c", str(config), env=env).returncode
+            )
+        )
+        for _ in range(3)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert codes == [0, 0, 0]  # three processes migrating one new store: one migration
+    assert events.scalar("SELECT count(*) FROM schema_version") == 1
+    first = rivet("run", "-c", str(config), "--json", env=env)
+    assert json.loads(first.stdout)["exports"][0]["rows"] == 95
+    assert (
+        events.scalar("SELECT last_cursor_value FROM export_state") == "2026-01-01 00:09:00.000000Z"
+    )
+    assert not (tmp_path / ".rivet_state.db").exists()
+    second = rivet("run", "-c", str(config), "--json", env=env)
+    assert json.loads(second.stdout)["exports"][0]["rows"] == 0

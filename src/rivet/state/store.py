@@ -1,8 +1,9 @@
-"""The state store: one SQLite file (WAL) next to the config.
+"""The state store: SQLite (WAL) next to the config, or PostgreSQL when RIVET_STATE_URL is set.
 
-Schema changes are numbered migrations, applied once, in order, inside one IMMEDIATE
-transaction (so two rivet processes opening a new file cannot both migrate it). A cursor is
-written only after the run's parts, manifest and `_SUCCESS` are published.
+Both backends run the same SQL. Schema changes are numbered migrations, applied once, in order,
+in one transaction under a lock (SQLite: BEGIN IMMEDIATE; PostgreSQL: an advisory transaction
+lock), so two rivet processes opening a new store cannot both migrate it. A cursor is written
+only after the run's parts, manifest and `_SUCCESS` are published.
 """
 
 from __future__ import annotations
@@ -10,13 +11,18 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, Protocol
 
 from rivet.core.errors import RivetError
+from rivet.core.redact import redact
 
 STATE_FILE = ".rivet_state.db"
+_MIGRATION_LOCK = 0x72697665  # "rive": the advisory lock key of PostgreSQL migrations
 MIGRATIONS = (
     # 1: the reference's export_state, plus the full keyset position of the last exported row
     """
@@ -45,47 +51,108 @@ class CursorState:
     updated_at: str | None
 
 
-class StateStore:
+class _Backend(Protocol):
+    where: str
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+
+    def change(self, sql: str, params: Sequence[Any] = ()) -> int: ...
+
+    def locked(self) -> Any: ...
+
+    def close(self) -> None: ...
+
+
+class _SQLite:
     def __init__(self, path: Path) -> None:
-        self.path = path
+        self.where = str(path)
+        self._db = sqlite3.connect(path, timeout=10, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA busy_timeout=10000")
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self._db.execute(sql, params).fetchall()
+
+    def change(self, sql: str, params: Sequence[Any] = ()) -> int:
+        return self._db.execute(sql, params).rowcount
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        self._db.execute("BEGIN IMMEDIATE")
         try:
-            self._db = sqlite3.connect(path, timeout=10, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA busy_timeout=10000")
-            self._migrate()
-        except sqlite3.DatabaseError as exc:
-            raise StateError(
-                f"state store '{path}' cannot be opened: {exc}",
-                hint="move the file away to start with fresh state (cursors will restart)",
-            ) from None
+            yield
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class _Postgres:
+    def __init__(self, url: str) -> None:
+        import psycopg
+
+        self.where = redact(url)
+        self._db = psycopg.connect(
+            url,
+            autocommit=True,
+            connect_timeout=10,
+            prepare_threshold=None,
+            application_name="rivet-state",
+        )
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self._db.execute(sql.replace("?", "%s"), params).fetchall()
+
+    def change(self, sql: str, params: Sequence[Any] = ()) -> int:
+        return self._db.execute(sql.replace("?", "%s"), params).rowcount
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        with self._db.transaction():
+            self._db.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+            yield
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class StateStore:
+    def __init__(self, backend: _Backend) -> None:
+        self._db = backend
+        self.where = backend.where
+        self._migrate()
 
     def close(self) -> None:
         self._db.close()
 
     def cursor(self, export: str) -> CursorState | None:
-        row = self._db.execute(
+        found = self._db.rows(
             "SELECT last_cursor_value, position_json, last_run_id, last_run_at "
             "FROM export_state WHERE export_name = ?",
             (export,),
-        ).fetchone()
-        if row is None:
+        )
+        if not found:
             return None
-        stored = json.loads(row[1]) if row[1] else {}
+        value, position_json, run_id, updated_at = found[0]
+        stored = json.loads(position_json) if position_json else {}
         position = stored.get("values")
         return CursorState(
             export,
-            row[0],
+            value,
             tuple(position) if position else None,
             tuple(stored.get("columns", ())),
-            row[2],
-            row[3],
+            run_id,
+            updated_at,
         )
 
     def save_cursor(
         self, export: str, columns: tuple[str, ...], position: tuple[str, ...], run_id: str
     ) -> None:
         payload = json.dumps({"columns": list(columns), "values": list(position)})
-        self._db.execute(
+        self._db.change(
             "INSERT INTO export_state VALUES (?, ?, ?, ?, ?) ON CONFLICT (export_name) DO UPDATE "
             "SET last_cursor_value = excluded.last_cursor_value, position_json = "
             "excluded.position_json, last_run_id = excluded.last_run_id, "
@@ -95,38 +162,40 @@ class StateStore:
 
     def cursors(self) -> list[CursorState]:
         names = [
-            r[0]
-            for r in self._db.execute("SELECT export_name FROM export_state ORDER BY export_name")
+            r[0] for r in self._db.rows("SELECT export_name FROM export_state ORDER BY export_name")
         ]
         return [c for c in (self.cursor(n) for n in names) if c is not None]
 
     def reset(self, export: str) -> bool:
-        return (
-            self._db.execute("DELETE FROM export_state WHERE export_name = ?", (export,)).rowcount
-            > 0
-        )
+        return self._db.change("DELETE FROM export_state WHERE export_name = ?", (export,)) > 0
 
     def _migrate(self) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            self._db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER)")
-            row = self._db.execute("SELECT max(version) FROM schema_version").fetchone()
-            current = row[0] or 0
+        with self._db.locked():
+            self._db.change("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER)")
+            current = self._db.rows("SELECT max(version) FROM schema_version")[0][0] or 0
             for number, ddl in enumerate(MIGRATIONS[current:], start=current + 1):
-                self._db.execute(ddl)
-                self._db.execute("INSERT INTO schema_version VALUES (?)", (number,))
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
+                self._db.change(ddl)
+                self._db.change("INSERT INTO schema_version VALUES (?)", (number,))
 
 
 def open_state(config_dir: Path) -> StateStore:
-    """SQLite next to the config. A PostgreSQL backend (RIVET_STATE_URL) is not built yet."""
-    if os.environ.get("RIVET_STATE_URL"):
+    """PostgreSQL when RIVET_STATE_URL is set (tables created on first use), else SQLite."""
+    url = os.environ.get("RIVET_STATE_URL")
+    try:
+        if url:
+            if not url.startswith(("postgres://", "postgresql://")):
+                raise StateError("RIVET_STATE_URL must be a postgresql:// URL")
+            return StateStore(_Postgres(url))
+        return StateStore(_SQLite(config_dir / STATE_FILE))
+    except sqlite3.DatabaseError as exc:
         raise StateError(
-            "RIVET_STATE_URL is set, but the PostgreSQL state backend is not available in this "
-            "version of rivet yet",
-            hint="unset RIVET_STATE_URL to use the SQLite state file next to the config",
-        )
-    return StateStore(config_dir / STATE_FILE)
+            f"state store '{config_dir / STATE_FILE}' cannot be opened: {exc}",
+            hint="move the file away to start with fresh state (cursors will restart)",
+        ) from None
+    except StateError:
+        raise
+    except Exception as exc:  # psycopg errors: the state database is unreachable or refused us
+        raise StateError(
+            f"state store {redact(url or '')} cannot be opened: {redact(str(exc).strip())}",
+            hint="check RIVET_STATE_URL, or unset it to use the SQLite file next to the config",
+        ) from None
