@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyarrow.csv as pacsv
@@ -14,15 +15,32 @@ from tests.live.faultproxy import FaultProxy
 
 
 def _config(tmp_path: Path, pg: Pg, s3: S3, endpoint: str, **export: object) -> Path:
-    destination = {"type": "s3", "bucket": s3.bucket, "prefix": "orders/{export}/",
-                   "endpoint": endpoint, "region": "us-east-1"}  # fmt: skip
-    return write_config(tmp_path, [{"name": "t", "table": f"{pg.schema}.big", "format": "csv",
-                                    "destination": destination, **export}])  # fmt: skip
+    destination = {
+        "type": "s3",
+        "bucket": s3.bucket,
+        "prefix": "orders/{export}/",
+        "endpoint": endpoint,
+        "region": "us-east-1",
+    }
+    return write_config(
+        tmp_path,
+        [
+            {
+                "name": "t",
+                "table": f"{pg.schema}.big",
+                "format": "csv",
+                "destination": destination,
+                **export,
+            }
+        ],
+    )
 
 
 def _table(pg: Pg, rows: int) -> None:
-    pg.execute(f"CREATE TABLE big AS SELECT g AS id, repeat(md5(g::text), 3) AS pad "
-               f"FROM generate_series(1, {rows}) g")  # fmt: skip
+    pg.execute(
+        f"CREATE TABLE big AS SELECT g AS id, repeat(md5(g::text), 3) AS pad "
+        f"FROM generate_series(1, {rows}) g"
+    )
     pg.execute("ALTER TABLE big ADD PRIMARY KEY (id)")
 
 
@@ -78,3 +96,37 @@ def test_missing_bucket_and_refused_endpoint_are_clear_errors(
     result = rivet("run", "-c", str(refused), env=S3_ENV)
     assert result.returncode == 1
     assert "export 't'" in result.stderr and "destination.endpoint" in result.stderr
+
+
+def test_publish_lock_keeps_concurrent_runs_apart_and_stale_locks_are_taken_over(
+    tmp_path: Path, pg: Pg, s3: S3
+) -> None:
+    _table(pg, 100)
+    config = _config(tmp_path, pg, s3, s3.endpoint)
+    lock = "orders/t/_rivet_publish.lock"
+    fresh = json.dumps({"run_id": "other_run", "at": datetime.now(UTC).isoformat()})
+    s3.client.put_object(Bucket=s3.bucket, Key=lock, Body=fresh.encode())
+    blocked = rivet("run", "-c", str(config), env=S3_ENV)
+    assert blocked.returncode == 1
+    assert "another run (other_run) is publishing" in blocked.stderr
+    assert "orders/t/_SUCCESS" not in s3.keys("orders/t/")
+    stale = json.dumps(
+        {"run_id": "dead_run", "at": (datetime.now(UTC) - timedelta(hours=1)).isoformat()}
+    )
+    s3.client.put_object(Bucket=s3.bucket, Key=lock, Body=stale.encode())
+    taken = rivet("run", "-c", str(config), env=S3_ENV)
+    assert taken.returncode == 0, taken.stderr
+    keys = s3.keys("orders/t/")
+    assert "orders/t/_SUCCESS" in keys and lock not in keys
+
+
+def test_incremental_runs_to_s3(tmp_path: Path, pg: Pg, s3: S3) -> None:
+    _table(pg, 1000)
+    config = _config(tmp_path, pg, s3, s3.endpoint, mode="incremental", cursor_column="id")
+    assert rivet("run", "-c", str(config), env=S3_ENV).returncode == 0
+    pg.execute("INSERT INTO big SELECT g, 'new' FROM generate_series(1001, 1010) g")
+    assert rivet("run", "-c", str(config), env=S3_ENV).returncode == 0
+    parts = [k for k in s3.keys("orders/t/") if k.endswith(".csv")]
+    bodies = [s3.client.get_object(Bucket=s3.bucket, Key=k)["Body"].read() for k in parts]
+    counts = sorted(pacsv.read_csv(io.BytesIO(b)).num_rows for b in bodies)
+    assert counts == [10, 1000]

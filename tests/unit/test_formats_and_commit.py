@@ -110,14 +110,14 @@ def test_publish_order_and_no_overwrite(tmp_path: Path) -> None:
     destination = LocalDestination(root)
     staging = destination.staging_dir("run1")
     (root / "_SUCCESS").write_text("old")
-    destination.publish([_staged(staging, "a.csv", b"1")], b'{"m": 1}', b"ok\n")
+    destination.publish([_staged(staging, "a.csv", b"1")], b'{"m": 1}', b"ok\n", "run1")
     destination.discard("run1")
     assert sorted(p.name for p in root.iterdir()) == ["_SUCCESS", "a.csv", "manifest.json"]
     assert json.loads((root / "manifest.json").read_text()) == {"m": 1}
     assert (root / "_SUCCESS").read_text() == "ok\n"
     staging = destination.staging_dir("run2")
     with pytest.raises(DestinationError, match="never overwrites"):
-        destination.publish([_staged(staging, "a.csv", b"2")], b"{}", b"ok\n")
+        destination.publish([_staged(staging, "a.csv", b"2")], b"{}", b"ok\n", "run2")
     assert (root / "a.csv").read_bytes() == b"1"
     assert not (root / "_SUCCESS").exists()  # removed before publishing began
 
@@ -128,3 +128,21 @@ def test_discard_leaves_nothing_behind(tmp_path: Path) -> None:
     (staging / "part-0.tmp").write_bytes(b"partial")
     destination.discard("run1")
     assert list((tmp_path / "dest").iterdir()) == []
+
+
+def test_local_publish_lock(tmp_path: Path) -> None:
+    import json as _json
+    from datetime import UTC, datetime, timedelta
+
+    root = tmp_path / "dest"
+    destination = LocalDestination(root)
+    staging = destination.staging_dir("run1")
+    held = {"run_id": "other", "at": datetime.now(UTC).isoformat()}
+    (root / "_rivet_publish.lock").write_text(_json.dumps(held))
+    with pytest.raises(DestinationError, match=r"another run \(other\) is publishing"):
+        destination.publish([_staged(staging, "a.csv", b"1")], b"{}", b"ok\n", "run1")
+    assert not (root / "a.csv").exists() and not (root / "_SUCCESS").exists()
+    held["at"] = (datetime.now(UTC) - timedelta(hours=2)).isoformat()
+    (root / "_rivet_publish.lock").write_text(_json.dumps(held))
+    destination.publish([_staged(staging, "a.csv", b"1")], b"{}", b"ok\n", "run1")
+    assert (root / "_SUCCESS").exists() and not (root / "_rivet_publish.lock").exists()

@@ -36,8 +36,11 @@ class Destination(Protocol):
         """A part is finished and named. Object stores upload it now (never leaving a partial
         object at its key); the local destination keeps it staged until `publish`."""
 
-    def publish(self, parts: Sequence[StagedPart], manifest: bytes, success: bytes) -> None:
-        """Make the run visible: parts not yet in place, then manifest.json, then _SUCCESS."""
+    def publish(
+        self, parts: Sequence[StagedPart], manifest: bytes, success: bytes, run_id: str
+    ) -> None:
+        """Make the run visible under the publish lock: parts not yet in place, then
+        manifest.json, then _SUCCESS."""
 
     def discard(self, run_id: str) -> None:
         """Remove the run's local staging (after success or failure)."""

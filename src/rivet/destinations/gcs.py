@@ -13,7 +13,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from google.cloud import storage
 from rivet.core.errors import DestinationError
 from rivet.core.faults import fault_point
 from rivet.destinations.base import MANIFEST, PROBE, SUCCESS, StagedPart
+from rivet.destinations.lock import LOCK, acquire
 from rivet.destinations.targets import GcsTarget
 
 CHUNK = 8 << 20  # resumable upload chunk (a multiple of 256 KiB)
@@ -64,15 +65,44 @@ class GcsDestination:
             blob.upload_from_filename(str(part.path), retry=self._retry)
         part.path.unlink()
 
-    def publish(self, parts: Sequence[StagedPart], manifest: bytes, success: bytes) -> None:
+    def publish(
+        self, parts: Sequence[StagedPart], manifest: bytes, success: bytes, run_id: str
+    ) -> None:
         self._clear_marker()
-        with self._errors("publish manifest.json"):
-            self._bucket.blob(self._key(MANIFEST)).upload_from_string(
-                manifest, content_type="application/json", retry=self._retry
+        lock = self._bucket.blob(self._key(LOCK))
+        with self._errors("take the publish lock"):
+            acquire(
+                self._create_lock,
+                self._read_lock,
+                lambda: lock.delete(),
+                run_id,
+                f"export '{self._export}': cannot publish at {self.uri}",
             )
-        fault_point("after_manifest")
-        with self._errors("publish _SUCCESS"):
-            self._bucket.blob(self._key(SUCCESS)).upload_from_string(success, retry=self._retry)
+        try:
+            with self._errors("publish manifest.json"):
+                self._bucket.blob(self._key(MANIFEST)).upload_from_string(
+                    manifest, content_type="application/json", retry=self._retry
+                )
+            fault_point("after_manifest")
+            with self._errors("publish _SUCCESS"):
+                self._bucket.blob(self._key(SUCCESS)).upload_from_string(success, retry=self._retry)
+        finally:
+            with suppress(gexc.GoogleAPIError):
+                lock.delete()
+
+    def _create_lock(self, body: bytes) -> bool:
+        try:
+            self._bucket.blob(self._key(LOCK)).upload_from_string(body, if_generation_match=0)
+        except gexc.PreconditionFailed:
+            return False
+        return True
+
+    def _read_lock(self) -> bytes | None:
+        try:
+            data: bytes = self._bucket.blob(self._key(LOCK)).download_as_bytes()
+        except gexc.NotFound:
+            return None
+        return data
 
     def discard(self, run_id: str) -> None:
         if self._staging is not None:

@@ -22,6 +22,7 @@ from pathlib import Path
 from rivet.core.errors import DestinationError
 from rivet.core.faults import fault_point
 from rivet.destinations.base import MANIFEST, PROBE, SUCCESS, StagedPart
+from rivet.destinations.lock import LOCK, acquire
 
 STAGING_DIR = ".rivet_staging"
 
@@ -45,18 +46,31 @@ class LocalDestination:
     def deliver(self, part: StagedPart) -> None:
         """Parts stay staged until every one is complete: they are published together."""
 
-    def publish(self, parts: Sequence[StagedPart], manifest: bytes, success: bytes) -> None:
+    def publish(
+        self, parts: Sequence[StagedPart], manifest: bytes, success: bytes, run_id: str
+    ) -> None:
+        lock = self.root / LOCK
         with _translated(f"cannot publish to '{self.root}'"):
-            _remove_if_present(self.root / SUCCESS)
-            for part in parts:
-                _fsync_file(part.path)
-                os.link(part.path, self.root / part.final_name)
-                part.path.unlink()
-                fault_point("after_part_published")
-            _fsync_dir(self.root)
-            self._write_atomically(MANIFEST, manifest)
-            fault_point("after_manifest")
-            self._write_atomically(SUCCESS, success)
+            acquire(
+                lambda body: _create_exclusive(lock, body),
+                lambda: _read(lock),
+                lambda: lock.unlink(missing_ok=True),
+                run_id,
+                f"cannot publish to '{self.root}'",
+            )
+            try:
+                _remove_if_present(self.root / SUCCESS)
+                for part in parts:
+                    _fsync_file(part.path)
+                    os.link(part.path, self.root / part.final_name)
+                    part.path.unlink()
+                    fault_point("after_part_published")
+                _fsync_dir(self.root)
+                self._write_atomically(MANIFEST, manifest)
+                fault_point("after_manifest")
+                self._write_atomically(SUCCESS, success)
+            finally:
+                lock.unlink(missing_ok=True)
 
     def discard(self, run_id: str) -> None:
         """Remove a run's staging directory (after publishing, or after a failure)."""
@@ -103,6 +117,23 @@ class _translated:
                 else "check the path and its permissions"
             )
             raise DestinationError(f"{self.what}: {exc.strerror or exc}", hint=hint) from None
+
+
+def _create_exclusive(path: Path, body: bytes) -> bool:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(body)
+    return True
+
+
+def _read(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
 
 
 def _remove_if_present(path: Path) -> None:

@@ -26,6 +26,7 @@ from botocore.config import Config
 from rivet.core.errors import DestinationError
 from rivet.core.faults import fault_point
 from rivet.destinations.base import MANIFEST, PROBE, SUCCESS, StagedPart
+from rivet.destinations.lock import LOCK, acquire
 from rivet.destinations.targets import S3Target
 
 CHUNK = 8 << 20  # multipart chunk: S3's minimum is 5 MiB
@@ -64,21 +65,53 @@ class S3Destination:
         self._upload(part.path, self._key(part.final_name))
         part.path.unlink()
 
-    def publish(self, parts: Sequence[StagedPart], manifest: bytes, success: bytes) -> None:
+    def publish(
+        self, parts: Sequence[StagedPart], manifest: bytes, success: bytes, run_id: str
+    ) -> None:
         if not self._cleared:
             self.deliver_nothing()
-        with self._errors("publish manifest.json"):
-            self._client.put_object(
-                Bucket=self._target.bucket,
-                Key=self._key(MANIFEST),
-                Body=manifest,
-                ContentType="application/json",
+        bucket, lock = self._target.bucket, self._key(LOCK)
+        with self._errors("take the publish lock"):
+            acquire(
+                self._create_lock,
+                self._read_lock,
+                lambda: self._client.delete_object(Bucket=bucket, Key=lock),
+                run_id,
+                f"export '{self._export}': cannot publish at {self.uri}",
             )
-        fault_point("after_manifest")
-        with self._errors("publish _SUCCESS"):
+        try:
+            with self._errors("publish manifest.json"):
+                self._client.put_object(
+                    Bucket=bucket,
+                    Key=self._key(MANIFEST),
+                    Body=manifest,
+                    ContentType="application/json",
+                )
+            fault_point("after_manifest")
+            with self._errors("publish _SUCCESS"):
+                self._client.put_object(Bucket=bucket, Key=self._key(SUCCESS), Body=success)
+        finally:
+            with suppress(botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError):
+                self._client.delete_object(Bucket=bucket, Key=lock)
+
+    def _create_lock(self, body: bytes) -> bool:
+        try:
             self._client.put_object(
-                Bucket=self._target.bucket, Key=self._key(SUCCESS), Body=success
+                Bucket=self._target.bucket, Key=self._key(LOCK), Body=body, IfNoneMatch="*"
             )
+        except botocore.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("PreconditionFailed", "412"):
+                return False
+            raise
+        return True
+
+    def _read_lock(self) -> bytes | None:
+        try:
+            response = self._client.get_object(Bucket=self._target.bucket, Key=self._key(LOCK))
+        except botocore.exceptions.ClientError:
+            return None
+        body: bytes = response["Body"].read()
+        return body
 
     def deliver_nothing(self) -> None:
         """A run with no parts still replaces the old marker before its manifest."""

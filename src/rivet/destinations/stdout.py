@@ -33,7 +33,9 @@ class StdoutDestination:
     def deliver(self, part: StagedPart) -> None:
         """Parts wait for the end of the run: only a complete export reaches stdout."""
 
-    def publish(self, parts: Sequence[StagedPart], manifest: bytes, success: bytes) -> None:
+    def publish(
+        self, parts: Sequence[StagedPart], manifest: bytes, success: bytes, run_id: str
+    ) -> None:
         stream = self._stream or sys.stdout.buffer
         try:
             for part in parts:

@@ -103,7 +103,7 @@ def _export(
             return
         result.finished_at = datetime.now(UTC).isoformat()
         manifest = manifest_bytes(result, prepared.schema, plan.table, parts, destination.kind)
-        destination.publish(parts, manifest, success_marker(manifest))
+        destination.publish(parts, manifest, success_marker(manifest), result.run_id)
         result.parts = [
             PartRecord(p.final_name, p.rows, p.size_bytes, p.fingerprint) for p in parts
         ]
