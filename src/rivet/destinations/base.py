@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,3 +49,17 @@ class Destination(Protocol):
 
     def probe(self) -> str:
         """Write and remove a small probe object; return what was checked (raises on failure)."""
+
+
+class TempStaging:
+    """Local staging for destinations that are not a directory: a temp dir per run."""
+
+    _staging: Path | None = None
+
+    def staging_dir(self, run_id: str) -> Path:
+        self._staging = Path(tempfile.mkdtemp(prefix=f"rivet-{run_id}-"))
+        return self._staging
+
+    def discard(self, run_id: str) -> None:
+        if self._staging is not None:
+            shutil.rmtree(self._staging, ignore_errors=True)

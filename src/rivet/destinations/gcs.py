@@ -10,11 +10,8 @@ service-account file, anonymous access, or Application Default Credentials.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
-from pathlib import Path
 from typing import Any
 
 import google.api_core.exceptions as gexc
@@ -25,7 +22,7 @@ from google.cloud import storage
 
 from rivet.core.errors import DestinationError
 from rivet.core.faults import fault_point
-from rivet.destinations.base import MANIFEST, PROBE, SUCCESS, StagedPart
+from rivet.destinations.base import MANIFEST, PROBE, SUCCESS, StagedPart, TempStaging
 from rivet.destinations.lock import LOCK, acquire
 from rivet.destinations.targets import GcsTarget
 
@@ -38,7 +35,7 @@ def _retry() -> Retry:
     return Retry(initial=0.5, maximum=10.0, multiplier=2.0, timeout=deadline)
 
 
-class GcsDestination:
+class GcsDestination(TempStaging):
     kind = "gcs"
 
     def __init__(self, target: GcsTarget, export: str) -> None:
@@ -46,17 +43,12 @@ class GcsDestination:
         self._export = export
         with self._errors("connect"):
             self._bucket = _client(target).bucket(target.bucket)
-        self._staging: Path | None = None
         self._cleared = False
         self._retry = _retry()
 
     @property
     def uri(self) -> str:
         return self._target.uri
-
-    def staging_dir(self, run_id: str) -> Path:
-        self._staging = Path(tempfile.mkdtemp(prefix=f"rivet-{run_id}-"))
-        return self._staging
 
     def deliver(self, part: StagedPart) -> None:
         self._clear_marker()
@@ -103,10 +95,6 @@ class GcsDestination:
         except gexc.NotFound:
             return None
         return data
-
-    def discard(self, run_id: str) -> None:
-        if self._staging is not None:
-            shutil.rmtree(self._staging, ignore_errors=True)
 
     def probe(self) -> str:
         blob = self._bucket.blob(self._key(PROBE))

@@ -11,8 +11,6 @@ timeouts) are retried by botocore's standard retry mode; permanent ones fail fas
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -25,7 +23,7 @@ from botocore.config import Config
 
 from rivet.core.errors import DestinationError
 from rivet.core.faults import fault_point
-from rivet.destinations.base import MANIFEST, PROBE, SUCCESS, StagedPart
+from rivet.destinations.base import MANIFEST, PROBE, SUCCESS, StagedPart, TempStaging
 from rivet.destinations.lock import LOCK, acquire
 from rivet.destinations.targets import S3Target
 
@@ -39,23 +37,18 @@ _HINTS = {
 }
 
 
-class S3Destination:
+class S3Destination(TempStaging):
     kind = "s3"
 
     def __init__(self, target: S3Target, export: str) -> None:
         self._target = target
         self._export = export
         self._client = _client(target, export)
-        self._staging: Path | None = None
         self._cleared = False
 
     @property
     def uri(self) -> str:
         return self._target.uri
-
-    def staging_dir(self, run_id: str) -> Path:
-        self._staging = Path(tempfile.mkdtemp(prefix=f"rivet-{run_id}-"))
-        return self._staging
 
     def deliver(self, part: StagedPart) -> None:
         if not self._cleared:  # no old _SUCCESS may sit beside the parts of this run
@@ -118,10 +111,6 @@ class S3Destination:
         with self._errors("remove the old _SUCCESS marker"):
             self._client.delete_object(Bucket=self._target.bucket, Key=self._key(SUCCESS))
         self._cleared = True
-
-    def discard(self, run_id: str) -> None:
-        if self._staging is not None:
-            shutil.rmtree(self._staging, ignore_errors=True)
 
     def probe(self) -> str:
         with self._errors(f"write {PROBE}"):

@@ -9,26 +9,19 @@ from __future__ import annotations
 
 import shutil
 import sys
-import tempfile
 from collections.abc import Sequence
-from pathlib import Path
 from typing import BinaryIO
 
 from rivet.core.errors import DestinationError
-from rivet.destinations.base import StagedPart
+from rivet.destinations.base import StagedPart, TempStaging
 
 
-class StdoutDestination:
+class StdoutDestination(TempStaging):
     kind = "stdout"
     uri = "stdout:"
 
     def __init__(self, stream: BinaryIO | None = None) -> None:
         self._stream = stream
-        self._staging: Path | None = None
-
-    def staging_dir(self, run_id: str) -> Path:
-        self._staging = Path(tempfile.mkdtemp(prefix=f"rivet-{run_id}-"))
-        return self._staging
 
     def deliver(self, part: StagedPart) -> None:
         """Parts wait for the end of the run: only a complete export reaches stdout."""
@@ -50,7 +43,3 @@ class StdoutDestination:
 
     def probe(self) -> str:
         return "nothing to check: data goes to standard output"
-
-    def discard(self, run_id: str) -> None:
-        if self._staging is not None:
-            shutil.rmtree(self._staging, ignore_errors=True)
