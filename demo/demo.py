@@ -54,7 +54,7 @@ exports:
     table: public.orders
     format: parquet
     compression: zstd
-    max_file_size: 2MB          # rotates into orders_<ts>_part0.parquet, _part1, ...
+    max_file_size: 1MB          # rotates into orders_<ts>_part0.parquet, _part1, ...
     destination: {type: local, path: "OUTPUT/{export}"}
   - name: paid_orders_csv
     query: >-
