@@ -11,10 +11,11 @@ ALLOWED = {
     "core": {"core"},
     "config": {"core", "config"},
     **{adapter: {"core", "config", adapter} for adapter in ADAPTERS},
-    "plan": {"core", "config", "plan", "destinations"},  # plain target values only
-    "pipeline": {"core", "config", "plan", "pipeline", *ADAPTERS},
-    "commands": {"core", "config", "plan", "pipeline", "commands", *ADAPTERS},
-    "cli": {"core", "config", "plan", "pipeline", "commands", "cli", *ADAPTERS},
+    "quality": {"core", "quality"},
+    "plan": {"core", "config", "plan", "destinations", "quality"},  # plain values only
+    "pipeline": {"core", "config", "plan", "quality", "pipeline", *ADAPTERS},
+    "commands": {"core", "config", "plan", "quality", "pipeline", "commands", *ADAPTERS},
+    "cli": {"core", "config", "plan", "quality", "pipeline", "commands", "cli", *ADAPTERS},
 }
 
 

@@ -20,6 +20,7 @@ from rivet.pipeline.manifest import manifest_bytes, success_marker
 from rivet.pipeline.parts import PartSink
 from rivet.pipeline.prefetch import Prefetch
 from rivet.plan.export_plan import ExportPlan
+from rivet.quality.gates import QualityTracker
 from rivet.report.model import ExportResult, PartRecord
 from rivet.report.progress import ProgressView
 from rivet.report.rss import PeakRss
@@ -94,9 +95,22 @@ def _export(
             staging,
             f"{plan.name}_{_stamp(started, '_')}",
             plan.max_file_size,
-            deliver=destination.deliver,
+            # With quality gates, parts wait on local disk until the gates pass: an object store
+            # must not receive a part of a run that will not be published.
+            deliver=destination.deliver if plan.gates is None else lambda part: None,
         )
-        parts, stats = _write_parts(plan.name, sink, source, request, prepared, progress, result)
+        tracker = None
+        if plan.gates is not None:
+            tracker = QualityTracker(plan.gates, plan.name, prepared.schema.names)
+        parts, stats = _write_parts(
+            plan.name, sink, source, request, prepared, progress, result, tracker
+        )
+        if tracker is not None:
+            result.warnings.extend(tracker.warnings)
+            result.quality = "FAIL" if tracker.problems() else "pass"
+            tracker.check()  # before anything is published or any cursor moves
+            for part in parts:
+                destination.deliver(part)
         fault_point("before_publish")
         if not parts and plan.skip_empty:
             result.status = "skipped"
@@ -153,12 +167,15 @@ def _write_parts(
     prepared: PreparedRead,
     progress: ProgressView,
     result: ExportResult,
+    tracker: QualityTracker | None = None,
 ) -> tuple[list[StagedPart], ReadStats]:
     stats = ReadStats()
     progress.start(name, prepared.row_estimate)
     try:
         for batch in Prefetch(source.read(request, prepared, stats)):
             sink.write(batch)
+            if tracker is not None:
+                tracker.observe(batch)
             progress.advance(batch.num_rows, batch.nbytes)
             if sink.rows == batch.num_rows:
                 fault_point("after_first_batch")

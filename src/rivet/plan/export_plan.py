@@ -25,6 +25,7 @@ from rivet.config.sizes import parse_size
 from rivet.core.errors import PlanError
 from rivet.destinations.targets import GcsTarget, LocalTarget, S3Target, StdoutTarget, Target
 from rivet.plan.tuning import Tuning, resolve_tuning
+from rivet.quality.gates import Gates
 
 DEFAULT_ROW_GROUP_ROWS = 1_048_576
 # Without a `parquet:` block a row group also closes at this many bytes of Arrow data, so that a
@@ -87,6 +88,7 @@ class ExportPlan:
     tuning: Tuning
     cursor_column: str | None = None  # incremental mode
     window: TimeWindow | None = None  # time_window mode
+    gates: Gates | None = None  # quality:
 
 
 def resolve_export(
@@ -109,6 +111,20 @@ def resolve_export(
         tuning=resolve_tuning(config.source, export.tuning),
         cursor_column=export.cursor_column if export.mode == "incremental" else None,
         window=_window(export, now),
+        gates=_gates(export),
+    )
+
+
+def _gates(export: ExportConfig) -> Gates | None:
+    quality = export.quality
+    if quality is None:
+        return None
+    return Gates(
+        quality.row_count_min,
+        quality.row_count_max,
+        dict(quality.null_ratio_max),
+        tuple(quality.unique_columns),
+        quality.unique_max_entries,
     )
 
 
@@ -145,7 +161,6 @@ def _refuse_unimplemented(export: ExportConfig) -> None:
         key
         for key, on in (
             ("meta_columns", export.meta_columns.exported_at or export.meta_columns.row_hash),
-            ("quality", export.quality is not None),
         )
         if on
     ]

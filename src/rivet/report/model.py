@@ -38,6 +38,7 @@ class ExportResult:
     parts: list[PartRecord] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     cursor: str | None = None  # incremental: the cursor value stored after this run
+    quality: str | None = None  # pass | FAIL when a `quality:` block is set
     error: str | None = None
 
     def to_json(self) -> dict[str, Any]:

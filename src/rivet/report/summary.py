@@ -34,6 +34,8 @@ def render_export(result: ExportResult) -> str:
         rows.append(("output", result.destination))
     if result.cursor is not None:
         rows.append(("cursor", result.cursor))
+    if result.quality is not None:
+        rows.append(("quality", result.quality))
     rows.extend(("warning", w) for w in result.warnings)
     if result.error:
         rows.append(("error", _one_line(result.error, 240)))

@@ -1,0 +1,93 @@
+"""Quality gates (`quality:`): row count bounds, NULL ratios, uniqueness.
+
+Observed batch by batch while parts are written and evaluated before publishing, so a failing
+gate publishes nothing and moves no cursor. Uniqueness follows SQL: NULLs are not values, so
+two NULLs are not duplicates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from rivet.core.errors import RivetError
+
+
+class QualityError(RivetError):
+    """A quality gate failed: nothing was published."""
+
+
+@dataclass(frozen=True)
+class Gates:
+    row_count_min: int | None = None
+    row_count_max: int | None = None
+    null_ratio_max: dict[str, float] = field(default_factory=dict)
+    unique_columns: tuple[str, ...] = ()
+    unique_max_entries: int | None = None
+
+    def columns(self) -> set[str]:
+        return set(self.null_ratio_max) | set(self.unique_columns)
+
+
+class QualityTracker:
+    def __init__(self, gates: Gates, export: str, schema_names: Sequence[str]) -> None:
+        unknown = sorted(gates.columns() - set(schema_names))
+        if unknown:
+            raise QualityError(
+                f"export '{export}': quality: unknown column(s) {unknown}",
+                hint="the result has columns: " + ", ".join(schema_names),
+            )
+        self._gates = gates
+        self._export = export
+        self.rows = 0
+        self._nulls = dict.fromkeys(gates.null_ratio_max, 0)
+        self._seen: dict[str, set[object]] = {c: set() for c in gates.unique_columns}
+        self._values = dict.fromkeys(gates.unique_columns, 0)
+        self.warnings: list[str] = []
+
+    def observe(self, batch: pa.RecordBatch) -> None:
+        self.rows += batch.num_rows
+        for name in self._nulls:
+            self._nulls[name] += batch.column(name).null_count
+        for name, seen in list(self._seen.items()):
+            column = batch.column(name)
+            self._values[name] += len(column) - column.null_count
+            seen.update(pc.unique(column.drop_null()).to_pylist())
+            cap = self._gates.unique_max_entries
+            if cap is not None and len(seen) >= cap:
+                self.warnings.append(
+                    f"uniqueness check of column '{name}' stopped at {cap:,} "
+                    "distinct values (quality.unique_max_entries)"
+                )
+                del self._seen[name]
+
+    def problems(self) -> list[str]:
+        gates, found = self._gates, []
+        if gates.row_count_min is not None and self.rows < gates.row_count_min:
+            found.append(f"{self.rows:,} rows, fewer than row_count_min {gates.row_count_min:,}")
+        if gates.row_count_max is not None and self.rows > gates.row_count_max:
+            found.append(f"{self.rows:,} rows, more than row_count_max {gates.row_count_max:,}")
+        for name, limit in gates.null_ratio_max.items():
+            ratio = self._nulls[name] / self.rows if self.rows else 0.0
+            if ratio > limit:
+                found.append(f"column '{name}': null ratio {ratio:.4f} exceeds {limit:.4f}")
+        for name, seen in self._seen.items():
+            duplicates = self._values[name] - len(seen)
+            if duplicates:
+                found.append(
+                    f"column '{name}': {duplicates:,} duplicate values out of "
+                    f"{self._values[name]:,}"
+                )
+        return found
+
+    def check(self) -> None:
+        found = self.problems()
+        if found:
+            raise QualityError(
+                f"export '{self._export}': quality gate failed, nothing published: "
+                + "; ".join(found),
+                hint="fix the data or the `quality:` thresholds; the cursor did not move",
+            )
