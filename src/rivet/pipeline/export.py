@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from rivet.core.errors import DestinationError, RivetError
 from rivet.core.faults import fault_point
-from rivet.destinations import StagedPart, open_destination
+from rivet.destinations import Destination, StagedPart, open_destination
 from rivet.destinations.targets import LocalTarget
 from rivet.pipeline.manifest import manifest_bytes, success_marker
 from rivet.pipeline.parts import PartSink
@@ -89,6 +89,9 @@ def _export(
     destination = open_destination(plan.destination, plan.name)
     staging = destination.staging_dir(result.run_id)
     try:
+        tracker = None
+        if plan.gates is not None:
+            tracker = QualityTracker(plan.gates, plan.name, prepared.schema.names)
         sink = PartSink(
             plan.output,
             prepared.schema,
@@ -97,32 +100,18 @@ def _export(
             plan.max_file_size,
             # With quality gates, parts wait on local disk until the gates pass: an object store
             # must not receive a part of a run that will not be published.
-            deliver=destination.deliver if plan.gates is None else lambda part: None,
+            deliver=destination.deliver if tracker is None else lambda part: None,
         )
-        tracker = None
-        if plan.gates is not None:
-            tracker = QualityTracker(plan.gates, plan.name, prepared.schema.names)
         parts, stats = _write_parts(
             plan.name, sink, source, request, prepared, progress, result, tracker
         )
         if tracker is not None:
-            result.warnings.extend(tracker.warnings)
-            result.quality = "FAIL" if tracker.problems() else "pass"
-            tracker.check()  # before anything is published or any cursor moves
-            for part in parts:
-                destination.deliver(part)
+            _check_gates(tracker, parts, destination, result)
         fault_point("before_publish")
         if not parts and plan.skip_empty:
             result.status = "skipped"
             return
-        result.finished_at = datetime.now(UTC).isoformat()
-        manifest = manifest_bytes(result, prepared.schema, plan.table, parts, destination.kind)
-        destination.publish(parts, manifest, success_marker(manifest), result.run_id)
-        result.parts = [
-            PartRecord(p.final_name, p.rows, p.size_bytes, p.fingerprint) for p in parts
-        ]
-        result.files = len(parts)
-        result.bytes = sum(p.size_bytes for p in parts)
+        _publish(plan, prepared, destination, parts, result)
         if state is not None and plan.cursor_column is not None and stats.position is not None:
             # Only now: the rows up to this position are durably published.
             fault_point("before_cursor_commit")
@@ -131,6 +120,32 @@ def _export(
         result.status = "success"
     finally:
         destination.discard(result.run_id)
+
+
+def _check_gates(
+    tracker: QualityTracker, parts: list[StagedPart], destination: Destination, result: ExportResult
+) -> None:
+    """Fail before anything is published or any cursor moves; then hand the parts over."""
+    result.warnings.extend(tracker.warnings)
+    result.quality = "FAIL" if tracker.problems() else "pass"
+    tracker.check()
+    for part in parts:
+        destination.deliver(part)
+
+
+def _publish(
+    plan: ExportPlan,
+    prepared: PreparedRead,
+    destination: Destination,
+    parts: list[StagedPart],
+    result: ExportResult,
+) -> None:
+    result.finished_at = datetime.now(UTC).isoformat()
+    manifest = manifest_bytes(result, prepared.schema, plan.table, parts, destination.kind)
+    destination.publish(parts, manifest, success_marker(manifest), result.run_id)
+    result.parts = [PartRecord(p.final_name, p.rows, p.size_bytes, p.fingerprint) for p in parts]
+    result.files = len(parts)
+    result.bytes = sum(p.size_bytes for p in parts)
 
 
 def read_request(plan: ExportPlan, cursor: CursorState | None = None) -> ReadRequest:
