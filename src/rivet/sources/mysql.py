@@ -33,24 +33,19 @@ from rivet.sources.base import (
 )
 from rivet.sources.columns import (
     ColumnPlan,
-    check_result_columns,
     column_notes,
     column_reports,
 )
+from rivet.sources.mysql_catalog import describe, from_clause, incremental_key, key_and_estimate
 from rivet.sources.mysql_errors import source_error
 from rivet.sources.mysql_types import (
-    INTEGER_TYPES,
     KeyColumn,
-    MyColumn,
-    cursor_key,
     plan_column,
     quote_ident,
 )
 from rivet.sources.normalize import guard_select_list, normalize, target_schema
 from rivet.sources.ranges import in_range_order, plan_ranges
 from rivet.sources.versions import require_supported
-
-_KEYSET_TYPES = INTEGER_TYPES | {"char", "varchar", "date", "datetime", "decimal"}
 
 
 @dataclass
@@ -82,10 +77,10 @@ class MySQLSource:
                 version, database = cur.fetchone()
                 product = "MariaDB" if "mariadb" in str(version).lower() else "MySQL"
                 require_supported(product, str(version), request.export)
-                columns = _describe(cur, request)
-                key, estimate, span = _key_and_estimate(cur, request, database)
+                columns = describe(cur, request)
+                key, estimate, span = key_and_estimate(cur, request, database)
                 if request.incremental is not None:
-                    key, span = _incremental_key(request, columns, key), None
+                    key, span = incremental_key(request, columns, key), None
         except pymysql.Error as exc:
             raise source_error(exc, request.export) from None
         try:
@@ -170,7 +165,7 @@ class MySQLSource:
         columns = [p.select_sql for p in prepared.plans] + guard_select_list(
             prepared.plans, "`_rivet_guard_{}`"
         )
-        source = _from_clause(request)
+        source = from_clause(request)
         session = _session(request, prepared.mariadb)
         select = f"SELECT {', '.join(columns)} FROM {source}"
         if prepared.key_span is not None:
@@ -296,53 +291,6 @@ class MySQLSource:
         return page
 
 
-def _describe(cur: Any, request: ReadRequest) -> list[MyColumn]:
-    cur.execute(f"SELECT * FROM {_from_clause(request)} LIMIT 0")
-    columns = [
-        MyColumn(f.name, f.type_code, f.flags, f.charsetnr, f.length, f.scale)
-        for f in cur._result.fields
-    ]
-    check_result_columns(request.export, [c.name for c in columns], request.column_overrides)
-    return columns
-
-
-def _key_and_estimate(
-    cur: Any, request: ReadRequest, database: str | None
-) -> tuple[list[KeyColumn], int | None, tuple[int, int, int, float] | None]:
-    if request.table is None:
-        return [], None, None
-    schema, _, table = request.table.rpartition(".")
-    schema = schema or database or ""
-    cur.execute(
-        "SELECT s.COLUMN_NAME, c.DATA_TYPE, c.NUMERIC_PRECISION, c.NUMERIC_SCALE "
-        "FROM information_schema.STATISTICS s "
-        "JOIN information_schema.COLUMNS c ON c.TABLE_SCHEMA = s.TABLE_SCHEMA "
-        "AND c.TABLE_NAME = s.TABLE_NAME AND c.COLUMN_NAME = s.COLUMN_NAME "
-        "WHERE s.TABLE_SCHEMA = %s AND s.TABLE_NAME = %s AND s.INDEX_NAME = 'PRIMARY' "
-        "ORDER BY s.SEQ_IN_INDEX",
-        (schema, table),
-    )
-    rows = cur.fetchall()
-    key = [KeyColumn(r[0], r[1], r[2], r[3]) for r in rows]
-    if not key or not all(k.data_type in _KEYSET_TYPES for k in key):
-        key = []
-    cur.execute(
-        "SELECT TABLE_ROWS, DATA_LENGTH FROM information_schema.TABLES "
-        "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
-        (schema, table),
-    )
-    stats = cur.fetchone()
-    estimate = int(stats[0]) if stats and stats[0] else None
-    span = None
-    if len(key) == 1 and key[0].data_type in INTEGER_TYPES and estimate:
-        column = quote_ident(key[0].name)
-        cur.execute(f"SELECT MIN({column}), MAX({column}) FROM {request.table}")
-        low, high = cur.fetchone()
-        if low is not None:
-            span = (int(low), int(high), estimate, (stats[1] or 0) / estimate)
-    return key, estimate, span
-
-
 def _tls_options(params: dict[str, str]) -> dict[str, Any]:
     """PyMySQL's TLS arguments for the URL's `ssl-mode` / `ssl-ca` (what ConnectorX reads too)."""
     mode = params.get("ssl-mode", "").upper()
@@ -357,34 +305,6 @@ def _tls_options(params: dict[str, str]) -> dict[str, Any]:
         "ssl_verify_cert": True,
         "ssl_verify_identity": mode == "VERIFY_IDENTITY",
     }
-
-
-def _incremental_key(
-    request: ReadRequest, columns: Sequence[MyColumn], primary_key: Sequence[KeyColumn]
-) -> list[KeyColumn]:
-    """(cursor, primary key columns...): a total order, so ties at the boundary are kept."""
-    assert request.incremental is not None
-    name = request.incremental.cursor_column
-    column = next((c for c in columns if c.name == name), None)
-    if column is None:
-        raise SourceError(
-            f"export '{request.export}': cursor_column '{name}' is not a column of the result",
-            hint="the result has columns: " + ", ".join(c.name for c in columns),
-        )
-    cursor = cursor_key(column)
-    if cursor is None:
-        raise SourceError(
-            f"export '{request.export}': cursor_column '{name}' has a type with no usable order",
-            hint="use an integer, decimal, date, datetime, timestamp or varchar column",
-        )
-    return [cursor] + [k for k in primary_key if k.name != name]
-
-
-def _from_clause(request: ReadRequest) -> str:
-    if request.table is not None:
-        return f"{request.table} AS _rivet"
-    assert request.query is not None
-    return f"({request.query.strip().rstrip(';')}) AS _rivet"
 
 
 def _session(request: ReadRequest, mariadb: bool) -> list[str]:
