@@ -165,6 +165,55 @@ def doctor(ctx: click.Context, config_path: Path, params: tuple[str, ...], as_js
     _guarded(ctx, action)
 
 
+@cli.command(
+    epilog="""
+\b
+Examples:
+  rivet check -c rivet.yaml                    # strategy, estimate, warnings, type report
+  rivet check -c rivet.yaml -e orders --json   # one export, as JSON
+  rivet check -c rivet.yaml --strict           # exit 1 if any column would be lossy
+"""
+)
+@config_option
+@click.option(
+    "-e",
+    "--export",
+    "exports",
+    multiple=True,
+    metavar="NAME",
+    help="Check only this export (repeatable).",
+)
+@param_option
+@click.option("--type-report", is_flag=True, help="Accepted for compatibility: always shown.")
+@click.option("--strict", is_flag=True, help="Exit 1 if any column is lossy or unsupported.")
+@click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
+@click.pass_context
+def check(
+    ctx: click.Context,
+    config_path: Path,
+    exports: tuple[str, ...],
+    params: tuple[str, ...],
+    type_report: bool,
+    strict: bool,
+    as_json: bool,
+) -> None:
+    """Show, per export, the read strategy, the row estimate, warnings, and every column's
+    source type, Arrow type and fidelity (exact, compatible, logical_string). Reads no rows."""
+    from rivet.commands.check import check as check_command
+    from rivet.commands.check import render
+
+    def action() -> None:
+        checks = check_command(config_path, exports, _parse_params(params))
+        click.echo(
+            json.dumps([c.to_json() for c in checks], indent=2) if as_json else render(checks)
+        )
+        violations = [f"{c.export}.{v.name}" for c in checks for v in c.violations]
+        if strict and violations:
+            raise ExportFailed(f"strict mode: unsafe type mappings found: {violations}")
+
+    _guarded(ctx, action)
+
+
 @cli.group()
 def state() -> None:
     """Inspect or reset the cursors of incremental exports (.rivet_state.db next to the config)."""
