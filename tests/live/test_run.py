@@ -216,8 +216,12 @@ def test_a_run_killed_while_publishing_leaves_no_success_marker(tmp_path: Path, 
 
 def test_stdout_carries_the_data_and_nothing_else(tmp_path: Path, pg: Pg) -> None:
     pg.execute("CREATE TABLE o AS SELECT g AS id, 'x' || g AS v FROM generate_series(1, 1000) g")
-    stdout_export = {"name": "o", "table": f"{pg.schema}.o", "format": "csv",
-                     "destination": {"type": "stdout"}}  # fmt: skip
+    stdout_export = {
+        "name": "o",
+        "table": f"{pg.schema}.o",
+        "format": "csv",
+        "destination": {"type": "stdout"},
+    }
     config = write_config(tmp_path, [stdout_export])
     result = rivet("run", "-c", str(config))
     assert result.returncode == 0, result.stderr
@@ -236,7 +240,32 @@ def test_stdout_gets_nothing_when_the_export_fails(tmp_path: Path, pg: Pg) -> No
     pg.execute("CREATE TABLE f (id int PRIMARY KEY, d date)")
     pg.execute("INSERT INTO f SELECT g, '2020-01-01' FROM generate_series(1, 100) g")
     pg.execute("INSERT INTO f VALUES (101, 'infinity')")
-    config = write_config(tmp_path, [{"name": "f", "table": f"{pg.schema}.f", "format": "parquet",
-                                      "destination": {"type": "stdout"}}])  # fmt: skip
+    config = write_config(
+        tmp_path,
+        [
+            {
+                "name": "f",
+                "table": f"{pg.schema}.f",
+                "format": "parquet",
+                "destination": {"type": "stdout"},
+            }
+        ],
+    )
     result = rivet("run", "-c", str(config))
     assert result.returncode == 1 and result.stdout == ""
+
+
+def test_validate_rereads_parts_and_reports_it(tmp_path: Path, pg: Pg) -> None:
+    pg.execute(
+        "CREATE TABLE v AS SELECT g AS id, E'line\\nbreak ' || g AS t "
+        "FROM generate_series(1, 3000) g"
+    )
+    for fmt in ("csv", "parquet"):
+        config, _out = _config(
+            tmp_path, {"table": f"{pg.schema}.v", "format": fmt, "max_file_size": "20KB"}
+        )
+        result = rivet("run", "-c", str(config), "--validate", "--json")
+        assert result.returncode == 0, result.stderr
+        summary = json.loads(result.stdout)["exports"][0]
+        assert summary["validated"] == "pass" and summary["rows"] == 3000
+        assert summary["files"] > 1 or fmt == "parquet"  # CSV: quoted newlines in parts

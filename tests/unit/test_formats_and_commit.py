@@ -146,3 +146,17 @@ def test_local_publish_lock(tmp_path: Path) -> None:
     (root / "_rivet_publish.lock").write_text(_json.dumps(held))
     destination.publish([_staged(staging, "a.csv", b"1")], b"{}", b"ok\n", "run1")
     assert (root / "_SUCCESS").exists() and not (root / "_rivet_publish.lock").exists()
+
+
+def test_validation_catches_a_part_that_does_not_read_back(tmp_path: Path) -> None:
+    from rivet.pipeline.validate import ValidationError, validate_part
+
+    sink = _sink(tmp_path, "csv", None)
+    sink.write(_batch(10))
+    (part,) = sink.finish()
+    validate_part(part, "csv", "orders")  # as written: passes
+    with pytest.raises(ValidationError, match="expected 11 rows, got 10"):
+        validate_part(StagedPart(part.path, part.final_name, 11, 0, ""), "csv", "orders")
+    part.path.write_bytes(b"PAR1 not really")
+    with pytest.raises(ValidationError, match="cannot be read back"):
+        validate_part(part, "parquet", "orders")

@@ -23,6 +23,7 @@ Examples:
   rivet run -c rivet.yaml -e orders -e users  # several
   rivet run -c rivet.yaml -p region=eu        # fills ${region} in the config
   rivet run -c rivet.yaml --json > run.json   # machine-readable run summary on stdout
+  rivet run -c rivet.yaml --validate          # re-read every part before publishing it
 """
 
 
@@ -81,6 +82,11 @@ def _parse_params(values: tuple[str, ...]) -> dict[str, str]:
 )
 @param_option
 @click.option(
+    "--validate",
+    is_flag=True,
+    help="Re-read every part (all rows) before publishing; a mismatch fails the export.",
+)
+@click.option(
     "--json", "as_json", is_flag=True, help="Print the run summary as JSON on stdout when done."
 )
 @click.option(
@@ -95,6 +101,7 @@ def run(
     config_path: Path,
     exports: tuple[str, ...],
     params: tuple[str, ...],
+    validate: bool,
     as_json: bool,
     summary_output: Path | None,
 ) -> None:
@@ -107,7 +114,9 @@ def run(
     from rivet.commands.run import run as run_command
 
     def action() -> None:
-        aggregate = run_command(config_path, exports, _parse_params(params), stdout_taken=as_json)
+        aggregate = run_command(
+            config_path, exports, _parse_params(params), stdout_taken=as_json, validate=validate
+        )
         data = aggregate.to_json()
         if summary_output is not None:
             summary_output.write_text(json.dumps(data, indent=2) + "\n")

@@ -36,6 +36,7 @@ def run(
     *,
     echo: Callable[[str], None] = lambda text: print(text, file=sys.stderr, flush=True),
     stdout_taken: bool = False,
+    validate: bool = False,
 ) -> RunAggregate:
     """Run the selected exports (all when none given); each failure is recorded, not raised."""
     params = dict(params or {})
@@ -51,7 +52,7 @@ def run(
     results: list[ExportResult] = []
     try:
         for plan in plans:
-            result = run_export(plan, source, progress_for(sys.stderr), state)
+            result = run_export(plan, source, progress_for(sys.stderr), state, validate)
             results.append(result)
             _write_run_report(config_dir, result)
             echo(render_export(result) if len(plans) == 1 else render_line(result))

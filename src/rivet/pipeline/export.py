@@ -19,6 +19,7 @@ from rivet.destinations.targets import LocalTarget
 from rivet.pipeline.manifest import manifest_bytes, success_marker
 from rivet.pipeline.parts import PartSink
 from rivet.pipeline.prefetch import Prefetch
+from rivet.pipeline.validate import validate_part
 from rivet.plan.export_plan import ExportPlan
 from rivet.quality.gates import QualityTracker
 from rivet.report.model import ExportResult, PartRecord
@@ -31,7 +32,11 @@ log = logging.getLogger(__name__)
 
 
 def run_export(
-    plan: ExportPlan, source: Source, progress: ProgressView, state: StateStore | None = None
+    plan: ExportPlan,
+    source: Source,
+    progress: ProgressView,
+    state: StateStore | None = None,
+    validate: bool = False,
 ) -> ExportResult:
     started = datetime.now(UTC)
     clock = time.perf_counter()
@@ -48,7 +53,7 @@ def run_export(
     )
     with PeakRss() as rss:
         try:
-            _export(plan, source, progress, result, started, state)
+            _export(plan, source, progress, result, started, state, validate)
         except RivetError as exc:
             result.status, result.error = "failed", str(exc)
         except OSError as exc:  # the part writers report a full disk or a lost mount as OSError
@@ -77,6 +82,7 @@ def _export(
     result: ExportResult,
     started: datetime,
     state: StateStore | None,
+    validate: bool,
 ) -> None:
     cursor = None
     if plan.cursor_column is not None:
@@ -101,6 +107,9 @@ def _export(
             # With quality gates, parts wait on local disk until the gates pass: an object store
             # must not receive a part of a run that will not be published.
             deliver=destination.deliver if tracker is None else lambda part: None,
+            check=(lambda part: validate_part(part, plan.output.kind, plan.name))
+            if validate
+            else None,
         )
         parts, stats = _write_parts(
             plan.name, sink, source, request, prepared, progress, result, tracker
@@ -117,6 +126,7 @@ def _export(
             fault_point("before_cursor_commit")
             state.save_cursor(plan.name, stats.position_columns, stats.position, result.run_id)
             result.cursor = stats.position[0]
+        result.validated = "pass" if validate else None
         result.status = "success"
     finally:
         destination.discard(result.run_id)

@@ -30,6 +30,7 @@ class PartSink:
         base_name: str,
         max_file_size: int | None,
         deliver: Callable[[StagedPart], None] = lambda part: None,
+        check: Callable[[StagedPart], None] | None = None,
     ) -> None:
         self._output = output
         self._schema = schema
@@ -43,6 +44,7 @@ class PartSink:
             row_group_bytes = min(row_group_bytes or max_file_size, max_file_size)
         self._row_group_bytes = row_group_bytes
         self._deliver = deliver
+        self._check = check  # runs on each finished part before it is handed over
         self._writer: PartWriter | None = None
         self._waiting: list[
             tuple[int, Path, int]
@@ -123,6 +125,8 @@ class PartSink:
             suffix = f"_part{index}" if many else ""
             name = f"{self._base_name}{suffix}.{self._output.extension}"
             part = StagedPart(path, name, rows, path.stat().st_size, fingerprint(path))
+            if self._check is not None:
+                self._check(part)
             self.parts.append(part)
             self._deliver(part)
         self._waiting.clear()

@@ -39,6 +39,7 @@ class ExportResult:
     warnings: list[str] = field(default_factory=list)
     cursor: str | None = None  # incremental: the cursor value stored after this run
     quality: str | None = None  # pass | FAIL when a `quality:` block is set
+    validated: str | None = None  # pass with --validate (a failed validation fails the export)
     error: str | None = None
 
     def to_json(self) -> dict[str, Any]:

@@ -36,6 +36,8 @@ def render_export(result: ExportResult) -> str:
         rows.append(("cursor", result.cursor))
     if result.quality is not None:
         rows.append(("quality", result.quality))
+    if result.validated is not None:
+        rows.append(("validated", result.validated))
     rows.extend(("warning", w) for w in result.warnings)
     if result.error:
         rows.append(("error", _one_line(result.error, 240)))
