@@ -32,9 +32,9 @@ Examples:
 @click.option("--json-errors", is_flag=True, help="On error, print one JSON line on stderr.")
 @click.pass_context
 def cli(ctx: click.Context, json_errors: bool) -> None:
-    """rivet: extract tables and queries from PostgreSQL into Parquet or CSV, safely.
+    """rivet: extract tables and queries from PostgreSQL or MySQL into Parquet or CSV, safely.
 
-    Reads are short, bounded statements in a read-only transaction; parts are published
+    Reads are short, bounded statements (read-only, one snapshot on PostgreSQL); parts are published
     atomically with a manifest.json and a _SUCCESS marker. See `rivet run --help`.
     """
     ctx.ensure_object(dict)
