@@ -51,18 +51,14 @@ class S3Destination(TempStaging):
         return self._target.uri
 
     def deliver(self, part: StagedPart) -> None:
-        if not self._cleared:  # no old _SUCCESS may sit beside the parts of this run
-            with self._errors("remove the old _SUCCESS marker"):
-                self._client.delete_object(Bucket=self._target.bucket, Key=self._key(SUCCESS))
-            self._cleared = True
+        self._clear_marker()
         self._upload(part.path, self._key(part.final_name))
         part.path.unlink()
 
     def publish(
         self, parts: Sequence[StagedPart], manifest: bytes, success: bytes, run_id: str
     ) -> None:
-        if not self._cleared:
-            self.deliver_nothing()
+        self._clear_marker()
         bucket, lock = self._target.bucket, self._key(LOCK)
         with self._errors("take the publish lock"):
             acquire(
@@ -106,8 +102,10 @@ class S3Destination(TempStaging):
         body: bytes = response["Body"].read()
         return body
 
-    def deliver_nothing(self) -> None:
-        """A run with no parts still replaces the old marker before its manifest."""
+    def _clear_marker(self) -> None:
+        """Once per run, before its first part: no old _SUCCESS may sit beside new parts."""
+        if self._cleared:
+            return
         with self._errors("remove the old _SUCCESS marker"):
             self._client.delete_object(Bucket=self._target.bucket, Key=self._key(SUCCESS))
         self._cleared = True

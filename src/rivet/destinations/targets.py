@@ -12,7 +12,7 @@ class LocalTarget:
 
     @property
     def uri(self) -> str:
-        return f"file://{self.path}"
+        return self.path.resolve().as_uri()
 
 
 @dataclass(frozen=True)

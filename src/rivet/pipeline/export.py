@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 from rivet.core.errors import DestinationError, RivetError
 from rivet.core.faults import fault_point
 from rivet.destinations import Destination, StagedPart, open_destination
-from rivet.destinations.targets import LocalTarget
 from rivet.pipeline.manifest import manifest_bytes, success_marker
 from rivet.pipeline.parts import PartSink
 from rivet.pipeline.prefetch import Prefetch
@@ -45,7 +44,7 @@ def run_export(
         run_id=f"{plan.name}_{_stamp(started, 'T')}",
         mode=plan.mode,
         source_engine=source.engine,
-        destination=_uri(plan),
+        destination=plan.destination.uri,
         format=plan.output.kind,
         compression=plan.output.compression,
         tuning=_tuning_label(plan),
@@ -137,8 +136,9 @@ def _check_gates(
 ) -> None:
     """Fail before anything is published or any cursor moves; then hand the parts over."""
     result.warnings.extend(tracker.warnings)
-    result.quality = "FAIL" if tracker.problems() else "pass"
-    tracker.check()
+    problems = tracker.problems()
+    result.quality = "FAIL" if problems else "pass"
+    tracker.check(problems)
     for part in parts:
         destination.deliver(part)
 
@@ -214,11 +214,6 @@ def _write_parts(
         result.longest_statement_s = stats.longest_statement_s
         result.rows = sink.rows
     return parts, stats
-
-
-def _uri(plan: ExportPlan) -> str:
-    target = plan.destination
-    return target.path.resolve().as_uri() if isinstance(target, LocalTarget) else target.uri
 
 
 def _stamp(moment: datetime, sep: str) -> str:

@@ -60,10 +60,8 @@ class PartSink:
                 self._opened += 1
                 if self._opened == 2:  # now we know there are several parts: name part 0
                     self._hand_over(many=True)
-            head, batch = (
-                batch.slice(0, self._rows_that_fit(self._writer)),
-                batch.slice(self._rows_that_fit(self._writer)),
-            )
+            fit = self._rows_that_fit(self._writer)
+            head, batch = batch.slice(0, fit), batch.slice(fit)
             self._writer.write(head)
             self.rows += head.num_rows
             if (

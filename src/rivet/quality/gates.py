@@ -83,8 +83,9 @@ class QualityTracker:
                 )
         return found
 
-    def check(self) -> None:
-        found = self.problems()
+    def check(self, found: list[str] | None = None) -> None:
+        """Raise QualityError for the problems found (computed here unless given)."""
+        found = self.problems() if found is None else found
         if found:
             raise QualityError(
                 f"export '{self._export}': quality gate failed, nothing published: "

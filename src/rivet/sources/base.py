@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -72,13 +74,37 @@ class PreparedRead:
 
 @dataclass
 class ReadStats:
-    """Filled in while reading; observed by the summary and the benchmark."""
+    """Filled in while reading (by several reader threads at once); observed by the summary."""
 
     statements: int = 0
     longest_statement_s: float = 0.0
     # Keyset reads: names and text values of the key of the last row read (the next position).
     position_columns: tuple[str, ...] = ()
     position: tuple[str, ...] | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def record_statement(self, seconds: float) -> None:
+        with self._lock:
+            self.statements += 1
+            self.longest_statement_s = max(self.longest_statement_s, seconds)
+
+
+def rows_for(page_bytes: float, bytes_per_row: float, request: ReadRequest) -> int:
+    """Rows of one statement: the byte budget over the row width, within the row bounds and
+    any explicit tuning.batch_size."""
+    rows = max(MIN_PAGE_ROWS, min(MAX_PAGE_ROWS, int(page_bytes / max(bytes_per_row, 1.0))))
+    return min(rows, request.max_page_rows) if request.max_page_rows else rows
+
+
+def next_page_rows(page: pa.Table, request: ReadRequest) -> int:
+    """Rows of the next statement, from the bytes per row the last page measured."""
+    return rows_for(request.page_bytes, page.nbytes / max(page.num_rows, 1), request)
+
+
+def throttle(request: ReadRequest) -> None:
+    """tuning.throttle_ms between statements."""
+    if request.throttle_ms > 0:
+        time.sleep(request.throttle_ms / 1000)
 
 
 class Source(Protocol):

@@ -30,6 +30,9 @@ from rivet.sources.base import (
     ReadRequest,
     ReadStats,
     check_position,
+    next_page_rows,
+    rows_for,
+    throttle,
 )
 from rivet.sources.columns import (
     ColumnPlan,
@@ -187,10 +190,9 @@ class MySQLSource:
         low, high, estimate, bytes_per_row = prepared.key_span
         # ConnectorX holds a page twice while it builds and exports it: with several workers the
         # page budget is shared, so memory stays the same whatever the parallelism.
-        page_bytes = request.page_bytes / max(1, request.read_connections)
-        rows = max(MIN_PAGE_ROWS, int(page_bytes / max(bytes_per_row, 16)))
-        if request.max_page_rows:
-            rows = min(rows, request.max_page_rows)
+        rows = rows_for(
+            request.page_bytes / max(1, request.read_connections), max(bytes_per_row, 16), request
+        )
         key = f"_rivet.{quote_ident(prepared.key[0].name)}"
         cap = max(MIN_PAGE_ROWS, rows * 2)
         ranges = plan_ranges(low, high, estimate, rows)
@@ -204,7 +206,7 @@ class MySQLSource:
                 page = self._fetch(sql, session, stats, request.export)
                 if page.num_rows:
                     yield page
-                _throttle(request)
+                throttle(request)
                 if page.num_rows < cap:  # a dense cluster makes a range longer: page through it
                     return
                 after = int(page.column(prepared.key[0].name)[-1].as_py())
@@ -250,11 +252,8 @@ class MySQLSource:
             if page.num_rows < limit:
                 return
             after = [k.literal(t) for k, t in zip(prepared.key, position, strict=True)]
-            per_row = max(page.nbytes / page.num_rows, 1.0)
-            limit = max(MIN_PAGE_ROWS, int(request.page_bytes / per_row))
-            if request.max_page_rows:
-                limit = min(limit, request.max_page_rows)
-            _throttle(request)
+            limit = next_page_rows(page, request)
+            throttle(request)
 
     def _streamed(
         self, request: ReadRequest, select: str, session: list[str], stats: ReadStats
@@ -277,8 +276,7 @@ class MySQLSource:
             if batch is None:
                 break
             yield pa.Table.from_batches([batch])
-        stats.statements += 1
-        stats.longest_statement_s = max(stats.longest_statement_s, time.perf_counter() - started)
+        stats.record_statement(time.perf_counter() - started)
 
     def _fetch(self, sql: str, session: list[str], stats: ReadStats, export: str) -> pa.Table:
         started = time.perf_counter()
@@ -286,8 +284,7 @@ class MySQLSource:
             page: pa.Table = connectorx.read_sql(
                 self._url, sql, return_type="arrow", pre_execution_query=session
             )
-        stats.statements += 1
-        stats.longest_statement_s = max(stats.longest_statement_s, time.perf_counter() - started)
+        stats.record_statement(time.perf_counter() - started)
         return page
 
 
@@ -332,8 +329,3 @@ def _driver_errors(export: str) -> Iterator[None]:
         if isinstance(exc, RuntimeError) or type(exc).__name__ == "PanicException":
             raise source_error(exc, export) from None
         raise
-
-
-def _throttle(request: ReadRequest) -> None:
-    if request.throttle_ms > 0:
-        time.sleep(request.throttle_ms / 1000)

@@ -14,9 +14,9 @@ the next one starts, so its duration on the server is bounded and client memory 
 from __future__ import annotations
 
 import contextlib
-import threading
 import time
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import adbc_driver_manager
 import adbc_driver_postgresql.dbapi as adbc
@@ -26,11 +26,12 @@ import pyarrow.compute as pc
 from rivet.sources import pg_sql
 from rivet.sources.base import (
     FIRST_PAGE_ROWS,
-    MAX_PAGE_ROWS,
     MIN_PAGE_ROWS,
     ReadRequest,
     ReadStats,
     check_position,
+    next_page_rows,
+    throttle,
 )
 from rivet.sources.columns import ColumnPlan
 from rivet.sources.normalize import guard_select_list
@@ -47,7 +48,7 @@ class Session:
         self, url: str, request: ReadRequest, stats: ReadStats, snapshot: str | None = None
     ) -> None:
         self._stats = stats
-        self._lock = threading.Lock()
+        self._no_copy: Any = None
         try:
             self._conn = adbc.connect(url)
         except adbc_driver_manager.Error as exc:
@@ -67,15 +68,14 @@ class Session:
         """Run one read statement to completion; its duration is what the server saw."""
         cursor = self._cursor
         if not use_copy:  # FETCH cannot be wrapped in COPY: read its binary result set directly
-            cursor = self._conn.cursor()
-            cursor.adbc_statement.set_options(**{"adbc.postgresql.use_copy": "false"})
+            if self._no_copy is None:
+                self._no_copy = self._conn.cursor()
+                self._no_copy.adbc_statement.set_options(**{"adbc.postgresql.use_copy": "false"})
+            cursor = self._no_copy
         started = time.perf_counter()
         cursor.execute(sql)
         page: pa.Table = cursor.fetch_arrow_table()
-        elapsed = time.perf_counter() - started
-        with self._lock:
-            self._stats.statements += 1
-            self._stats.longest_statement_s = max(self._stats.longest_statement_s, elapsed)
+        self._stats.record_statement(time.perf_counter() - started)
         return page
 
     def close(self) -> None:
@@ -131,7 +131,7 @@ def range_pages(
                 page = session.fetch(sql)
                 if page.num_rows:
                     yield page
-                _throttle(request)
+                throttle(request)
                 if page.num_rows < cap:  # a dense cluster makes a range longer: page through it
                     return
                 after = int(pc.max(page.column(key)).as_py())
@@ -181,7 +181,7 @@ def keyset_pages(
                 return
             after = literals(position, key)
             limit = next_page_rows(page, request)
-            _throttle(request)
+            throttle(request)
     finally:
         session.close()
 
@@ -203,15 +203,9 @@ def cursor_pages(
                 session.execute("CLOSE _rivet_cur")
                 return
             limit = next_page_rows(page, request)
-            _throttle(request)
+            throttle(request)
     finally:
         session.close()
-
-
-def next_page_rows(page: pa.Table, request: ReadRequest) -> int:
-    per_row = max(page.nbytes / max(page.num_rows, 1), 1.0)
-    rows = max(MIN_PAGE_ROWS, min(MAX_PAGE_ROWS, int(request.page_bytes / per_row)))
-    return min(rows, request.max_page_rows) if request.max_page_rows else rows
 
 
 def last_key_texts(page: pa.Table, key: Sequence[tuple[str, str]]) -> tuple[str, ...]:
@@ -230,8 +224,3 @@ def literals(texts: Sequence[str], key: Sequence[tuple[str, str]]) -> list[str]:
         str(int(text)) if pg_type in INTEGER_KEYS else f"{pg_sql.quote_literal(text)}::{pg_type}"
         for text, (_, pg_type) in zip(texts, key, strict=True)
     ]
-
-
-def _throttle(request: ReadRequest) -> None:
-    if request.throttle_ms > 0:
-        time.sleep(request.throttle_ms / 1000)

@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from rivet.core.errors import SourceError
 from rivet.sources import pg_read, pg_sql
-from rivet.sources.base import MIN_PAGE_ROWS, PreparedRead, ReadRequest, ReadStats
+from rivet.sources.base import PreparedRead, ReadRequest, ReadStats, rows_for
 from rivet.sources.columns import (
     ColumnPlan,
     check_result_columns,
@@ -237,9 +237,7 @@ class PostgresSource:
     ) -> Iterator[pa.Table]:
         if prepared.key_span is not None:
             low, high, estimate, bytes_per_row = prepared.key_span
-            rows = max(MIN_PAGE_ROWS, int(request.page_bytes / max(bytes_per_row, 16)))
-            if request.max_page_rows:
-                rows = min(rows, request.max_page_rows)
+            rows = rows_for(request.page_bytes, max(bytes_per_row, 16), request)
             ranges = plan_ranges(low, high, estimate, rows)
             key = prepared.key[0][0]
             return pg_read.range_pages(self._url, request, prepared.plans, key, ranges, rows, stats)
