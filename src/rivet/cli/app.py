@@ -24,6 +24,7 @@ Examples:
   rivet run -c rivet.yaml -p region=eu        # fills ${region} in the config
   rivet run -c rivet.yaml --json > run.json   # machine-readable run summary on stdout
   rivet run -c rivet.yaml --validate          # re-read every part before publishing it
+  rivet run -c rivet.yaml -e events --resume  # continue a killed checkpointed chunk run
 """
 
 
@@ -87,6 +88,12 @@ def _parse_params(values: tuple[str, ...]) -> dict[str, str]:
     help="Re-read every part (all rows) before publishing; a mismatch fails the export.",
 )
 @click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue the unfinished chunk run of each chunked export with chunk_checkpoint: true "
+    "(only the chunks not completed are read).",
+)
+@click.option(
     "--json", "as_json", is_flag=True, help="Print the run summary as JSON on stdout when done."
 )
 @click.option(
@@ -102,6 +109,7 @@ def run(
     exports: tuple[str, ...],
     params: tuple[str, ...],
     validate: bool,
+    resume: bool,
     as_json: bool,
     summary_output: Path | None,
 ) -> None:
@@ -115,7 +123,12 @@ def run(
 
     def action() -> None:
         aggregate = run_command(
-            config_path, exports, _parse_params(params), stdout_taken=as_json, validate=validate
+            config_path,
+            exports,
+            _parse_params(params),
+            stdout_taken=as_json,
+            validate=validate,
+            resume=resume,
         )
         data = aggregate.to_json()
         if summary_output is not None:
@@ -225,7 +238,11 @@ def check(
 
 @cli.group()
 def state() -> None:
-    """Inspect or reset the cursors of incremental exports (.rivet_state.db next to the config)."""
+    """Inspect or reset what runs remember: cursors, chunk runs, run history.
+
+    The state is .rivet_state.db next to the config, or the PostgreSQL database named by
+    RIVET_STATE_URL.
+    """
 
 
 @state.command("show")
@@ -288,6 +305,97 @@ def state_reset(ctx: click.Context, config_path: Path, export: str) -> None:
             if existed
             else f"No state recorded for export '{export}'; nothing to reset"
         )
+
+    _guarded(ctx, action)
+
+
+export_required = click.option(
+    "-e", "--export", "export", required=True, metavar="NAME", help="The export."
+)
+
+
+@state.command("chunks")
+@config_option
+@export_required
+@click.option("--json", "as_json", is_flag=True, help="Print the chunk run as JSON.")
+@click.pass_context
+def state_chunks(ctx: click.Context, config_path: Path, export: str, as_json: bool) -> None:
+    """Show an export's latest chunk run and the status of each chunk."""
+    from rivet.commands.state import chunks
+
+    def action() -> None:
+        report = chunks(config_path, export)
+        run = report.run
+        if as_json:
+            data = {
+                "export": export,
+                "run_id": run.run_id if run else None,
+                "plan_hash": run.plan_hash if run else None,
+                "status": run.status if run else None,
+                "tasks": [t.to_json() for t in report.tasks],
+            }
+            click.echo(json.dumps(data, indent=2))
+            return
+        if run is None:
+            click.echo(f"No chunk checkpoint data for export '{export}'.")
+            return
+        counts: dict[str, int] = {}
+        for task in report.tasks:
+            counts[task.status] = counts.get(task.status, 0) + 1
+        click.echo(f"export:    {export}\nrun_id:    {run.run_id}\nplan_hash: {run.plan_hash}")
+        click.echo(f"status:    {run.status}  ({', '.join(f'{n} {s}' for s, n in counts.items())})")
+        click.echo(f"{'CHUNK':>6}  {'STATUS':<10} {'TRIES':>5} {'ROWS':>12}  RANGE")
+        for task in report.tasks:
+            rows = f"{task.rows:,}" if task.rows is not None else "-"
+            click.echo(
+                f"{task.chunk.index:>6}  {task.status:<10} {task.attempts:>5} {rows:>12}  "
+                f"{task.chunk.label}" + (f"  error: {task.error}" if task.error else "")
+            )
+
+    _guarded(ctx, action)
+
+
+@state.command("reset-chunks")
+@config_option
+@export_required
+@click.pass_context
+def state_reset_chunks(ctx: click.Context, config_path: Path, export: str) -> None:
+    """Forget an export's chunk runs: an unfinished one is dropped, the next run starts over."""
+    from rivet.commands.state import reset_chunks
+
+    def action() -> None:
+        removed = reset_chunks(config_path, export)
+        click.echo(f"Removed {removed} chunk run record(s) for export '{export}'.")
+
+    _guarded(ctx, action)
+
+
+@state.command("runs")
+@config_option
+@click.option("-e", "--export", "export", metavar="NAME", help="Only this export's runs.")
+@click.option("--limit", default=20, show_default=True, help="How many recent runs.")
+@click.option("--json", "as_json", is_flag=True, help="Print the runs as JSON.")
+@click.pass_context
+def state_runs(
+    ctx: click.Context, config_path: Path, export: str | None, limit: int, as_json: bool
+) -> None:
+    """List recent export runs: status, rows, files, bytes, duration, peak memory."""
+    from rivet.commands.state import runs
+
+    def action() -> None:
+        records = runs(config_path, export, limit)
+        if as_json:
+            click.echo(json.dumps([r.to_json() for r in records], indent=2))
+            return
+        if not records:
+            click.echo("No runs recorded yet.")
+            return
+        click.echo(f"{'STARTED':<26} {'EXPORT':<24} {'STATUS':<8} {'ROWS':>12} {'SECONDS':>8}")
+        for r in records:
+            click.echo(
+                f"{r.started_at[:26]:<26} {r.export_name:<24} {r.status:<8} {r.rows:>12,} "
+                f"{r.duration_ms / 1000:>8.1f}" + (f"  {r.error}" if r.error else "")
+            )
 
     _guarded(ctx, action)
 

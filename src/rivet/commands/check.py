@@ -10,7 +10,7 @@ from typing import Any
 
 from rivet.commands.run import open_source, query_text, select_exports
 from rivet.config import load_config
-from rivet.pipeline.export import read_request
+from rivet.pipeline.request import read_request
 from rivet.plan.export_plan import resolve_export
 from rivet.sources.base import ColumnReport
 

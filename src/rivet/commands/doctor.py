@@ -12,7 +12,7 @@ from rivet.config import load_config
 from rivet.core.errors import RivetError
 from rivet.core.redact import redact
 from rivet.destinations import open_destination
-from rivet.pipeline.export import read_request
+from rivet.pipeline.request import read_request
 from rivet.plan.export_plan import ExportPlan, resolve_export
 from rivet.sources.base import Source
 

@@ -24,7 +24,8 @@ from rivet.report.summary import render_aggregate, render_export, render_line
 from rivet.sources.base import Source
 from rivet.sources.mysql import MySQLSource
 from rivet.sources.postgres import PostgresSource
-from rivet.state import open_state
+from rivet.state import StateStore, open_state
+from rivet.state.errors import StateError
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,7 @@ def run(
     echo: Callable[[str], None] = lambda text: print(text, file=sys.stderr, flush=True),
     stdout_taken: bool = False,
     validate: bool = False,
+    resume: bool = False,
 ) -> RunAggregate:
     """Run the selected exports (all when none given); each failure is recorded, not raised."""
     params = dict(params or {})
@@ -47,12 +49,12 @@ def run(
     plans = [resolve_export(e, config, query_text(e, config_dir, params), now) for e in selected]
     _check_stdout(plans, stdout_taken)
     source = open_source(config, config_dir)
-    state = open_state(config_dir) if any(p.cursor_column for p in plans) else None
+    state = _open_state(config_dir, plans)
     started = time.perf_counter()
     results: list[ExportResult] = []
     try:
         for plan in plans:
-            result = run_export(plan, source, progress_for(sys.stderr), state, validate)
+            result = run_export(plan, source, progress_for(sys.stderr), state, validate, resume)
             results.append(result)
             _write_run_report(config_dir, result)
             echo(render_export(result) if len(plans) == 1 else render_line(result))
@@ -70,6 +72,19 @@ def run(
     if len(plans) > 1:
         echo(render_aggregate(aggregate))
     return aggregate
+
+
+def _open_state(config_dir: Path, plans: Sequence[ExportPlan]) -> StateStore | None:
+    """The state store keeps cursors and chunk checkpoints (then it must open) and every run's
+    metrics (then a store that cannot open costs only a warning)."""
+    needed = any(p.cursor_column or (p.chunks and p.chunks.checkpoint) for p in plans)
+    try:
+        return open_state(config_dir)
+    except StateError as exc:
+        if needed:
+            raise
+        log.warning("run metrics will not be recorded: %s", exc)
+        return None
 
 
 def open_source(config: RivetConfig, config_dir: Path) -> Source:

@@ -149,6 +149,8 @@ class ExportConfig(_Model):
     parallel: Annotated[int, Field(ge=1)] = 1
     chunk_checkpoint: bool = False
     chunk_max_attempts: Annotated[int, Field(ge=1)] | None = None
+    # rivet extension: PostgreSQL parallel chunks share one snapshot, or read one each
+    chunk_snapshot: Literal["shared", "per_chunk"] = "shared"
     time_column: str | None = None
     time_column_type: Literal["timestamp", "unix"] = "timestamp"
     days_window: Annotated[int, Field(ge=1)] | None = None

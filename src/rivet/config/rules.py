@@ -140,6 +140,8 @@ def _mode_problems(export: ExportConfig) -> Iterator[str]:
         yield "chunk_by_days: only allowed with mode: chunked"
     if export.chunk_by_days is not None and export.chunk_dense:
         yield "chunk_by_days: cannot be combined with chunk_dense"
+    if export.chunk_snapshot != "shared" and export.mode != "chunked":
+        yield "chunk_snapshot: only allowed with mode: chunked"
     if export.chunk_size_memory_mb is not None and export.table is None:
         yield "chunk_size_memory_mb: only allowed with 'table:' (it reads the table's statistics)"
     if export.mode == "time_window":

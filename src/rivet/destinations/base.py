@@ -31,8 +31,8 @@ class Destination(Protocol):
     @property
     def uri(self) -> str: ...
 
-    def staging_dir(self, run_id: str) -> Path:
-        """A fresh local directory for this run's part files."""
+    def staging_dir(self, run_id: str, reuse: bool = False) -> Path:
+        """A fresh local directory for this run's part files (`reuse`: a resumed run's)."""
 
     def deliver(self, part: StagedPart) -> None:
         """A part is finished and named. Object stores upload it now (never leaving a partial
@@ -44,8 +44,12 @@ class Destination(Protocol):
         """Make the run visible under the publish lock: parts not yet in place, then
         manifest.json, then _SUCCESS."""
 
-    def discard(self, run_id: str) -> None:
-        """Remove the run's local staging (after success or failure)."""
+    def discard(self, run_id: str, keep: bool = False) -> None:
+        """Remove the run's local staging (after success or failure); `keep`: a checkpointed run
+        failed, and its completed parts must wait there for `--resume`."""
+
+    def holds(self, part: StagedPart) -> bool:
+        """Is a part of an unfinished run still complete where it was delivered (or staged)?"""
 
     def probe(self) -> str:
         """Write and remove a small probe object; return what was checked (raises on failure)."""
@@ -56,10 +60,11 @@ class TempStaging:
 
     _staging: Path | None = None
 
-    def staging_dir(self, run_id: str) -> Path:
+    def staging_dir(self, run_id: str, reuse: bool = False) -> Path:
         self._staging = Path(tempfile.mkdtemp(prefix=f"rivet-{run_id}-"))
         return self._staging
 
-    def discard(self, run_id: str) -> None:
+    def discard(self, run_id: str, keep: bool = False) -> None:
+        """Always removed: a part leaves this staging only once it is delivered."""
         if self._staging is not None:
             shutil.rmtree(self._staging, ignore_errors=True)

@@ -96,6 +96,10 @@ class GcsDestination(TempStaging):
             return None
         return data
 
+    def holds(self, part: StagedPart) -> bool:
+        blob = self._bucket.get_blob(self._key(part.final_name))
+        return blob is not None and blob.size == part.size_bytes
+
     def probe(self) -> str:
         blob = self._bucket.blob(self._key(PROBE))
         with self._errors(f"write {PROBE}"):

@@ -37,14 +37,24 @@ class LocalDestination:
     def uri(self) -> str:
         return self.root.resolve().as_uri()
 
-    def staging_dir(self, run_id: str) -> Path:
+    def staging_dir(self, run_id: str, reuse: bool = False) -> Path:
         path = self.root / STAGING_DIR / run_id
         with _translated(f"cannot create the output directory '{self.root}'"):
-            path.mkdir(parents=True, exist_ok=False)
+            path.mkdir(parents=True, exist_ok=reuse)
         return path
 
     def deliver(self, part: StagedPart) -> None:
-        """Parts stay staged until every one is complete: they are published together."""
+        """Parts stay staged until every one is complete: they are published together. The
+        staged file is made durable now, so a checkpoint that names it can be trusted."""
+        with _translated(f"cannot write to '{self.root}'"):
+            _fsync_file(part.path)
+
+    def holds(self, part: StagedPart) -> bool:
+        """Staged, or already published under its final name by an interrupted publish."""
+        for path in (part.path, self.root / part.final_name):
+            if path.is_file() and path.stat().st_size == part.size_bytes:
+                return True
+        return False
 
     def publish(
         self, parts: Sequence[StagedPart], manifest: bytes, success: bytes, run_id: str
@@ -61,7 +71,8 @@ class LocalDestination:
             try:
                 _remove_if_present(self.root / SUCCESS)
                 for part in parts:
-                    _fsync_file(part.path)
+                    if not part.path.exists() and self.holds(part):
+                        continue  # an interrupted publish of this (resumed) run placed it
                     os.link(part.path, self.root / part.final_name)
                     part.path.unlink()
                     fault_point("after_part_published")
@@ -72,8 +83,10 @@ class LocalDestination:
             finally:
                 lock.unlink(missing_ok=True)
 
-    def discard(self, run_id: str) -> None:
+    def discard(self, run_id: str, keep: bool = False) -> None:
         """Remove a run's staging directory (after publishing, or after a failure)."""
+        if keep:
+            return
         shutil.rmtree(self.root / STAGING_DIR / run_id, ignore_errors=True)
         with contextlib.suppress(OSError):  # other runs are staging, or it is already gone
             (self.root / STAGING_DIR).rmdir()

@@ -3,8 +3,8 @@
 The lock is an object created with a conditional create (S3 If-None-Match, GCS
 if_generation_match=0, O_EXCL locally) and removed after `_SUCCESS`. A lock older than
 STALE_AFTER (a run killed while publishing) is taken over; a fresh one fails the run with the
-holder's run id. Without it, two concurrent runs could leave a `_SUCCESS` that matches the
-other run's manifest.
+holder's run id. A resumed chunk run takes over the lock its own killed process left. Without
+the lock, two concurrent runs could leave a `_SUCCESS` that matches the other run's manifest.
 """
 
 from __future__ import annotations
@@ -42,7 +42,8 @@ def acquire(
             holder, since = found.get("run_id", "?"), datetime.fromisoformat(found["at"])
         except (ValueError, KeyError, TypeError):
             since = None
-    if since is None or datetime.now(UTC) - since > STALE_AFTER:
+    # Our own run id: this (resumed) run was killed while publishing, and continues it now.
+    if since is None or holder == run_id or datetime.now(UTC) - since > STALE_AFTER:
         remove()
         if create(body):
             return

@@ -55,6 +55,15 @@ class S3Destination(TempStaging):
         self._upload(part.path, self._key(part.final_name))
         part.path.unlink()
 
+    def holds(self, part: StagedPart) -> bool:
+        try:
+            head = self._client.head_object(
+                Bucket=self._target.bucket, Key=self._key(part.final_name)
+            )
+        except botocore.exceptions.ClientError:
+            return False
+        return int(head["ContentLength"]) == part.size_bytes
+
     def publish(
         self, parts: Sequence[StagedPart], manifest: bytes, success: bytes, run_id: str
     ) -> None:

@@ -41,5 +41,8 @@ class StdoutDestination(TempStaging):
                 hint="check the command rivet's output is piped into",
             ) from None
 
+    def holds(self, part: StagedPart) -> bool:
+        return False  # nothing is kept: stdout takes no checkpointed run
+
     def probe(self) -> str:
         return "nothing to check: data goes to standard output"

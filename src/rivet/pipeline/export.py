@@ -15,17 +15,20 @@ from datetime import UTC, datetime
 from rivet.core.errors import DestinationError, RivetError
 from rivet.core.faults import fault_point
 from rivet.destinations import Destination, StagedPart, open_destination
-from rivet.pipeline.manifest import manifest_bytes, success_marker
+from rivet.pipeline.chunked import export_chunked
 from rivet.pipeline.parts import PartSink
 from rivet.pipeline.prefetch import Prefetch
+from rivet.pipeline.publish import publish_run
+from rivet.pipeline.request import read_request
 from rivet.pipeline.validate import validate_part
 from rivet.plan.export_plan import ExportPlan
 from rivet.quality.gates import QualityTracker
-from rivet.report.model import ExportResult, PartRecord
+from rivet.report.model import ExportResult
 from rivet.report.progress import ProgressView
 from rivet.report.rss import PeakRss
-from rivet.sources.base import Incremental, PreparedRead, ReadRequest, ReadStats, Source
-from rivet.state import CursorState, StateStore
+from rivet.sources.base import PreparedRead, ReadRequest, ReadStats, Source
+from rivet.state import StateStore
+from rivet.state.run_log import RunRecord
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +39,7 @@ def run_export(
     progress: ProgressView,
     state: StateStore | None = None,
     validate: bool = False,
+    resume: bool = False,
 ) -> ExportResult:
     started = datetime.now(UTC)
     clock = time.perf_counter()
@@ -52,7 +56,10 @@ def run_export(
     )
     with PeakRss() as rss:
         try:
-            _export(plan, source, progress, result, started, state, validate)
+            if plan.chunks is not None:
+                export_chunked(plan, source, progress, result, state, validate, resume)
+            else:
+                _export(plan, source, progress, result, started, state, validate)
         except RivetError as exc:
             result.status, result.error = "failed", str(exc)
         except OSError as exc:  # the part writers report a full disk or a lost mount as OSError
@@ -71,7 +78,34 @@ def run_export(
     result.finished_at = datetime.now(UTC).isoformat()
     result.duration_s = time.perf_counter() - clock
     result.peak_rss_mb = rss.peak_mb
+    if state is not None:
+        _record_run(state, result)
     return result
+
+
+def _record_run(state: StateStore, result: ExportResult) -> None:
+    """The run's row in export_metrics; a state store that fails here only costs a warning."""
+    try:
+        state.runs.record(
+            RunRecord(
+                result.run_id,
+                result.export_name,
+                result.mode,
+                result.status,
+                result.rows,
+                result.files,
+                result.bytes,
+                int(result.duration_s * 1000),
+                result.peak_rss_mb,
+                result.error,
+                result.started_at,
+                result.finished_at,
+            )
+        )
+    except Exception as exc:
+        log.warning(
+            "export %s: could not record the run in the state store: %s", result.export_name, exc
+        )
 
 
 def _export(
@@ -119,7 +153,7 @@ def _export(
         if not parts and plan.skip_empty:
             result.status = "skipped"
             return
-        _publish(plan, prepared, destination, parts, result)
+        publish_run(plan, prepared, destination, parts, result)
         if state is not None and plan.cursor_column is not None and stats.position is not None:
             # Only now: the rows up to this position are durably published.
             fault_point("before_cursor_commit")
@@ -141,47 +175,6 @@ def _check_gates(
     tracker.check(problems)
     for part in parts:
         destination.deliver(part)
-
-
-def _publish(
-    plan: ExportPlan,
-    prepared: PreparedRead,
-    destination: Destination,
-    parts: list[StagedPart],
-    result: ExportResult,
-) -> None:
-    result.finished_at = datetime.now(UTC).isoformat()
-    manifest = manifest_bytes(result, prepared.schema, plan.table, parts, destination.kind)
-    destination.publish(parts, manifest, success_marker(manifest), result.run_id)
-    result.parts = [PartRecord(p.final_name, p.rows, p.size_bytes, p.fingerprint) for p in parts]
-    result.files = len(parts)
-    result.bytes = sum(p.size_bytes for p in parts)
-
-
-def read_request(plan: ExportPlan, cursor: CursorState | None = None) -> ReadRequest:
-    """What the source needs of a plan: the SQL source, overrides, tuning, cursor position."""
-    incremental = None
-    if plan.cursor_column is not None:
-        incremental = Incremental(
-            plan.cursor_column,
-            cursor.position if cursor else None,
-            cursor.position_columns if cursor else (),
-        )
-    elif plan.window is not None:  # the same ordered read, from a lower bound, with no state
-        incremental = Incremental(plan.window.column, lower_bound=plan.window.bound)
-    return ReadRequest(
-        export=plan.name,
-        table=plan.table,
-        query=plan.query,
-        column_overrides=plan.column_overrides,
-        page_bytes=plan.tuning.page_bytes,
-        max_page_rows=plan.tuning.batch_size if plan.tuning.batch_size_explicit else None,
-        statement_timeout_s=plan.tuning.statement_timeout_s,
-        lock_timeout_s=plan.tuning.lock_timeout_s,
-        throttle_ms=plan.tuning.throttle_ms,
-        read_connections=plan.tuning.read_connections,
-        incremental=incremental,
-    )
 
 
 def _write_parts(

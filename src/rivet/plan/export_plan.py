@@ -22,6 +22,7 @@ from rivet.config.models import (
     StdoutDestination,
 )
 from rivet.config.sizes import parse_size
+from rivet.core.chunks import ChunkSpec
 from rivet.core.errors import PlanError
 from rivet.destinations.targets import GcsTarget, LocalTarget, S3Target, StdoutTarget, Target
 from rivet.plan.tuning import Tuning, resolve_tuning
@@ -38,7 +39,7 @@ _PROFILE_CODEC = {
     "compact": ("zstd", 9),
 }
 _DEFAULT_LEVEL = {"zstd": 3, "gzip": 6}
-IMPLEMENTED_MODES = ("full", "incremental", "time_window")
+IMPLEMENTED_MODES = ("full", "incremental", "chunked", "time_window")
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,7 @@ class ExportPlan:
     cursor_column: str | None = None  # incremental mode
     window: TimeWindow | None = None  # time_window mode
     gates: Gates | None = None  # quality:
+    chunks: ChunkSpec | None = None  # chunked mode
 
 
 def resolve_export(
@@ -112,6 +114,26 @@ def resolve_export(
         cursor_column=export.cursor_column if export.mode == "incremental" else None,
         window=_window(export, now),
         gates=_gates(export),
+        chunks=_chunks(export, config),
+    )
+
+
+def _chunks(export: ExportConfig, config: RivetConfig) -> ChunkSpec | None:
+    if export.mode != "chunked":
+        return None
+    by = "days" if export.chunk_by_days else "dense" if export.chunk_dense else "range"
+    tuning = resolve_tuning(config.source, export.tuning)
+    return ChunkSpec(
+        column=export.chunk_column,
+        by=by,
+        size=export.chunk_size,
+        count=export.chunk_count,
+        memory_mb=export.chunk_size_memory_mb,
+        days=export.chunk_by_days,
+        parallel=export.parallel,
+        checkpoint=export.chunk_checkpoint,
+        max_attempts=export.chunk_max_attempts or tuning.max_retries + 1,
+        shared_snapshot=export.chunk_snapshot == "shared",
     )
 
 
@@ -150,6 +172,13 @@ def _refuse_unimplemented(export: ExportConfig) -> None:
         raise PlanError(
             f"{where}: incremental_cursor_mode: coalesce is not available in this version yet",
             hint="use a single cursor_column for now",
+        )
+    quality = export.quality
+    if export.mode == "chunked" and quality and (quality.null_ratio_max or quality.unique_columns):
+        raise PlanError(
+            f"{where}: quality.null_ratio_max and quality.unique_columns are not available for "
+            "chunked exports yet (row_count_min/max are)",
+            hint="remove them, or use mode: full for this export",
         )
     if isinstance(export.destination, AzureDestination):
         raise PlanError(

@@ -5,12 +5,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import pyarrow as pa
 
 from rivet.config.column_types import ColumnType
+from rivet.core.chunks import Chunk, ChunkSpec
 from rivet.core.errors import SourceError
 
 FIRST_PAGE_ROWS = 10_000  # rows of the first statement, before bytes per row are known
@@ -36,6 +38,25 @@ class Incremental:
 
 
 @dataclass(frozen=True)
+class ChunkRead:
+    """Read only one chunk: the rows whose `column` falls in the chunk (no ORDER BY)."""
+
+    column: str
+    chunk: Chunk
+    snapshot: str | None = None  # PostgreSQL: import this exported snapshot
+
+
+@dataclass(frozen=True)
+class ChunkLayout:
+    """How a chunked export is cut: its resolved column, chunks (in order), and notes."""
+
+    column: str
+    chunks: list[Chunk]
+    fingerprint: str  # a resumed run must find the same
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class ReadRequest:
     """Everything a source needs to read one export; built by the pipeline from the plan."""
 
@@ -50,6 +71,7 @@ class ReadRequest:
     throttle_ms: int
     read_connections: int = 1  # >1: parallel key ranges, one shared snapshot
     incremental: Incremental | None = None
+    chunk: ChunkRead | None = None
 
 
 @dataclass(frozen=True)
@@ -115,6 +137,17 @@ class Source(Protocol):
     def read(
         self, request: ReadRequest, prepared: PreparedRead, stats: ReadStats
     ) -> Iterator[pa.RecordBatch]: ...
+
+    def chunk_layout(
+        self, request: ReadRequest, prepared: PreparedRead, spec: ChunkSpec
+    ) -> ChunkLayout:
+        """Resolve the chunk column and cut its span into chunks (short catalog statements)."""
+        ...
+
+    def shared_snapshot(self, request: ReadRequest) -> AbstractContextManager[str | None]:
+        """Hold one snapshot that chunk reads can import while the block runs (PostgreSQL);
+        None where the engine has no such thing."""
+        ...
 
     def server_info(self, export: str) -> tuple[str, list[str]]:
         """Connect and describe the server ("PostgreSQL 15.19"), with warnings (poolers...)."""

@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -22,10 +23,13 @@ import connectorx
 import pyarrow as pa
 import pymysql
 
+from rivet.core.chunks import ChunkSpec
 from rivet.core.errors import SourceError
+from rivet.sources import chunking
 from rivet.sources.base import (
     FIRST_PAGE_ROWS,
     MIN_PAGE_ROWS,
+    ChunkLayout,
     PreparedRead,
     ReadRequest,
     ReadStats,
@@ -42,7 +46,10 @@ from rivet.sources.columns import (
 from rivet.sources.mysql_catalog import describe, from_clause, incremental_key, key_and_estimate
 from rivet.sources.mysql_errors import source_error
 from rivet.sources.mysql_types import (
+    INTEGER_TYPES,
+    NOT_NULL_FLAG,
     KeyColumn,
+    cursor_key,
     plan_column,
     quote_ident,
 )
@@ -120,6 +127,66 @@ class MySQLSource:
             mariadb="mariadb" in str(version).lower(),
         )
 
+    def chunk_layout(
+        self, request: ReadRequest, prepared: PreparedRead, spec: ChunkSpec
+    ) -> ChunkLayout:
+        assert isinstance(prepared, MyPreparedRead)
+        name = spec.column
+        if name is None:
+            if len(prepared.key) != 1 or prepared.key[0].data_type not in INTEGER_TYPES:
+                raise SourceError(
+                    f"export '{request.export}': chunk_column is not set and "
+                    f"{request.table or 'the query'} has no single-column integer primary key",
+                    hint="set chunk_column to an indexed integer, date or datetime column",
+                )
+            name = prepared.key[0].name
+        conn = self._control_connection(request.export)
+        try:
+            with conn.cursor() as cur:
+                columns = {c.name: c for c in describe(cur, request)}
+                if name not in columns:
+                    raise SourceError(
+                        f"export '{request.export}': chunk_column '{name}' is not a column of "
+                        "the result",
+                        hint="the result has columns: " + ", ".join(columns),
+                    )
+                key = cursor_key(columns[name])
+                if key is not None and key.data_type == "timestamp":
+                    # Compared as UTC text: the chunk reads and these queries run in UTC.
+                    key = KeyColumn(key.name, "datetime")
+                kind = (
+                    "none"
+                    if key is None
+                    else "integer"
+                    if key.data_type in INTEGER_TYPES
+                    else "temporal"
+                    if key.data_type in ("date", "datetime")
+                    else "orderable"
+                )
+                cur.execute("SET @rivet_saved_tz = @@session.time_zone, time_zone = '+00:00'")
+                try:
+                    span = prepared.key_span
+                    return chunking.layout(
+                        request.export,
+                        spec,
+                        name,
+                        kind,
+                        not columns[name].flags & NOT_NULL_FLAG,
+                        _MyChunkCatalog(cur, from_clause(request), key),
+                        prepared.row_estimate,
+                        span[3] if span else None,
+                        from_clause(request),
+                    )
+                finally:
+                    cur.execute("SET time_zone = @rivet_saved_tz")
+        except pymysql.Error as exc:
+            raise source_error(exc, request.export) from None
+
+    @contextmanager
+    def shared_snapshot(self, request: ReadRequest) -> Iterator[str | None]:
+        """MySQL cannot share a snapshot between connections: each chunk is its own read."""
+        yield None
+
     def server_info(self, export: str) -> tuple[str, list[str]]:
         conn = self._control_connection(export)
         try:
@@ -171,7 +238,11 @@ class MySQLSource:
         source = from_clause(request)
         session = _session(request, prepared.mariadb)
         select = f"SELECT {', '.join(columns)} FROM {source}"
-        if prepared.key_span is not None:
+        if request.chunk is not None:
+            column = f"_rivet.{quote_ident(request.chunk.column)}"
+            where = chunking.chunk_where(column, request.chunk.chunk)
+            yield from self._streamed(request, f"{select} WHERE {where}", session, stats)
+        elif prepared.key_span is not None:
             yield from self._range_pages(request, prepared, select, session, stats)
         elif prepared.key:
             yield from self._keyset_pages(request, prepared, select, session, stats)
@@ -329,3 +400,45 @@ def _driver_errors(export: str) -> Iterator[None]:
         if isinstance(exc, RuntimeError) or type(exc).__name__ == "PanicException":
             raise source_error(exc, export) from None
         raise
+
+
+class _MyChunkCatalog:
+    """The chunk boundary questions, on the control connection (UTC session)."""
+
+    def __init__(self, cur: Any, source: str, key: KeyColumn | None) -> None:
+        self._cur = cur
+        self._source = source
+        self._key = key
+
+    def integer_span(self, column: str) -> tuple[int, int] | None:
+        ref = f"_rivet.{quote_ident(column)}"
+        row = self._one(f"SELECT MIN({ref}), MAX({ref}) FROM {self._source}")
+        return None if row is None or row[0] is None else (int(row[0]), int(row[1]))
+
+    def date_span(self, column: str) -> tuple[date, date] | None:
+        ref = f"_rivet.{quote_ident(column)}"
+        row = self._one(f"SELECT DATE(MIN({ref})), DATE(MAX({ref})) FROM {self._source}")
+        return None if row is None or row[0] is None else (row[0], row[1])
+
+    def boundary(self, column: str, low: str | None, offset: int) -> str | None:
+        ref = f"_rivet.{quote_ident(column)}"
+        where = f"{ref} IS NOT NULL" + (f" AND {ref} >= {low}" if low is not None else "")
+        return self._literal(
+            f"SELECT {ref} FROM {self._source} WHERE {where} ORDER BY {ref} LIMIT 1 OFFSET {offset}"
+        )
+
+    def next_value(self, column: str, after: str) -> str | None:
+        ref = f"_rivet.{quote_ident(column)}"
+        return self._literal(
+            f"SELECT {ref} FROM {self._source} WHERE {ref} > {after} ORDER BY {ref} LIMIT 1"
+        )
+
+    def _one(self, sql: str) -> tuple[Any, ...] | None:
+        self._cur.execute(sql)
+        row: tuple[Any, ...] | None = self._cur.fetchone()
+        return row
+
+    def _literal(self, sql: str) -> str | None:
+        assert self._key is not None
+        row = self._one(sql)
+        return None if row is None else self._key.literal(self._key.text(row[0]))

@@ -187,12 +187,20 @@ def keyset_pages(
 
 
 def cursor_pages(
-    url: str, request: ReadRequest, plans: Sequence[ColumnPlan], stats: ReadStats
+    url: str,
+    request: ReadRequest,
+    plans: Sequence[ColumnPlan],
+    stats: ReadStats,
+    where: str | None = None,
+    snapshot: str | None = None,
 ) -> Iterator[pa.Table]:
-    session = Session(url, request, stats)
+    """FETCH pages of one server-side cursor (no order); `where` filters, as for one chunk."""
+    session = Session(url, request, stats, snapshot)
     try:
         source = pg_sql.from_clause(request.table, request.query)
         query = pg_sql.select_all(select_list(plans), source)
+        if where is not None:
+            query += f" WHERE {where}"
         session.execute(f"DECLARE _rivet_cur NO SCROLL CURSOR FOR {query}")
         limit = min(FIRST_PAGE_ROWS, request.max_page_rows or FIRST_PAGE_ROWS)
         while True:

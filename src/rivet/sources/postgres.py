@@ -11,16 +11,19 @@ duration on the server and the client's memory.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import adbc_driver_manager
 import psycopg
 import pyarrow as pa
 
+from rivet.core.chunks import ChunkSpec
 from rivet.core.errors import SourceError
-from rivet.sources import pg_read, pg_sql
-from rivet.sources.base import PreparedRead, ReadRequest, ReadStats, rows_for
+from rivet.sources import chunking, pg_read, pg_sql
+from rivet.sources.base import ChunkLayout, PreparedRead, ReadRequest, ReadStats, rows_for
 from rivet.sources.columns import (
     ColumnPlan,
     check_result_columns,
@@ -50,6 +53,11 @@ _KEY_TYPES = {
     "oid",
 }
 
+_TEMPORAL = {"date", "timestamp", "timestamptz"}
+_NOT_NULL_SQL = """
+SELECT attnotnull FROM pg_catalog.pg_attribute
+WHERE attrelid = %s::regclass AND attname = %s AND NOT attisdropped
+"""
 _TYPES_SQL = """
 SELECT t.oid::int8, t.typname::text, t.typtype::text, e.typname::text
 FROM pg_catalog.pg_type t
@@ -139,6 +147,67 @@ class PostgresSource:
             key=key,
             key_span=span,
         )
+
+    def chunk_layout(
+        self, request: ReadRequest, prepared: PreparedRead, spec: ChunkSpec
+    ) -> ChunkLayout:
+        assert isinstance(prepared, PgPreparedRead)
+        column = spec.column or _auto_chunk_column(request, prepared)
+        types = {p.name: p.native_type for p in prepared.plans}
+        if column not in types:
+            raise SourceError(
+                f"export '{request.export}': chunk_column '{column}' is not a column of the result",
+                hint="the result has columns: " + ", ".join(types),
+            )
+        pg_type = types[column]
+        kind = (
+            "integer"
+            if pg_type in pg_read.INTEGER_KEYS
+            else "temporal"
+            if pg_type in _TEMPORAL
+            else "orderable"
+            if pg_type in _KEY_TYPES
+            else "none"
+        )
+        conn = self._control_connection(request.export)
+        source = pg_sql.from_clause(request.table, request.query)
+        try:
+            with conn.transaction():
+                for setting in ("SET TRANSACTION READ ONLY", "SET LOCAL TimeZone = 'UTC'"):
+                    conn.execute(setting)
+                if request.statement_timeout_s > 0:
+                    conn.execute(f"SET LOCAL statement_timeout = '{request.statement_timeout_s}s'")
+                nullable = True
+                if request.table is not None:
+                    row = conn.execute(_NOT_NULL_SQL, (request.table, column)).fetchone()
+                    nullable = not (row and row[0])
+                span = prepared.key_span
+                return chunking.layout(
+                    request.export,
+                    spec,
+                    column,
+                    kind,
+                    nullable,
+                    _PgChunkCatalog(conn, source, pg_type),
+                    prepared.row_estimate,
+                    span[3] if span else None,
+                    source,
+                )
+        except psycopg.Error as exc:
+            raise source_error(exc, request.export) from None
+
+    @contextmanager
+    def shared_snapshot(self, request: ReadRequest) -> Iterator[str | None]:
+        """One open REPEATABLE READ transaction whose snapshot every chunk session imports; it
+        stays open (idle in transaction) until the block ends."""
+        try:
+            session = pg_read.Session(self._url, request, ReadStats())
+            try:
+                yield session.export_snapshot()
+            finally:
+                session.close()
+        except adbc_driver_manager.Error as exc:
+            raise source_error(exc, request.export) from None
 
     def server_info(self, export: str) -> tuple[str, list[str]]:
         conn = self._control_connection(export)
@@ -235,6 +304,12 @@ class PostgresSource:
     def _pages(
         self, request: ReadRequest, prepared: PgPreparedRead, stats: ReadStats
     ) -> Iterator[pa.Table]:
+        if request.chunk is not None:
+            chunk = request.chunk
+            where = chunking.chunk_where(pg_sql.column_ref(chunk.column), chunk.chunk)
+            return pg_read.cursor_pages(
+                self._url, request, prepared.plans, stats, where, chunk.snapshot
+            )
         if prepared.key_span is not None:
             low, high, estimate, bytes_per_row = prepared.key_span
             rows = rows_for(request.page_bytes, max(bytes_per_row, 16), request)
@@ -266,3 +341,55 @@ def _incremental_key(
             hint="use an integer, numeric, text, date or timestamp column as the cursor",
         )
     return [(cursor, types[cursor])] + [k for k in primary_key if k[0] != cursor]
+
+
+def _auto_chunk_column(request: ReadRequest, prepared: PgPreparedRead) -> str:
+    if len(prepared.key) == 1 and prepared.key[0][1] in pg_read.INTEGER_KEYS:
+        return prepared.key[0][0]
+    raise SourceError(
+        f"export '{request.export}': chunk_column is not set and "
+        f"{request.table or 'the query'} has no single-column integer primary key to use",
+        hint="set chunk_column to an indexed integer, date or timestamp column",
+    )
+
+
+class _PgChunkCatalog:
+    """The chunk boundary questions, answered in the control connection's transaction."""
+
+    def __init__(self, conn: psycopg.Connection[Any], source: str, pg_type: str) -> None:
+        self._conn = conn
+        self._source = source
+        self._type = pg_type
+
+    def integer_span(self, column: str) -> tuple[int, int] | None:
+        ref = pg_sql.column_ref(column)
+        row = self._one(f"SELECT min({ref})::int8, max({ref})::int8 FROM {self._source}")
+        return None if row is None or row[0] is None else (int(row[0]), int(row[1]))
+
+    def date_span(self, column: str) -> tuple[date, date] | None:
+        ref = pg_sql.column_ref(column)
+        row = self._one(f"SELECT min({ref})::date, max({ref})::date FROM {self._source}")
+        return None if row is None or row[0] is None else (row[0], row[1])
+
+    def boundary(self, column: str, low: str | None, offset: int) -> str | None:
+        ref = pg_sql.column_ref(column)
+        where = f"{ref} IS NOT NULL" + (f" AND {ref} >= {low}" if low is not None else "")
+        return self._literal(
+            f"SELECT {ref}::text FROM {self._source} WHERE {where} "
+            f"ORDER BY {ref} LIMIT 1 OFFSET {offset}"
+        )
+
+    def next_value(self, column: str, after: str) -> str | None:
+        ref = pg_sql.column_ref(column)
+        return self._literal(
+            f"SELECT {ref}::text FROM {self._source} WHERE {ref} > {after} ORDER BY {ref} LIMIT 1"
+        )
+
+    def _one(self, sql: str) -> tuple[Any, ...] | None:
+        return self._conn.execute(sql).fetchone()
+
+    def _literal(self, sql: str) -> str | None:
+        row = self._one(sql)
+        if row is None:
+            return None
+        return pg_read.literals([row[0]], [("", self._type)])[0]

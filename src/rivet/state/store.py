@@ -11,34 +11,87 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from rivet.core.errors import RivetError
 from rivet.core.redact import redact
+from rivet.state.backend import Backend
+from rivet.state.chunk_runs import ChunkRuns
+from rivet.state.errors import StateError
+from rivet.state.run_log import RunLog
 
 STATE_FILE = ".rivet_state.db"
 _MIGRATION_LOCK = 0x72697665  # "rive": the advisory lock key of PostgreSQL migrations
-MIGRATIONS = (
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # 1: the reference's export_state, plus the full keyset position of the last exported row
-    """
-    CREATE TABLE export_state (
-        export_name TEXT PRIMARY KEY,
-        last_cursor_value TEXT,
-        position_json TEXT,
-        last_run_id TEXT,
-        last_run_at TEXT
-    )
-    """,
+    (
+        """
+        CREATE TABLE export_state (
+            export_name TEXT PRIMARY KEY,
+            last_cursor_value TEXT,
+            position_json TEXT,
+            last_run_id TEXT,
+            last_run_at TEXT
+        )
+        """,
+    ),
+    # 2: checkpointed chunk runs and their tasks (one row per chunk)
+    (
+        """
+        CREATE TABLE chunk_run (
+            run_id TEXT PRIMARY KEY,
+            export_name TEXT NOT NULL,
+            plan_hash TEXT NOT NULL,
+            status TEXT NOT NULL,
+            max_attempts INTEGER NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )
+        """,
+        "CREATE INDEX chunk_run_export ON chunk_run (export_name, status)",
+        """
+        CREATE TABLE chunk_task (
+            run_id TEXT NOT NULL,
+            chunk_index INTEGER NOT NULL,
+            start_key TEXT,
+            end_key TEXT,
+            is_null INTEGER NOT NULL,
+            status TEXT NOT NULL,
+            attempts INTEGER NOT NULL,
+            last_error TEXT,
+            rows_written INTEGER,
+            parts_json TEXT,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (run_id, chunk_index)
+        )
+        """,
+    ),
+    # 3: one row per export run: the metrics and outcome `rivet state runs` and rivet-mcp show
+    (
+        """
+        CREATE TABLE export_metrics (
+            run_id TEXT PRIMARY KEY,
+            export_name TEXT NOT NULL,
+            mode TEXT NOT NULL,
+            status TEXT NOT NULL,
+            total_rows INTEGER NOT NULL,
+            files_produced INTEGER NOT NULL,
+            bytes_written INTEGER NOT NULL,
+            duration_ms INTEGER NOT NULL,
+            peak_rss_mb REAL,
+            error_message TEXT,
+            started_at TEXT NOT NULL,
+            finished_at TEXT
+        )
+        """,
+        "CREATE INDEX export_metrics_recent ON export_metrics (export_name, started_at)",
+    ),
 )
-
-
-class StateError(RivetError):
-    """The state store cannot be opened, migrated or written."""
 
 
 @dataclass(frozen=True)
@@ -51,40 +104,34 @@ class CursorState:
     updated_at: str | None
 
 
-class _Backend(Protocol):
-    where: str
-
-    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
-
-    def change(self, sql: str, params: Sequence[Any] = ()) -> int: ...
-
-    def locked(self) -> Any: ...
-
-    def close(self) -> None: ...
-
-
 class _SQLite:
-    def __init__(self, path: Path) -> None:
+    """One connection shared by the threads of a run (parallel chunk workers), one at a time."""
+
+    def __init__(self, path: Path | str) -> None:
         self.where = str(path)
-        self._db = sqlite3.connect(path, timeout=10, isolation_level=None)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(path, timeout=10, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA busy_timeout=10000")
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        return self._db.execute(sql, params).fetchall()
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
 
     def change(self, sql: str, params: Sequence[Any] = ()) -> int:
-        return self._db.execute(sql, params).rowcount
+        with self._lock:
+            return self._db.execute(sql, params).rowcount
 
     @contextmanager
     def locked(self) -> Iterator[None]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
 
     def close(self) -> None:
         self._db.close()
@@ -95,6 +142,7 @@ class _Postgres:
         import psycopg
 
         self.where = redact(url)
+        self._lock = threading.RLock()
         self._db = psycopg.connect(
             url,
             autocommit=True,
@@ -104,14 +152,16 @@ class _Postgres:
         )
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        return self._db.execute(sql.replace("?", "%s"), params).fetchall()
+        with self._lock:
+            return self._db.execute(sql.replace("?", "%s"), params).fetchall()
 
     def change(self, sql: str, params: Sequence[Any] = ()) -> int:
-        return self._db.execute(sql.replace("?", "%s"), params).rowcount
+        with self._lock:
+            return self._db.execute(sql.replace("?", "%s"), params).rowcount
 
     @contextmanager
     def locked(self) -> Iterator[None]:
-        with self._db.transaction():
+        with self._lock, self._db.transaction():
             self._db.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
             yield
 
@@ -120,10 +170,12 @@ class _Postgres:
 
 
 class StateStore:
-    def __init__(self, backend: _Backend) -> None:
+    def __init__(self, backend: Backend) -> None:
         self._db = backend
         self.where = backend.where
         self._migrate()
+        self.chunks = ChunkRuns(backend)
+        self.runs = RunLog(backend)
 
     def close(self) -> None:
         self._db.close()
@@ -173,9 +225,21 @@ class StateStore:
         with self._db.locked():
             self._db.change("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER)")
             current = self._db.rows("SELECT max(version) FROM schema_version")[0][0] or 0
-            for number, ddl in enumerate(MIGRATIONS[current:], start=current + 1):
-                self._db.change(ddl)
+            if current > len(MIGRATIONS):
+                raise StateError(
+                    f"state store {self.where} has schema version {current}, newer than this "
+                    f"rivet knows ({len(MIGRATIONS)})",
+                    hint="upgrade rivet (pip install -U rivet-extract); the state was not changed",
+                )
+            for number, statements in enumerate(MIGRATIONS[current:], start=current + 1):
+                for ddl in statements:
+                    self._db.change(ddl)
                 self._db.change("INSERT INTO schema_version VALUES (?)", (number,))
+
+
+def memory_state() -> StateStore:
+    """A private in-memory store: the chunk ledger of a run that does not checkpoint."""
+    return StateStore(_SQLite(":memory:"))
 
 
 def open_state(config_dir: Path) -> StateStore:

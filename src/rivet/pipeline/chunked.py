@@ -1,0 +1,323 @@
+"""Chunked mode: the export cut into chunks of its chunk column, read by `parallel` workers.
+
+    layout (min/max or index walk) -> ledger (chunk_run + chunk_task) -> workers claim chunks:
+    read chunk -> write its part(s) -> deliver -> mark completed -> ... -> every chunk completed
+    -> publish (parts, manifest.json, _SUCCESS) -> chunk run completed
+
+Each chunk writes its own part files (`<export>_<stamp>_chunk<i>[_part<j>].<ext>`, names fixed by
+the run, so a chunk read again after a crash replaces rather than duplicates its part). With
+`chunk_checkpoint: true` the ledger lives in the state store and its staging survives a crash, so
+`rivet run --resume` reads only the chunks that were not completed; without it the ledger is in
+memory and a failed run leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import time
+from contextlib import nullcontext
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from rivet.core.chunks import ChunkSpec
+from rivet.core.errors import PlanError, RivetError, SourceError
+from rivet.core.faults import fault_point
+from rivet.destinations import Destination, StagedPart, open_destination
+from rivet.pipeline.parts import PartSink
+from rivet.pipeline.prefetch import Prefetch
+from rivet.pipeline.publish import publish_run
+from rivet.pipeline.request import read_request
+from rivet.pipeline.validate import validate_part
+from rivet.plan.export_plan import ExportPlan
+from rivet.quality.gates import QualityTracker
+from rivet.report.model import ExportResult
+from rivet.report.progress import ProgressView
+from rivet.sources.base import ChunkLayout, ChunkRead, PreparedRead, ReadRequest, ReadStats, Source
+from rivet.state import StateStore
+from rivet.state.chunk_runs import ChunkRuns, ChunkTask
+from rivet.state.store import memory_state
+
+log = logging.getLogger(__name__)
+
+
+def export_chunked(
+    plan: ExportPlan,
+    source: Source,
+    progress: ProgressView,
+    result: ExportResult,
+    state: StateStore | None,
+    validate: bool,
+    resume: bool,
+) -> None:
+    spec = plan.chunks
+    assert spec is not None
+    request = read_request(plan)
+    prepared = source.prepare(request)
+    layout = source.chunk_layout(request, prepared, spec)
+    result.warnings.extend(prepared.warnings + layout.warnings)
+    result.strategy = _strategy(spec, layout)
+    ledger = state if spec.checkpoint else memory_state()
+    assert ledger is not None, "checkpointed chunk runs need the state store"
+    try:
+        runs = ledger.chunks
+        resumed = _open_run(plan.name, spec, layout, runs, result, resume)
+        destination = open_destination(plan.destination, plan.name)
+        staging = destination.staging_dir(result.run_id, reuse=resumed)
+        done = False
+        try:
+            if resumed:
+                _forget_lost_parts(runs, result.run_id, staging, destination)
+            run = _ChunkRun(plan, source, request, prepared, layout, runs, result.run_id)
+            run.execute(staging, destination, progress, validate)
+            result.statements = run.stats.statements
+            result.longest_statement_s = run.stats.longest_statement_s
+            parts, rows = _completed_parts(runs, result.run_id, staging)
+            result.rows = rows
+            if plan.gates is not None:
+                tracker = QualityTracker(plan.gates, plan.name, prepared.schema.names)
+                tracker.rows = rows
+                problems = tracker.problems()
+                result.quality = "FAIL" if problems else "pass"
+                tracker.check(problems)
+            fault_point("before_publish")
+            if not parts and plan.skip_empty:
+                result.status = "skipped"
+            else:
+                publish_run(plan, prepared, destination, parts, result)
+                result.status = "success"
+            runs.finish(result.run_id)
+            result.validated = "pass" if validate else None
+            done = True
+        finally:
+            destination.discard(result.run_id, keep=spec.checkpoint and not done)
+    finally:
+        if ledger is not state:
+            ledger.close()
+
+
+def _strategy(spec: ChunkSpec, layout: ChunkLayout) -> str:
+    how = {"range": "ranges", "days": f"{spec.days}-day windows", "dense": "dense"}[spec.by]
+    snapshot = "one snapshot" if spec.shared_snapshot else "a snapshot per chunk"
+    return (
+        f"chunked({layout.column}: {len(layout.chunks)} {how}, parallel={spec.parallel}, "
+        f"{snapshot}{', checkpointed' if spec.checkpoint else ''})"
+    )
+
+
+def _open_run(
+    export: str,
+    spec: ChunkSpec,
+    layout: ChunkLayout,
+    runs: ChunkRuns,
+    result: ExportResult,
+    resume: bool,
+) -> bool:
+    """Start a new chunk run, or (--resume) continue the unfinished one. True when resuming."""
+    unfinished = runs.in_progress(export)
+    if resume and spec.checkpoint:
+        if unfinished is None:
+            raise PlanError(
+                f"export '{export}': --resume, but there is no unfinished chunk run to resume",
+                hint="run it without --resume",
+            )
+        if unfinished.plan_hash != layout.fingerprint:
+            raise PlanError(
+                f"export '{export}': the chunk plan changed since run {unfinished.run_id} started "
+                "(query, chunk column or chunk sizing), so its chunks cannot be resumed",
+                hint=f"start over with `rivet state reset-chunks -c <config> -e {export}` "
+                "and rerun without --resume",
+            )
+        runs.reopen(unfinished.run_id)
+        result.run_id = unfinished.run_id
+        return True
+    if resume:
+        result.warnings.append(
+            "--resume has no effect: this export does not checkpoint chunks "
+            "(chunk_checkpoint: true)"
+        )
+    if unfinished is not None:
+        raise PlanError(
+            f"export '{export}': chunk run {unfinished.run_id} (started "
+            f"{unfinished.created_at}) did not finish",
+            hint=f"continue it with `rivet run -c <config> -e {export} --resume`, or drop it "
+            f"with `rivet state reset-chunks -c <config> -e {export}`",
+        )
+    runs.start(export, result.run_id, layout.fingerprint, layout.chunks, spec.max_attempts)
+    return False
+
+
+def _forget_lost_parts(
+    runs: ChunkRuns, run_id: str, staging: Path, destination: Destination
+) -> None:
+    """A completed chunk whose part is no longer where the ledger says is read again."""
+    for task in runs.tasks(run_id):
+        if task.status == "completed" and not all(
+            destination.holds(_staged(staging, p)) for p in task.parts
+        ):
+            log.warning("chunk %d: its part is missing, reading it again", task.chunk.index)
+            runs.reset_task(run_id, task.chunk.index)
+
+
+def _completed_parts(runs: ChunkRuns, run_id: str, staging: Path) -> tuple[list[StagedPart], int]:
+    tasks = runs.tasks(run_id)
+    unfinished = [t.chunk.index for t in tasks if t.status != "completed"]
+    if unfinished:
+        raise RivetError(f"chunks {unfinished} did not complete")
+    parts = [_staged(staging, p) for task in tasks for p in task.parts]
+    return parts, sum(task.rows or 0 for task in tasks)
+
+
+def _staged(staging: Path, record: dict[str, Any]) -> StagedPart:
+    return StagedPart(
+        staging / record["staged"],
+        record["name"],
+        record["rows"],
+        record["bytes"],
+        record["fingerprint"],
+    )
+
+
+class _ChunkRun:
+    """The workers of one chunk run: each claims a chunk, reads and writes it, and records it."""
+
+    def __init__(
+        self,
+        plan: ExportPlan,
+        source: Source,
+        request: ReadRequest,
+        prepared: PreparedRead,
+        layout: ChunkLayout,
+        runs: ChunkRuns,
+        run_id: str,
+    ) -> None:
+        assert plan.chunks is not None
+        self.plan, self.spec = plan, plan.chunks
+        self.source, self.request, self.prepared = source, request, prepared
+        self.layout, self.runs, self.run_id = layout, runs, run_id
+        self.base_name = run_id.replace("T", "_").replace(".", "_")
+        self.stats = ReadStats()
+        self._stop = threading.Event()
+        self._errors: list[BaseException] = []
+        self._progress_lock = threading.Lock()
+
+    def execute(
+        self, staging: Path, destination: Destination, progress: ProgressView, validate: bool
+    ) -> None:
+        pending = sum(1 for t in self.runs.tasks(self.run_id) if t.status != "completed")
+        workers = max(1, min(self.spec.parallel, pending))
+        progress.start(self.plan.name, self.prepared.row_estimate)
+        try:
+            holder = (
+                self.source.shared_snapshot(self.request)
+                if self.spec.shared_snapshot
+                else nullcontext(None)
+            )
+            with holder as snapshot:
+                threads = [
+                    threading.Thread(
+                        target=self._work,
+                        args=(snapshot, staging, destination, progress, validate),
+                        name=f"rivet-chunk-{i}",
+                        daemon=True,
+                    )
+                    for i in range(workers)
+                ]
+                for thread in threads:
+                    thread.start()
+                for thread in threads:
+                    thread.join()
+        finally:
+            progress.stop()
+        if self._errors:
+            raise self._errors[0]
+
+    def _work(
+        self,
+        snapshot: str | None,
+        staging: Path,
+        destination: Destination,
+        progress: ProgressView,
+        validate: bool,
+    ) -> None:
+        while not self._stop.is_set():
+            try:
+                task = self.runs.claim(self.run_id)
+            except BaseException as exc:
+                self._give_up(exc)
+                return
+            if task is None:
+                return
+            try:
+                rows, parts = self._read_chunk(
+                    task, snapshot, staging, destination, progress, validate
+                )
+            except BaseException as exc:
+                retry = (
+                    isinstance(exc, SourceError)
+                    and exc.transient
+                    and task.attempts < self.spec.max_attempts
+                )
+                self.runs.fail(self.run_id, task.chunk.index, str(exc), retry=retry)
+                if retry:
+                    log.warning("chunk %d failed, retrying: %s", task.chunk.index, exc)
+                    time.sleep(self.plan.tuning.retry_backoff_ms / 1000 * task.attempts)
+                    continue
+                self._give_up(exc)
+                return
+            self.runs.complete(self.run_id, task.chunk.index, rows, parts)
+            fault_point("after_chunk_checkpoint")
+
+    def _give_up(self, exc: BaseException) -> None:
+        self._errors.append(exc)
+        self._stop.set()
+
+    def _read_chunk(
+        self,
+        task: ChunkTask,
+        snapshot: str | None,
+        staging: Path,
+        destination: Destination,
+        progress: ProgressView,
+        validate: bool,
+    ) -> tuple[int, list[dict[str, Any]]]:
+        index = task.chunk.index
+        folder = staging / f"chunk-{index:05d}"
+        shutil.rmtree(folder, ignore_errors=True)  # what an earlier attempt left
+        folder.mkdir(parents=True)
+        sink = PartSink(
+            self.plan.output,
+            self.prepared.schema,
+            folder,
+            f"{self.base_name}_chunk{index:05d}",
+            self.plan.max_file_size,
+            deliver=destination.deliver,
+            check=(lambda part: validate_part(part, self.plan.output.kind, self.plan.name))
+            if validate
+            else None,
+        )
+        request = replace(self.request, chunk=ChunkRead(self.layout.column, task.chunk, snapshot))
+        try:
+            for batch in Prefetch(self.source.read(request, self.prepared, self.stats)):
+                if self._stop.is_set():
+                    raise RivetError("stopped: another chunk failed")
+                sink.write(batch)
+                with self._progress_lock:
+                    progress.advance(batch.num_rows, batch.nbytes)
+                fault_point("after_first_batch")
+            parts = sink.finish()
+        except BaseException:
+            sink.abort()
+            raise
+        return sink.rows, [
+            {
+                "name": p.final_name,
+                "staged": str(p.path.relative_to(staging)),
+                "rows": p.rows,
+                "bytes": p.size_bytes,
+                "fingerprint": p.fingerprint,
+            }
+            for p in parts
+        ]

@@ -1,0 +1,33 @@
+"""What a source is asked to read for a plan."""
+
+from __future__ import annotations
+
+from rivet.plan.export_plan import ExportPlan
+from rivet.sources.base import Incremental, ReadRequest
+from rivet.state import CursorState
+
+
+def read_request(plan: ExportPlan, cursor: CursorState | None = None) -> ReadRequest:
+    """What the source needs of a plan: the SQL source, overrides, tuning, cursor position."""
+    incremental = None
+    if plan.cursor_column is not None:
+        incremental = Incremental(
+            plan.cursor_column,
+            cursor.position if cursor else None,
+            cursor.position_columns if cursor else (),
+        )
+    elif plan.window is not None:  # the same ordered read, from a lower bound, with no state
+        incremental = Incremental(plan.window.column, lower_bound=plan.window.bound)
+    return ReadRequest(
+        export=plan.name,
+        table=plan.table,
+        query=plan.query,
+        column_overrides=plan.column_overrides,
+        page_bytes=plan.tuning.page_bytes,
+        max_page_rows=plan.tuning.batch_size if plan.tuning.batch_size_explicit else None,
+        statement_timeout_s=plan.tuning.statement_timeout_s,
+        lock_timeout_s=plan.tuning.lock_timeout_s,
+        throttle_ms=plan.tuning.throttle_ms,
+        read_connections=plan.tuning.read_connections,
+        incremental=incremental,
+    )
