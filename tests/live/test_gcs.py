@@ -73,3 +73,26 @@ def test_missing_bucket_and_missing_credentials_file(tmp_path: Path, pg: Pg, gcs
     result = rivet("run", "-c", str(config), env=ENV)
     assert result.returncode == 1
     assert "credentials_file: '/nonexistent/key.json' does not exist" in result.stderr
+
+
+def test_chunked_export_round_trips_and_a_missing_chunk_part_is_read_again(
+    tmp_path: Path, pg: Pg, gcs: Gcs
+) -> None:
+    _table(pg, 30_000)
+    config = _config(
+        tmp_path, pg, gcs, gcs.endpoint, mode="chunked", chunk_size=10_000, chunk_checkpoint=True
+    )
+    killed = rivet("run", "-c", str(config), env={**ENV, "RIVET_TEST_PANIC_AT": "before_publish"})
+    assert killed.returncode == -9
+    chunk_parts = gcs.keys("lake/t/")
+    assert len(chunk_parts) == 3  # every chunk uploaded, nothing published
+    gcs.client.bucket(gcs.bucket).blob(chunk_parts[1]).delete()  # lost behind rivet's back
+    resumed = rivet("run", "-c", str(config), "--resume", env=ENV)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "reading it again" in resumed.stderr
+    keys = gcs.keys("lake/t/")
+    assert keys == sorted([*chunk_parts, "lake/t/_SUCCESS", "lake/t/manifest.json"])
+    ids: list[int] = []
+    for part in chunk_parts:
+        ids += pq.read_table(io.BytesIO(gcs.read(part))).column("id").to_pylist()
+    assert sorted(ids) == list(range(1, 30_001))

@@ -130,3 +130,40 @@ def test_incremental_runs_to_s3(tmp_path: Path, pg: Pg, s3: S3) -> None:
     bodies = [s3.client.get_object(Bucket=s3.bucket, Key=k)["Body"].read() for k in parts]
     counts = sorted(pacsv.read_csv(io.BytesIO(b)).num_rows for b in bodies)
     assert counts == [10, 1000]
+
+
+def test_a_killed_checkpointed_chunk_run_resumes_into_the_bucket(
+    tmp_path: Path, pg: Pg, s3: S3
+) -> None:
+    _table(pg, 20_000)
+    config = _config(
+        tmp_path,
+        pg,
+        s3,
+        s3.endpoint,
+        mode="chunked",
+        chunk_size=5000,
+        parallel=2,
+        chunk_checkpoint=True,
+    )
+    killed = rivet(
+        "run", "-c", str(config), env={**S3_ENV, "RIVET_TEST_PANIC_AT": "after_chunk_checkpoint"}
+    )
+    assert killed.returncode == -9
+    uploaded = s3.keys("orders/t/")
+    assert uploaded and all("_chunk" in k for k in uploaded)  # completed chunks, nothing else
+    resumed = rivet("run", "-c", str(config), "--resume", env=S3_ENV)
+    assert resumed.returncode == 0, resumed.stderr
+    keys = s3.keys("orders/t/")
+    manifest = json.loads(
+        s3.client.get_object(Bucket=s3.bucket, Key="orders/t/manifest.json")["Body"].read()
+    )
+    parts = sorted(p["path"] for p in manifest["parts"])
+    assert keys == sorted(
+        [*(f"orders/t/{p}" for p in parts), "orders/t/_SUCCESS", "orders/t/manifest.json"]
+    )
+    ids = []
+    for part in parts:
+        body = s3.client.get_object(Bucket=s3.bucket, Key=f"orders/t/{part}")["Body"].read()
+        ids += pacsv.read_csv(io.BytesIO(body)).column("id").to_pylist()
+    assert sorted(ids) == list(range(1, 20_001))
