@@ -200,15 +200,26 @@ def mariadb_quick(url: str, table: str, out: Path, work: Path, profile: str) -> 
             "> /dev/null"]  # fmt: skip
 
 
-def rivet(url: str, table: str, out: Path, work: Path, profile: str) -> list[str]:
+def rivet(url: str, table: str, out: Path, work: Path, profile: str, mode: str = "") -> list[str]:
     engine = "mysql" if url.startswith("mysql") else "postgres"
     config = work / f"rivet_{table}.yaml"
     config.write_text(
         f"source: {{type: {engine}, url: '{url}', tuning: {{profile: {profile}}}}}\n"
         f"exports:\n  - name: {table}\n    table: {SCHEMA}.{table}\n    format: parquet\n"
-        f"    compression: zstd\n    destination: {{type: local, path: '{out}'}}\n"
+        f"    compression: zstd\n    destination: {{type: local, path: '{out}'}}\n{mode}"
     )
     return [str(ROOT / ".venv" / "bin" / "rivet"), "run", "-c", str(config)]
+
+
+def rivet_chunked(parallel: int) -> Tool:
+    """rivet in chunked mode: 10 chunks of the primary key, `parallel` workers."""
+
+    def tool(url: str, table: str, out: Path, work: Path, profile: str) -> list[str]:
+        size = 500_000 if table == "narrow" else 100_000
+        mode = f"    mode: chunked\n    chunk_size: {size}\n    parallel: {parallel}\n"
+        return rivet(url, table, out, work, profile, mode)
+
+    return tool
 
 
 def connectorx_once(url: str, table: str, out: Path, work: Path, profile: str) -> list[str]:
@@ -256,12 +267,16 @@ class Engine:
 ENGINES = {
     "postgres": Engine(
         os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test"),
-        pg_prepare, {"copy": copy_binary, "rivet": rivet, "duckdb": duckdb}, pg_sampler,
+        pg_prepare,
+        {"copy": copy_binary, "rivet": rivet, "duckdb": duckdb,
+         "chunked1": rivet_chunked(1), "chunked4": rivet_chunked(4)},
+        pg_sampler,
     ),
     "mysql": Engine(
         os.environ.get("BENCH_MYSQL_URL", f"mysql://root@127.0.0.1:3306/{SCHEMA}"),
         mysql_prepare,
-        {"quick": mariadb_quick, "rivet": rivet, "connectorx": connectorx_once, "duckdb": duckdb},
+        {"quick": mariadb_quick, "rivet": rivet, "connectorx": connectorx_once, "duckdb": duckdb,
+         "chunked1": rivet_chunked(1), "chunked4": rivet_chunked(4)},
         mysql_sampler,
     ),
 }  # fmt: skip

@@ -6,7 +6,9 @@ Three shapes, chosen by what the table offers:
   several connections read alternate ranges in parallel, all importing one exported snapshot,
   and the ranges are handed on in key order;
 - keyset pages (any other orderable key): `WHERE (k1, k2) > (last) ORDER BY k1, k2 LIMIT n`;
-- a server-side cursor with `FETCH n` when there is no usable key.
+- a server-side cursor with `FETCH n` when there is no usable key;
+- chunked mode: one streamed statement per chunk (`WHERE <chunk>`, no order), its length bounded
+  by the chunk size.
 Each statement returns at most about `page_bytes` of Arrow data and is read to completion before
 the next one starts, so its duration on the server is bounded and client memory is too.
 """
@@ -77,6 +79,16 @@ class Session:
         page: pa.Table = cursor.fetch_arrow_table()
         self._stats.record_statement(time.perf_counter() - started)
         return page
+
+    def stream(self, sql: str) -> Iterator[pa.Table]:
+        """Run one statement (binary COPY) and hand on its batches as they arrive: memory is
+        bounded by a batch, the statement lasts until the last one is read."""
+        started = time.perf_counter()
+        self._cursor.execute(sql)
+        reader = self._cursor.fetch_record_batch()
+        for batch in reader:
+            yield pa.Table.from_batches([batch])
+        self._stats.record_statement(time.perf_counter() - started)
 
     def close(self) -> None:
         for action in (self._conn.rollback, self._conn.close):
@@ -187,20 +199,12 @@ def keyset_pages(
 
 
 def cursor_pages(
-    url: str,
-    request: ReadRequest,
-    plans: Sequence[ColumnPlan],
-    stats: ReadStats,
-    where: str | None = None,
-    snapshot: str | None = None,
+    url: str, request: ReadRequest, plans: Sequence[ColumnPlan], stats: ReadStats
 ) -> Iterator[pa.Table]:
-    """FETCH pages of one server-side cursor (no order); `where` filters, as for one chunk."""
-    session = Session(url, request, stats, snapshot)
+    session = Session(url, request, stats)
     try:
         source = pg_sql.from_clause(request.table, request.query)
         query = pg_sql.select_all(select_list(plans), source)
-        if where is not None:
-            query += f" WHERE {where}"
         session.execute(f"DECLARE _rivet_cur NO SCROLL CURSOR FOR {query}")
         limit = min(FIRST_PAGE_ROWS, request.max_page_rows or FIRST_PAGE_ROWS)
         while True:
@@ -212,6 +216,24 @@ def cursor_pages(
                 return
             limit = next_page_rows(page, request)
             throttle(request)
+    finally:
+        session.close()
+
+
+def chunk_pages(
+    url: str,
+    request: ReadRequest,
+    plans: Sequence[ColumnPlan],
+    stats: ReadStats,
+    where: str,
+    snapshot: str | None,
+) -> Iterator[pa.Table]:
+    """One chunk: one streamed statement `SELECT ... WHERE <chunk>` (no order), in its own
+    transaction (importing the run's snapshot when there is one)."""
+    session = Session(url, request, stats, snapshot)
+    try:
+        source = pg_sql.from_clause(request.table, request.query)
+        yield from session.stream(f"{pg_sql.select_all(select_list(plans), source)} WHERE {where}")
     finally:
         session.close()
 

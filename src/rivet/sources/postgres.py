@@ -307,7 +307,7 @@ class PostgresSource:
         if request.chunk is not None:
             chunk = request.chunk
             where = chunking.chunk_where(pg_sql.column_ref(chunk.column), chunk.chunk)
-            return pg_read.cursor_pages(
+            return pg_read.chunk_pages(
                 self._url, request, prepared.plans, stats, where, chunk.snapshot
             )
         if prepared.key_span is not None:
