@@ -4,9 +4,12 @@ set -euo pipefail
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-if ! command -v pg_ctlcluster >/dev/null 2>&1 || ! [ -x /usr/sbin/mariadbd ]; then
+# pgbouncer: the rivet-mcp tests read its admin console (started by a test fixture).
+if ! command -v pg_ctlcluster >/dev/null 2>&1 || ! [ -x /usr/sbin/mariadbd ] \
+  || ! [ -x /usr/sbin/pgbouncer ]; then
   as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql mariadb-server >/dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql mariadb-server \
+    pgbouncer >/dev/null
 fi
 
 if ! pg_isready -q -h 127.0.0.1 -p 5432; then

@@ -360,3 +360,42 @@ def serve(command: list[str], ready_url: str, port: int) -> Iterator[int]:
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def pgbouncer() -> Iterator[int]:
+    """pgbouncer in transaction mode on a free port, in front of the local PostgreSQL, run as
+    `postgres` (it refuses root); its admin console is the `pgbouncer` database."""
+    import shutil
+    import socket
+    import tempfile
+    import time
+
+    port = free_port()
+    folder = Path(tempfile.mkdtemp(prefix="rivet-pgbouncer-"))  # outside pytest's 0700 tree
+    folder.chmod(0o777)
+    (folder / "userlist.txt").write_text('"postgres" ""\n')
+    ini = folder / "pgbouncer.ini"
+    ini.write_text(
+        f"[databases]\ntest = host=127.0.0.1 port=5432 dbname=test\n[pgbouncer]\n"
+        f"listen_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n"
+        f"auth_type = trust\nauth_file = {folder}/userlist.txt\nadmin_users = postgres\n"
+        f"pool_mode = transaction\nlogfile = {folder}/pgbouncer.log\n"
+    )
+    binary = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
+    user = "postgres" if os.geteuid() == 0 else None
+    server = subprocess.Popen([binary, str(ini)], user=user, stdout=subprocess.DEVNULL)
+    for _ in range(100):
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.05)
+    else:
+        server.kill()
+        pytest.fail(f"pgbouncer did not start on port {port} (see {folder})")
+    try:
+        yield port
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        shutil.rmtree(folder, ignore_errors=True)

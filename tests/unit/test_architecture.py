@@ -13,6 +13,7 @@ ALLOWED = {
     **{adapter: {"core", "config", adapter} for adapter in ADAPTERS},
     "quality": {"core", "quality"},
     "plan": {"core", "config", "plan", "destinations", "quality"},  # plain values only
+    "mcp_server": {"core", "config", "state", "mcp_server"},  # read-only probes
     "pipeline": {"core", "config", "plan", "quality", "pipeline", *ADAPTERS},
     "commands": {"core", "config", "plan", "quality", "pipeline", "commands", *ADAPTERS},
     "cli": {"core", "config", "plan", "quality", "pipeline", "commands", "cli", *ADAPTERS},

@@ -1,0 +1,1 @@
+"""rivet-mcp: read-only database health checks over the Model Context Protocol."""

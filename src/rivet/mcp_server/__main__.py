@@ -1,0 +1,3 @@
+from rivet.mcp_server.server import main
+
+main()
