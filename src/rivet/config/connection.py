@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from typing import Any
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 from rivet.config.models import SourceConfig
 from rivet.core.errors import ConfigError
@@ -85,3 +86,35 @@ def _with_tls(url: str, source: SourceConfig) -> str:
         if source.tls.ca_file:
             query["ssl-ca"] = source.tls.ca_file
     return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def pymysql_arguments(url: str) -> dict[str, Any]:
+    """PyMySQL's connect() arguments for a mysql:// URL, TLS included (what ConnectorX reads
+    from the same URL for the data connections)."""
+    parts = urlsplit(url)
+    return {
+        **_tls_options(dict(parse_qsl(parts.query))),
+        "host": parts.hostname or "127.0.0.1",
+        "port": parts.port or 3306,
+        "user": unquote(parts.username or ""),
+        "password": unquote(parts.password or ""),
+        "database": unquote(parts.path.lstrip("/")) or None,
+        "connect_timeout": 10,
+        "charset": "utf8mb4",
+    }
+
+
+def _tls_options(params: dict[str, str]) -> dict[str, Any]:
+    """PyMySQL's TLS arguments for the URL's `ssl-mode` / `ssl-ca` (what ConnectorX reads too)."""
+    mode = params.get("ssl-mode", "").upper()
+    if mode in ("", "DISABLED", "PREFERRED"):
+        # Exactly what ConnectorX does for the data: PyMySQL alone would negotiate TLS when the
+        # server offers it, and a check that passes here must not fail on the data connection.
+        return {"ssl_disabled": True}
+    if mode == "REQUIRED":
+        return {"ssl": {"check_hostname": False}, "ssl_verify_cert": False}
+    return {
+        "ssl_ca": params.get("ssl-ca"),
+        "ssl_verify_cert": True,
+        "ssl_verify_identity": mode == "VERIFY_IDENTITY",
+    }

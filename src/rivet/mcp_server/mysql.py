@@ -4,11 +4,11 @@ limit, on a connection opened for the call and closed after it."""
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 import pymysql
 import pymysql.cursors
 
+from rivet.config.connection import pymysql_arguments
 from rivet.mcp_server.results import Result, rows_result
 
 TIMEOUT_S = 5
@@ -51,17 +51,8 @@ class MySQLProbe:
         self._url = url
 
     def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
-        parts = urlsplit(self._url)
         conn = pymysql.connect(
-            host=parts.hostname or "127.0.0.1",
-            port=parts.port or 3306,
-            user=unquote(parts.username or ""),
-            password=unquote(parts.password or ""),
-            database=unquote(parts.path.lstrip("/")) or None,
-            connect_timeout=10,
-            charset="utf8mb4",
-            cursorclass=pymysql.cursors.DictCursor,
-            ssl_disabled=True,
+            **pymysql_arguments(self._url), cursorclass=pymysql.cursors.DictCursor
         )
         try:
             with conn.cursor() as cur:

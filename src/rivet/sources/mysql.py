@@ -17,12 +17,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
 
 import connectorx
 import pyarrow as pa
 import pymysql
 
+from rivet.config.connection import pymysql_arguments
 from rivet.core.chunks import ChunkSpec
 from rivet.core.errors import SourceError
 from rivet.sources import chunking
@@ -203,19 +203,8 @@ class MySQLSource:
 
     def _control_connection(self, export: str) -> pymysql.connections.Connection[Any]:
         if self._control is None or not self._control.open:
-            parts = urlsplit(self._url)
             try:
-                self._control = pymysql.connect(
-                    **_tls_options(dict(parse_qsl(parts.query))),
-                    host=parts.hostname or "127.0.0.1",
-                    port=parts.port or 3306,
-                    user=unquote(parts.username or ""),
-                    password=unquote(parts.password or ""),
-                    database=unquote(parts.path.lstrip("/")) or None,
-                    connect_timeout=10,
-                    charset="utf8mb4",
-                    autocommit=True,
-                )
+                self._control = pymysql.connect(**pymysql_arguments(self._url), autocommit=True)
             except pymysql.Error as exc:
                 raise source_error(exc, export, connecting=True) from None
         return self._control
@@ -357,22 +346,6 @@ class MySQLSource:
             )
         stats.record_statement(time.perf_counter() - started)
         return page
-
-
-def _tls_options(params: dict[str, str]) -> dict[str, Any]:
-    """PyMySQL's TLS arguments for the URL's `ssl-mode` / `ssl-ca` (what ConnectorX reads too)."""
-    mode = params.get("ssl-mode", "").upper()
-    if mode in ("", "DISABLED", "PREFERRED"):
-        # Exactly what ConnectorX does for the data: PyMySQL alone would negotiate TLS when the
-        # server offers it, and a check that passes here must not fail on the data connection.
-        return {"ssl_disabled": True}
-    if mode == "REQUIRED":
-        return {"ssl": {"check_hostname": False}, "ssl_verify_cert": False}
-    return {
-        "ssl_ca": params.get("ssl-ca"),
-        "ssl_verify_cert": True,
-        "ssl_verify_identity": mode == "VERIFY_IDENTITY",
-    }
 
 
 def _session(request: ReadRequest, mariadb: bool) -> list[str]:
