@@ -219,3 +219,13 @@ def test_parallel_chunks_read_one_snapshot(tmp_path: Path, pg: Pg) -> None:
     assert result.returncode == 0, result.stderr
     ids, _ = _published(tmp_path / "out")
     assert ids == list(range(1, 20001))  # the table as it was when the export started
+
+
+def test_check_shows_the_chunk_plan_and_warns_about_a_sparse_key(tmp_path: Path, db: Db) -> None:
+    db.execute("INSERT INTO c (id, grp, day, name) VALUES (9000000, 1, NULL, 'far away')")
+    config = _config(tmp_path, db, chunk_column="id", chunk_size=1000)
+    checked = rivet("check", "-c", str(config), "--json", url=db.url)
+    assert checked.returncode == 0, checked.stderr
+    (report,) = json.loads(checked.stdout)
+    assert report["strategy"].startswith("chunked(id: 9000 ranges")
+    assert any("is sparse" in w and "chunk_dense" in w for w in report["warnings"])

@@ -10,6 +10,7 @@ from typing import Any
 
 from rivet.commands.run import open_source, query_text, select_exports
 from rivet.config import load_config
+from rivet.pipeline.chunked import chunk_strategy
 from rivet.pipeline.request import read_request
 from rivet.plan.export_plan import resolve_export
 from rivet.sources.base import ColumnReport
@@ -51,14 +52,16 @@ def check(
     try:
         results = []
         for plan in plans:
-            prepared = source.prepare(read_request(plan))
+            request = read_request(plan)
+            prepared = source.prepare(request)
+            strategy, warnings = prepared.strategy, list(prepared.warnings)
+            if plan.chunks is not None:  # the chunk boundaries, as the run would cut them
+                layout = source.chunk_layout(request, prepared, plan.chunks)
+                strategy = chunk_strategy(plan.chunks, layout)
+                warnings += layout.warnings
             results.append(
                 ExportCheck(
-                    plan.name,
-                    prepared.strategy,
-                    prepared.row_estimate,
-                    list(prepared.warnings),
-                    list(prepared.columns),
+                    plan.name, strategy, prepared.row_estimate, warnings, list(prepared.columns)
                 )
             )
         return results

@@ -58,7 +58,7 @@ def export_chunked(
     prepared = source.prepare(request)
     layout = source.chunk_layout(request, prepared, spec)
     result.warnings.extend(prepared.warnings + layout.warnings)
-    result.strategy = _strategy(spec, layout)
+    result.strategy = chunk_strategy(spec, layout)
     ledger = state if spec.checkpoint else memory_state()
     assert ledger is not None, "checkpointed chunk runs need the state store"
     try:
@@ -98,7 +98,7 @@ def export_chunked(
             ledger.close()
 
 
-def _strategy(spec: ChunkSpec, layout: ChunkLayout) -> str:
+def chunk_strategy(spec: ChunkSpec, layout: ChunkLayout) -> str:
     how = {"range": "ranges", "days": f"{spec.days}-day windows", "dense": "dense"}[spec.by]
     snapshot = "one snapshot" if spec.shared_snapshot else "a snapshot per chunk"
     return (
