@@ -70,8 +70,20 @@ def export_chunked(
         try:
             if resumed:
                 _forget_lost_parts(runs, result.run_id, staging, destination)
-            run = _ChunkRun(plan, source, request, prepared, layout, runs, result.run_id)
-            run.execute(staging, destination, progress, validate)
+            run = _ChunkRun(
+                plan,
+                source,
+                request,
+                prepared,
+                layout,
+                runs,
+                result.run_id,
+                staging,
+                destination,
+                progress,
+                validate,
+            )
+            run.execute()
             result.statements = run.stats.statements
             result.longest_statement_s = run.stats.longest_statement_s
             parts, rows = _completed_parts(runs, result.run_id, staging)
@@ -192,23 +204,28 @@ class _ChunkRun:
         layout: ChunkLayout,
         runs: ChunkRuns,
         run_id: str,
+        staging: Path,
+        destination: Destination,
+        progress: ProgressView,
+        validate: bool,
     ) -> None:
         assert plan.chunks is not None
         self.plan, self.spec = plan, plan.chunks
         self.source, self.request, self.prepared = source, request, prepared
         self.layout, self.runs, self.run_id = layout, runs, run_id
+        self.staging, self.destination = staging, destination
+        self.progress, self.validate = progress, validate
+        self._snapshot: str | None = None
         self.base_name = run_id.replace("T", "_").replace(".", "_")
         self.stats = ReadStats()
         self._stop = threading.Event()
         self._errors: list[BaseException] = []
         self._progress_lock = threading.Lock()
 
-    def execute(
-        self, staging: Path, destination: Destination, progress: ProgressView, validate: bool
-    ) -> None:
+    def execute(self) -> None:
         pending = sum(1 for t in self.runs.tasks(self.run_id) if t.status != "completed")
         workers = max(1, min(self.spec.parallel, pending))
-        progress.start(self.plan.name, self.prepared.row_estimate)
+        self.progress.start(self.plan.name, self.prepared.row_estimate)
         try:
             holder = (
                 self.source.shared_snapshot(self.request)
@@ -216,13 +233,9 @@ class _ChunkRun:
                 else nullcontext(None)
             )
             with holder as snapshot:
+                self._snapshot = snapshot
                 threads = [
-                    threading.Thread(
-                        target=self._work,
-                        args=(snapshot, staging, destination, progress, validate),
-                        name=f"rivet-chunk-{i}",
-                        daemon=True,
-                    )
+                    threading.Thread(target=self._work, name=f"rivet-chunk-{i}", daemon=True)
                     for i in range(workers)
                 ]
                 for thread in threads:
@@ -230,18 +243,11 @@ class _ChunkRun:
                 for thread in threads:
                     thread.join()
         finally:
-            progress.stop()
+            self.progress.stop()
         if self._errors:
             raise self._errors[0]
 
-    def _work(
-        self,
-        snapshot: str | None,
-        staging: Path,
-        destination: Destination,
-        progress: ProgressView,
-        validate: bool,
-    ) -> None:
+    def _work(self) -> None:
         while not self._stop.is_set():
             try:
                 task = self.runs.claim(self.run_id)
@@ -251,9 +257,7 @@ class _ChunkRun:
             if task is None:
                 return
             try:
-                rows, parts = self._read_chunk(
-                    task, snapshot, staging, destination, progress, validate
-                )
+                rows, parts = self._read_chunk(task)
             except BaseException as exc:
                 retry = (
                     isinstance(exc, SourceError)
@@ -274,17 +278,9 @@ class _ChunkRun:
         self._errors.append(exc)
         self._stop.set()
 
-    def _read_chunk(
-        self,
-        task: ChunkTask,
-        snapshot: str | None,
-        staging: Path,
-        destination: Destination,
-        progress: ProgressView,
-        validate: bool,
-    ) -> tuple[int, list[dict[str, Any]]]:
+    def _read_chunk(self, task: ChunkTask) -> tuple[int, list[dict[str, Any]]]:
         index = task.chunk.index
-        folder = staging / f"chunk-{index:05d}"
+        folder = self.staging / f"chunk-{index:05d}"
         shutil.rmtree(folder, ignore_errors=True)  # what an earlier attempt left
         folder.mkdir(parents=True)
         sink = PartSink(
@@ -293,20 +289,22 @@ class _ChunkRun:
             folder,
             f"{self.base_name}_chunk{index:05d}",
             self.plan.max_file_size,
-            deliver=destination.deliver,
+            deliver=self.destination.deliver,
             check=(lambda part: validate_part(part, self.plan.output.kind, self.plan.name))
-            if validate
+            if self.validate
             else None,
         )
-        request = replace(self.request, chunk=ChunkRead(self.layout.column, task.chunk, snapshot))
+        chunk = ChunkRead(self.layout.column, task.chunk, self._snapshot)
+        request = replace(self.request, chunk=chunk)
         try:
             for batch in Prefetch(self.source.read(request, self.prepared, self.stats)):
                 if self._stop.is_set():
                     raise RivetError("stopped: another chunk failed")
                 sink.write(batch)
                 with self._progress_lock:
-                    progress.advance(batch.num_rows, batch.nbytes)
-                fault_point("after_first_batch")
+                    self.progress.advance(batch.num_rows, batch.nbytes)
+                if sink.rows == batch.num_rows:
+                    fault_point("after_first_batch")
             parts = sink.finish()
         except BaseException:
             sink.abort()
@@ -314,7 +312,7 @@ class _ChunkRun:
         return sink.rows, [
             {
                 "name": p.final_name,
-                "staged": str(p.path.relative_to(staging)),
+                "staged": str(p.path.relative_to(self.staging)),
                 "rows": p.rows,
                 "bytes": p.size_bytes,
                 "fingerprint": p.fingerprint,

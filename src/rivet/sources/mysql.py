@@ -165,17 +165,17 @@ class MySQLSource:
                 )
                 cur.execute("SET @rivet_saved_tz = @@session.time_zone, time_zone = '+00:00'")
                 try:
-                    span = prepared.key_span
+                    span, source = prepared.key_span, from_clause(request)
                     return chunking.layout(
                         request.export,
                         spec,
                         name,
                         kind,
                         not columns[name].flags & NOT_NULL_FLAG,
-                        _MyChunkCatalog(cur, from_clause(request), key),
+                        _MyChunkCatalog(cur, source, key),
                         prepared.row_estimate,
                         span[3] if span else None,
-                        from_clause(request),
+                        source,
                     )
                 finally:
                     cur.execute("SET time_zone = @rivet_saved_tz")
