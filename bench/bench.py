@@ -1,6 +1,8 @@
 """Benchmark: rivet against the physical limit and its peers, side by side in one run.
 
-PostgreSQL (`--engine postgres`): psql binary COPY (the limit), rivet, DuckDB's postgres extension.
+PostgreSQL (`--engine postgres`): psql binary COPY (the limit), rivet, DuckDB's postgres extension;
+`chunked1` / `chunked4` (rivet in chunked mode, 1 or 4 workers); `s3` (rivet to moto's S3 server,
+started on loopback when the tool is selected).
 MariaDB (`--engine mysql`): `mariadb --quick --batch` (a C-client drain, an upper bound for the
 limit), rivet, ConnectorX (one `read_sql` to Arrow, written to Parquet), DuckDB's mysql extension.
 
@@ -53,6 +55,8 @@ def main() -> None:
     parser.add_argument("--tools", help="comma-separated; default: every tool of the engine")
     parser.add_argument("--profile", default="fast", help="rivet tuning profile")
     args = parser.parse_args()
+    if args.tools and "s3" in args.tools.split(","):
+        start_s3()
     engine = engines.ENGINES[args.engine]
     url = args.url or engine.url
     tables = args.tables.split(",")
@@ -74,6 +78,34 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
     print()
     print(report(cells, tables, tools, args.runs))
+
+
+def start_s3() -> None:
+    """moto's S3 server on loopback for the `s3` tool; it stops with this process."""
+    import atexit
+    import os
+    import socket
+    import urllib.request
+
+    import boto3
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    atexit.register(server.terminate)
+    endpoint = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.05)
+    os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
+                      AWS_DEFAULT_REGION="us-east-1", AWS_EC2_METADATA_DISABLED="true",
+                      BENCH_S3_ENDPOINT=endpoint)  # fmt: skip
+    boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket=engines.S3_BUCKET)
 
 
 def measure(cell: Cell, command: list[str], sampler: engines.Sampler, out: Path) -> None:

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import psycopg
 
 SCHEMA = "rivet_bench"
+S3_BUCKET = "rivet-bench"
 ROWS = {"narrow": 5_000_000, "wide": 1_000_000}
 ROOT = Path(__file__).resolve().parent.parent
 Tool = Callable[[str, str, Path, Path, str], list[str]]
@@ -200,15 +201,26 @@ def mariadb_quick(url: str, table: str, out: Path, work: Path, profile: str) -> 
             "> /dev/null"]  # fmt: skip
 
 
-def rivet(url: str, table: str, out: Path, work: Path, profile: str, mode: str = "") -> list[str]:
+def rivet(
+    url: str, table: str, out: Path, work: Path, profile: str, mode: str = "", to: str = ""
+) -> list[str]:
     engine = "mysql" if url.startswith("mysql") else "postgres"
     config = work / f"rivet_{table}.yaml"
+    destination = to or f"{{type: local, path: '{out}'}}"
     config.write_text(
         f"source: {{type: {engine}, url: '{url}', tuning: {{profile: {profile}}}}}\n"
         f"exports:\n  - name: {table}\n    table: {SCHEMA}.{table}\n    format: parquet\n"
-        f"    compression: zstd\n    destination: {{type: local, path: '{out}'}}\n{mode}"
+        f"    compression: zstd\n    destination: {destination}\n{mode}"
     )
     return [str(ROOT / ".venv" / "bin" / "rivet"), "run", "-c", str(config)]
+
+
+def rivet_s3(url: str, table: str, out: Path, work: Path, profile: str) -> list[str]:
+    """rivet to the S3 endpoint `bench.py --s3` starts (moto's server on loopback)."""
+    endpoint = os.environ["BENCH_S3_ENDPOINT"]
+    to = (f"{{type: s3, bucket: {S3_BUCKET}, prefix: '{table}/', endpoint: '{endpoint}', "
+          "region: us-east-1}")  # fmt: skip
+    return rivet(url, table, out, work, profile, to=to)
 
 
 def rivet_chunked(parallel: int) -> Tool:
@@ -269,7 +281,7 @@ ENGINES = {
         os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test"),
         pg_prepare,
         {"copy": copy_binary, "rivet": rivet, "duckdb": duckdb,
-         "chunked1": rivet_chunked(1), "chunked4": rivet_chunked(4)},
+         "chunked1": rivet_chunked(1), "chunked4": rivet_chunked(4), "s3": rivet_s3},
         pg_sampler,
     ),
     "mysql": Engine(
