@@ -22,11 +22,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
 from rivet.core.chunks import ChunkSpec
 from rivet.core.errors import PlanError, RivetError, SourceError
 from rivet.core.faults import fault_point
 from rivet.destinations import Destination, StagedPart, open_destination
-from rivet.pipeline.parts import PartSink
+from rivet.pipeline.parts import PartSink, write_all
 from rivet.pipeline.prefetch import Prefetch
 from rivet.pipeline.publish import publish_run
 from rivet.pipeline.request import read_request
@@ -296,19 +298,15 @@ class _ChunkRun:
         )
         chunk = ChunkRead(self.layout.column, task.chunk, self._snapshot)
         request = replace(self.request, chunk=chunk)
-        try:
-            for batch in Prefetch(self.source.read(request, self.prepared, self.stats)):
-                if self._stop.is_set():
-                    raise RivetError("stopped: another chunk failed")
-                sink.write(batch)
-                with self._progress_lock:
-                    self.progress.advance(batch.num_rows, batch.nbytes)
-                if sink.rows == batch.num_rows:
-                    fault_point("after_first_batch")
-            parts = sink.finish()
-        except BaseException:
-            sink.abort()
-            raise
+
+        def observe(batch: pa.RecordBatch) -> None:
+            with self._progress_lock:
+                self.progress.advance(batch.num_rows, batch.nbytes)
+            if self._stop.is_set():
+                raise RivetError("stopped: another chunk failed")
+
+        batches = Prefetch(self.source.read(request, self.prepared, self.stats))
+        parts = write_all(sink, batches, observe)
         return sink.rows, [
             {
                 "name": p.final_name,

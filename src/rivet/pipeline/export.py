@@ -12,11 +12,13 @@ import logging
 import time
 from datetime import UTC, datetime
 
+import pyarrow as pa
+
 from rivet.core.errors import DestinationError, RivetError
 from rivet.core.faults import fault_point
 from rivet.destinations import Destination, StagedPart, open_destination
 from rivet.pipeline.chunked import export_chunked
-from rivet.pipeline.parts import PartSink
+from rivet.pipeline.parts import PartSink, write_all
 from rivet.pipeline.prefetch import Prefetch
 from rivet.pipeline.publish import publish_run
 from rivet.pipeline.request import read_request
@@ -189,18 +191,14 @@ def _write_parts(
 ) -> tuple[list[StagedPart], ReadStats]:
     stats = ReadStats()
     progress.start(name, prepared.row_estimate)
+
+    def observe(batch: pa.RecordBatch) -> None:
+        if tracker is not None:
+            tracker.observe(batch)
+        progress.advance(batch.num_rows, batch.nbytes)
+
     try:
-        for batch in Prefetch(source.read(request, prepared, stats)):
-            sink.write(batch)
-            if tracker is not None:
-                tracker.observe(batch)
-            progress.advance(batch.num_rows, batch.nbytes)
-            if sink.rows == batch.num_rows:
-                fault_point("after_first_batch")
-        parts = sink.finish()
-    except BaseException:
-        sink.abort()
-        raise
+        parts = write_all(sink, Prefetch(source.read(request, prepared, stats)), observe)
     finally:
         progress.stop()
         result.statements = stats.statements

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pyarrow as pa
 import xxhash
 
+from rivet.core.faults import fault_point
 from rivet.destinations.base import StagedPart
 from rivet.formats import PartWriter, open_writer
 from rivet.plan.export_plan import OutputFormat
@@ -128,6 +129,25 @@ class PartSink:
             self.parts.append(part)
             self._deliver(part)
         self._waiting.clear()
+
+
+def write_all(
+    sink: PartSink,
+    batches: Iterable[pa.RecordBatch],
+    observe: Callable[[pa.RecordBatch], None],
+) -> list[StagedPart]:
+    """Write every batch (calling `observe` after each) and finish the parts; on any error the
+    open part is aborted and the error goes on."""
+    try:
+        for batch in batches:
+            sink.write(batch)
+            observe(batch)
+            if sink.rows == batch.num_rows:
+                fault_point("after_first_batch")
+        return sink.finish()
+    except BaseException:
+        sink.abort()
+        raise
 
 
 def fingerprint(path: Path) -> str:
