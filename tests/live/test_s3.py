@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyarrow.csv as pacsv
+import pytest
 import xxhash
 
 from tests.live.conftest import S3, S3_ENV, Pg, rivet, write_config
@@ -167,3 +168,30 @@ def test_a_killed_checkpointed_chunk_run_resumes_into_the_bucket(
         body = s3.client.get_object(Bucket=s3.bucket, Key=f"orders/t/{part}")["Body"].read()
         ids += pacsv.read_csv(io.BytesIO(body)).column("id").to_pylist()
     assert sorted(ids) == list(range(1, 20_001))
+
+
+def test_bad_credentials_are_a_clear_error_and_publish_nothing(
+    tmp_path: Path, pg: Pg, s3: S3, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A second moto server that checks credentials (INITIAL_NO_AUTH_ACTION_COUNT=0)."""
+    import sys
+
+    from tests.live.conftest import free_port, serve
+
+    _table(pg, 10)
+    monkeypatch.setenv("INITIAL_NO_AUTH_ACTION_COUNT", "0")
+    port = free_port()
+    server = serve(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        f"http://127.0.0.1:{port}/moto-api/",
+        port,
+    )
+    next(server)
+    try:
+        config = _config(tmp_path, pg, s3, f"http://127.0.0.1:{port}")
+        result = rivet("run", "-c", str(config), env=S3_ENV)
+    finally:
+        server.close()
+    assert result.returncode == 1
+    assert "export 't'" in result.stderr and "InvalidAccessKeyId" in result.stderr
+    assert "check the access key" in result.stderr
