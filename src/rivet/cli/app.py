@@ -219,8 +219,14 @@ def check(
     strict: bool,
     as_json: bool,
 ) -> None:
-    """Show, per export, the read strategy, the row estimate, warnings, and every column's
-    source type, Arrow type and fidelity (exact, compatible, logical_string). Reads no rows."""
+    """Is each export safe for the source? Reads no rows.
+
+    Per export: the read strategy, the row estimate, the first statement the read would run and
+    the server's EXPLAIN of it, a verdict (SAFE, DEGRADED or UNSAFE, with the reasons), the
+    recommended profile (and parallel and chunk_size for chunked exports), and every column's
+    source type, Arrow type and fidelity (exact, compatible, logical_string, lossy, unsupported).
+    Exit status 1 when an export is UNSAFE (or, with --strict, a mapping is lossy).
+    """
     from rivet.commands.check import check as check_command
     from rivet.commands.check import render
 
@@ -232,6 +238,11 @@ def check(
         violations = [f"{c.export}.{v.name}" for c in checks for v in c.violations]
         if strict and violations:
             raise ExportFailed(f"strict mode: unsafe type mappings found: {violations}")
+        unsafe = [c.export for c in checks if c.verdict.verdict == "unsafe"]
+        if unsafe:
+            raise ExportFailed(
+                f"unsafe for the source: {', '.join(unsafe)} (see the reasons above)"
+            )
 
     _guarded(ctx, action)
 

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from rivet.commands.run import open_source, query_text, select_exports
+from rivet.commands.verdict import Verdict, judge
 from rivet.config import load_config
 from rivet.pipeline.chunked import chunk_strategy
 from rivet.pipeline.request import read_request
-from rivet.plan.export_plan import resolve_export
-from rivet.sources.base import ColumnReport
+from rivet.plan.export_plan import ExportPlan, resolve_export
+from rivet.sources.base import ChunkRead, ColumnReport, Source
 
 STRICT_FIDELITIES = {"lossy", "unsupported"}
 
@@ -25,6 +26,9 @@ class ExportCheck:
     row_estimate: int | None
     warnings: list[str]
     columns: Sequence[ColumnReport]
+    verdict: Verdict
+    statement: str  # the first statement the read would run, as explained
+    plan: list[str]  # the server's plan of it
 
     @property
     def violations(self) -> list[ColumnReport]:
@@ -50,23 +54,47 @@ def check(
     ]
     source = open_source(config, config_dir)
     try:
-        results = []
-        for plan in plans:
-            request = read_request(plan)
-            prepared = source.prepare(request)
-            strategy, warnings = prepared.strategy, list(prepared.warnings)
-            if plan.chunks is not None:  # the chunk boundaries, as the run would cut them
-                layout = source.chunk_layout(request, prepared, plan.chunks)
-                strategy = chunk_strategy(plan.chunks, layout)
-                warnings += layout.warnings
-            results.append(
-                ExportCheck(
-                    plan.name, strategy, prepared.row_estimate, warnings, list(prepared.columns)
-                )
-            )
-        return results
+        pooler_notes = source.server_info(plans[0].name)[1] if plans else []
+        return [_check_export(source, plan, pooler_notes) for plan in plans]
     finally:
         source.close()
+
+
+def _check_export(source: Source, plan: ExportPlan, pooler_notes: list[str]) -> ExportCheck:
+    request = read_request(plan)
+    prepared = source.prepare(request)
+    strategy, warnings, chunk_warnings = prepared.strategy, list(prepared.warnings), []
+    order = [c for c in (plan.cursor_column, plan.window and plan.window.column) if c]
+    connections = plan.tuning.read_connections + 1  # + the catalog connection
+    if plan.chunks is not None:  # the chunk boundaries, as the run would cut them
+        layout = source.chunk_layout(request, prepared, plan.chunks)
+        strategy = chunk_strategy(plan.chunks, layout)
+        chunk_warnings = layout.warnings
+        order = [layout.column]
+        connections = plan.chunks.parallel + int(plan.chunks.shared_snapshot) + 1
+        if layout.chunks:
+            request = replace(request, chunk=ChunkRead(layout.column, layout.chunks[0]))
+    explain = source.explain(request, prepared)
+    verdict = judge(
+        explain,
+        prepared.row_estimate,
+        paged=plan.chunks is not None or strategy not in ("cursor", "streamed"),
+        order_columns=order,
+        chunks=plan.chunks,
+        chunk_warnings=chunk_warnings,
+        connections=connections,
+        pooler_notes=pooler_notes,
+    )
+    return ExportCheck(
+        plan.name,
+        strategy,
+        prepared.row_estimate,
+        warnings + chunk_warnings,
+        list(prepared.columns),
+        verdict,
+        explain.statement,
+        explain.plan,
+    )
 
 
 def render(checks: Sequence[ExportCheck]) -> str:
@@ -79,6 +107,16 @@ def render(checks: Sequence[ExportCheck]) -> str:
             f"  Row estimate: {estimate}",
         ]
         lines += [f"  Warning:      {w}" for w in c.warnings]
+        v = c.verdict
+        lines.append(f"  Verdict:      {v.verdict.upper()}")
+        lines += [f"    because     {reason}" for reason in v.reasons]
+        lines += [f"  Note:         {note}" for note in v.notes]
+        recommended = f"tuning.profile: {v.profile}"
+        if v.parallel is not None:
+            recommended += f", parallel: {v.parallel}, chunk_size: {v.chunk_size:,}"
+        lines.append(f"  Recommended:  {recommended}")
+        lines.append(f"  Statement:    {c.statement}")
+        lines += [f"  Plan:         {line}" for line in c.plan]
         width = max([len(col.name) for col in c.columns] + [6])
         source_width = max([len(col.source_type) for col in c.columns] + [11])
         arrow_width = max([len(col.arrow_type) for col in c.columns] + [10])

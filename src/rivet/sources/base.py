@@ -94,6 +94,18 @@ class PreparedRead:
     warnings: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Explain:
+    """The server's plan for a representative read statement (what `rivet check` judges)."""
+
+    statement: str  # the statement explained (a first page, a first chunk, or the whole read)
+    full_scans: list[tuple[str, int]]  # (table, estimated rows) read by a full/sequential scan
+    uses_index: bool
+    plan: list[str]  # the plan, one line per node, indented
+    max_connections: int
+    connections_in_use: int
+
+
 @dataclass
 class ReadStats:
     """Filled in while reading (by several reader threads at once); observed by the summary."""
@@ -147,6 +159,11 @@ class Source(Protocol):
     def shared_snapshot(self, request: ReadRequest) -> AbstractContextManager[str | None]:
         """Hold one snapshot that chunk reads can import while the block runs (PostgreSQL);
         None where the engine has no such thing."""
+        ...
+
+    def explain(self, request: ReadRequest, prepared: PreparedRead) -> Explain:
+        """EXPLAIN the first statement the read would run (no rows are read), and the
+        server's connection budget."""
         ...
 
     def server_info(self, export: str) -> tuple[str, list[str]]:

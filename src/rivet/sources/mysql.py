@@ -30,6 +30,7 @@ from rivet.sources.base import (
     FIRST_PAGE_ROWS,
     MIN_PAGE_ROWS,
     ChunkLayout,
+    Explain,
     PreparedRead,
     ReadRequest,
     ReadStats,
@@ -187,6 +188,35 @@ class MySQLSource:
         """MySQL cannot share a snapshot between connections: each chunk is its own read."""
         yield None
 
+    def explain(self, request: ReadRequest, prepared: PreparedRead) -> Explain:
+        assert isinstance(prepared, MyPreparedRead)
+        sql = _first_statement(request, prepared)
+        conn = self._control_connection(request.export)
+        try:
+            with conn.cursor() as cur:
+                cur.execute(f"EXPLAIN {sql}")
+                names = [d[0].lower() for d in cur.description]
+                rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+                cur.execute(
+                    "SELECT @@max_connections, "
+                    "(SELECT COUNT(*) FROM information_schema.PROCESSLIST)"
+                )
+                budget = cur.fetchone()
+        except pymysql.Error as exc:
+            raise source_error(exc, request.export) from None
+        return Explain(
+            sql,
+            [(str(r["table"]), int(r["rows"] or 0)) for r in rows if r["type"] == "ALL"],
+            any(r["key"] for r in rows),
+            [
+                f"{r['table']}: access {r['type']}, key {r['key'] or '-'}, rows {r['rows']}"
+                + (f", {r['extra']}" if r.get("extra") else "")
+                for r in rows
+            ],
+            int(budget[0]),
+            int(budget[1]),
+        )
+
     def server_info(self, export: str) -> tuple[str, list[str]]:
         conn = self._control_connection(export)
         try:
@@ -221,16 +251,10 @@ class MySQLSource:
     def _pages(
         self, request: ReadRequest, prepared: MyPreparedRead, stats: ReadStats
     ) -> Iterator[pa.Table]:
-        columns = [p.select_sql for p in prepared.plans] + guard_select_list(
-            prepared.plans, "`_rivet_guard_{}`"
-        )
-        source = from_clause(request)
         session = _session(request, prepared.mariadb)
-        select = f"SELECT {', '.join(columns)} FROM {source}"
+        select = _select(request, prepared)
         if request.chunk is not None:
-            column = f"_rivet.{quote_ident(request.chunk.column)}"
-            where = chunking.chunk_where(column, request.chunk.chunk)
-            yield from self._streamed(request, f"{select} WHERE {where}", session, stats)
+            yield from self._streamed(request, _first_statement(request, prepared), session, stats)
         elif prepared.key_span is not None:
             yield from self._range_pages(request, prepared, select, session, stats)
         elif prepared.key:
@@ -287,11 +311,7 @@ class MySQLSource:
         keys = ", ".join(f"_rivet.{quote_ident(k.name)}" for k in prepared.key)
         limit = min(FIRST_PAGE_ROWS, request.max_page_rows or FIRST_PAGE_ROWS)
         incremental = request.incremental
-        conditions = []
-        if incremental is not None:
-            cursor = keys.split(", ")[0]
-            bound = incremental.lower_bound_sql(cursor)
-            conditions = [f"{cursor} IS NOT NULL"] + ([bound] if bound else [])
+        conditions = _keyset_conditions(request, prepared)
         after: list[str] | None = None
         stats.position_columns = tuple(k.name for k in prepared.key)
         if incremental is not None and incremental.after:
@@ -346,6 +366,37 @@ class MySQLSource:
             )
         stats.record_statement(time.perf_counter() - started)
         return page
+
+
+def _select(request: ReadRequest, prepared: MyPreparedRead) -> str:
+    columns = [p.select_sql for p in prepared.plans] + guard_select_list(
+        prepared.plans, "`_rivet_guard_{}`"
+    )
+    return f"SELECT {', '.join(columns)} FROM {from_clause(request)}"
+
+
+def _keyset_conditions(request: ReadRequest, prepared: MyPreparedRead) -> list[str]:
+    """Incremental and time-window reads skip NULL cursors and start at the window's bound."""
+    if request.incremental is None:
+        return []
+    cursor = f"_rivet.{quote_ident(prepared.key[0].name)}"
+    bound = request.incremental.lower_bound_sql(cursor)
+    return [f"{cursor} IS NOT NULL"] + ([bound] if bound else [])
+
+
+def _first_statement(request: ReadRequest, prepared: MyPreparedRead) -> str:
+    """The first data statement of a read (a chunk's only one), as the server will see it."""
+    select = _select(request, prepared)
+    if request.chunk is not None:
+        column = f"_rivet.{quote_ident(request.chunk.column)}"
+        return f"{select} WHERE {chunking.chunk_where(column, request.chunk.chunk)}"
+    if prepared.key:
+        keys = ", ".join(f"_rivet.{quote_ident(k.name)}" for k in prepared.key)
+        conditions = _keyset_conditions(request, prepared)
+        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        limit = min(FIRST_PAGE_ROWS, request.max_page_rows or FIRST_PAGE_ROWS)
+        return f"{select}{where} ORDER BY {keys} LIMIT {limit}"
+    return select
 
 
 def _session(request: ReadRequest, mariadb: bool) -> list[str]:

@@ -35,6 +35,7 @@ from rivet.sources.base import (
     next_page_rows,
     throttle,
 )
+from rivet.sources.chunking import chunk_where
 from rivet.sources.columns import ColumnPlan
 from rivet.sources.normalize import guard_select_list
 from rivet.sources.pg_errors import source_error
@@ -172,11 +173,7 @@ def keyset_pages(
         names = [k for k, _ in key]
         limit = min(FIRST_PAGE_ROWS, request.max_page_rows or FIRST_PAGE_ROWS)
         incremental = request.incremental
-        where = None
-        if incremental is not None:
-            cursor = pg_sql.column_ref(names[0])
-            bound = incremental.lower_bound_sql(cursor)
-            where = f"{cursor} IS NOT NULL" + (f" AND {bound}" if bound else "")
+        where = _keyset_where(request, names)
         after = None
         if incremental is not None and incremental.after:
             check_position(request, names)
@@ -196,6 +193,33 @@ def keyset_pages(
             throttle(request)
     finally:
         session.close()
+
+
+def _keyset_where(request: ReadRequest, names: Sequence[str]) -> str | None:
+    """Incremental and time-window reads skip NULL cursors and start at the window's bound."""
+    if request.incremental is None:
+        return None
+    cursor = pg_sql.column_ref(names[0])
+    bound = request.incremental.lower_bound_sql(cursor)
+    return f"{cursor} IS NOT NULL" + (f" AND {bound}" if bound else "")
+
+
+def first_statement(
+    request: ReadRequest, plans: Sequence[ColumnPlan], key: Sequence[tuple[str, str]]
+) -> str:
+    """The first data statement of a read, as the server will see it (for EXPLAIN)."""
+    source = pg_sql.from_clause(request.table, request.query)
+    columns = select_list(plans)
+    if request.chunk is not None:
+        where = chunk_where(pg_sql.column_ref(request.chunk.column), request.chunk.chunk)
+        return f"{pg_sql.select_all(columns, source)} WHERE {where}"
+    if key:
+        names = [k for k, _ in key]
+        limit = min(FIRST_PAGE_ROWS, request.max_page_rows or FIRST_PAGE_ROWS)
+        return pg_sql.keyset_page(
+            columns, source, names, None, limit, _keyset_where(request, names)
+        )
+    return pg_sql.select_all(columns, source)
 
 
 def cursor_pages(

@@ -23,7 +23,14 @@ import pyarrow as pa
 from rivet.core.chunks import ChunkSpec
 from rivet.core.errors import SourceError
 from rivet.sources import chunking, pg_read, pg_sql
-from rivet.sources.base import ChunkLayout, PreparedRead, ReadRequest, ReadStats, rows_for
+from rivet.sources.base import (
+    ChunkLayout,
+    Explain,
+    PreparedRead,
+    ReadRequest,
+    ReadStats,
+    rows_for,
+)
 from rivet.sources.columns import (
     ColumnPlan,
     check_result_columns,
@@ -57,6 +64,10 @@ _TEMPORAL = {"date", "timestamp", "timestamptz"}
 _NOT_NULL_SQL = """
 SELECT attnotnull FROM pg_catalog.pg_attribute
 WHERE attrelid = %s::regclass AND attname = %s AND NOT attisdropped
+"""
+_BUDGET_SQL = """
+SELECT current_setting('max_connections')::int,
+       (SELECT count(*) FROM pg_catalog.pg_stat_activity WHERE backend_type = 'client backend')
 """
 _TYPES_SQL = """
 SELECT t.oid::int8, t.typname::text, t.typtype::text, e.typname::text
@@ -209,6 +220,34 @@ class PostgresSource:
         except adbc_driver_manager.Error as exc:
             raise source_error(exc, request.export) from None
 
+    def explain(self, request: ReadRequest, prepared: PreparedRead) -> Explain:
+        assert isinstance(prepared, PgPreparedRead)
+        sql = pg_read.first_statement(request, prepared.plans, prepared.key)
+        conn = self._control_connection(request.export)
+        try:
+            with conn.transaction():
+                for setting in ("SET TRANSACTION READ ONLY", "SET LOCAL TimeZone = 'UTC'"):
+                    conn.execute(setting)
+                conn.execute("SET LOCAL statement_timeout = '60s'")
+                row = conn.execute(f"EXPLAIN (FORMAT JSON) {sql}").fetchone()
+                budget = conn.execute(_BUDGET_SQL).fetchone()
+        except psycopg.Error as exc:
+            raise source_error(exc, request.export) from None
+        assert row is not None and budget is not None
+        nodes = list(_plan_nodes(row[0][0]["Plan"], 0))
+        return Explain(
+            sql,
+            [
+                (node.get("Relation Name", "?"), int(node.get("Plan Rows", 0)))
+                for node, _ in nodes
+                if "Seq Scan" in node["Node Type"]
+            ],
+            any("Index" in node["Node Type"] for node, _ in nodes),
+            [f"{'  ' * depth}{_describe_node(node)}" for node, depth in nodes],
+            int(budget[0]),
+            int(budget[1]),
+        )
+
     def server_info(self, export: str) -> tuple[str, list[str]]:
         conn = self._control_connection(export)
         version = conn.info.parameter_status("server_version") or "?"
@@ -341,6 +380,21 @@ def _incremental_key(
             hint="use an integer, numeric, text, date or timestamp column as the cursor",
         )
     return [(cursor, types[cursor])] + [k for k in primary_key if k[0] != cursor]
+
+
+def _plan_nodes(node: dict[str, Any], depth: int) -> Iterator[tuple[dict[str, Any], int]]:
+    yield node, depth
+    for child in node.get("Plans", ()):
+        yield from _plan_nodes(child, depth + 1)
+
+
+def _describe_node(node: dict[str, Any]) -> str:
+    text = str(node["Node Type"])
+    if "Relation Name" in node:
+        text += f" on {node['Relation Name']}"
+    if "Index Name" in node:
+        text += f" using {node['Index Name']}"
+    return f"{text} (rows={node.get('Plan Rows', '?')})"
 
 
 def _auto_chunk_column(request: ReadRequest, prepared: PgPreparedRead) -> str:
