@@ -247,6 +247,74 @@ def check(
     _guarded(ctx, action)
 
 
+INIT_EXAMPLES = """
+\b
+Examples:
+  rivet init --source-env DATABASE_URL -o rivet.yaml       # every table of schema public
+  rivet init --source-env DATABASE_URL --schema sales -o rivet.yaml
+  rivet init --source-file ./db.url --table orders         # one table, YAML on stdout
+  rivet init --source-env DATABASE_URL --discover          # ranked candidates as JSON
+"""
+
+
+@cli.command(epilog=INIT_EXAMPLES)
+@click.option("--source", "source_url", metavar="URL", help="postgresql:// or mysql:// URL.")
+@click.option("--source-env", metavar="VAR", help="Environment variable holding the URL.")
+@click.option("--source-file", metavar="PATH", help="File holding the URL.")
+@click.option("--schema", metavar="S", help="Schema (MySQL: database); default public / the URL's.")
+@click.option("--table", metavar="T", help="Only this table or view.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    metavar="FILE",
+    help="Write the config here (never over an existing file) instead of stdout.",
+)
+@click.option("--discover", is_flag=True, help="Print JSON: sizes, ranked cursor/chunk candidates.")
+@click.pass_context
+def init(
+    ctx: click.Context,
+    source_url: str | None,
+    source_env: str | None,
+    source_file: str | None,
+    schema: str | None,
+    table: str | None,
+    output: Path | None,
+    discover: bool,
+) -> None:
+    """Scaffold a rivet.yaml from the catalog: one export per table or view.
+
+    Large tables with an integer primary key become chunked exports (checkpointed, parallel by
+    size); large tables with an indexed timestamp become incremental exports on it; the rest are
+    full exports. Each export carries a comment that says why. The URL itself is never written:
+    the config reads it from --source-env's variable (DATABASE_URL for --source) or --source-file.
+    """
+    from rivet.commands import init as init_command
+
+    def action() -> None:
+        arg = init_command.source_arg(source_url, source_env, source_file)
+        engine, advice = init_command.discover(arg, schema, table)
+        if discover:
+            click.echo(json.dumps(init_command.discover_json(advice), indent=2))
+            return
+        text = init_command.render_yaml(arg, advice, engine)
+        if output is None:
+            click.echo(text, nl=False)
+            return
+        try:
+            with open(output, "x", encoding="utf-8") as handle:
+                handle.write(text)
+        except FileExistsError:
+            raise RivetError(
+                f"{output} already exists; rivet init never overwrites a config",
+                hint="remove it, or choose another -o",
+            ) from None
+        click.echo(f"wrote {output}: {len(advice)} export(s); next: rivet check -c {output}",
+                   err=True)  # fmt: skip
+
+    _guarded(ctx, action)
+
+
 @cli.group()
 def state() -> None:
     """Inspect or reset what runs remember: cursors, chunk runs, run history.

@@ -86,10 +86,13 @@ def _open_state(config_dir: Path, plans: Sequence[ExportPlan]) -> StateStore | N
 
 
 def open_source(config: RivetConfig, config_dir: Path) -> Source:
-    """Only the configured engine's driver is imported: ConnectorX and PyMySQL cost a PostgreSQL
-    run ~40 MB of memory otherwise, and the ADBC driver a MySQL run as much."""
-    url = resolve_source_url(config.source, config_dir)
-    if config.source.type == "postgres":
+    return source_for_url(resolve_source_url(config.source, config_dir), config.source.type)
+
+
+def source_for_url(url: str, engine: str | None = None) -> Source:
+    """Only the engine's own driver is imported: ConnectorX and PyMySQL cost a PostgreSQL run
+    ~40 MB of memory otherwise, and the ADBC driver a MySQL run as much."""
+    if (engine or ("mysql" if url.startswith("mysql") else "postgres")) == "postgres":
         from rivet.sources.postgres import PostgresSource
 
         return PostgresSource(url)

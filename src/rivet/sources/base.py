@@ -14,6 +14,7 @@ import pyarrow as pa
 from rivet.config.column_types import ColumnType
 from rivet.core.chunks import Chunk, ChunkSpec
 from rivet.core.errors import SourceError
+from rivet.sources.catalog import TableInfo
 
 FIRST_PAGE_ROWS = 10_000  # rows of the first statement, before bytes per row are known
 MIN_PAGE_ROWS, MAX_PAGE_ROWS = 1_000, 5_000_000
@@ -159,6 +160,10 @@ class Source(Protocol):
     def shared_snapshot(self, request: ReadRequest) -> AbstractContextManager[str | None]:
         """Hold one snapshot that chunk reads can import while the block runs (PostgreSQL);
         None where the engine has no such thing."""
+        ...
+
+    def discover(self, schema: str | None, table: str | None) -> list[TableInfo]:
+        """The tables and views of a schema (default: the URL's database or `public`)."""
         ...
 
     def explain(self, request: ReadRequest, prepared: PreparedRead) -> Explain:

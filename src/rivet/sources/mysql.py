@@ -39,12 +39,14 @@ from rivet.sources.base import (
     rows_for,
     throttle,
 )
+from rivet.sources.catalog import TableInfo
 from rivet.sources.columns import (
     ColumnPlan,
     column_notes,
     column_reports,
 )
 from rivet.sources.mysql_catalog import describe, from_clause, incremental_key, key_and_estimate
+from rivet.sources.mysql_catalog import discover as catalog_discover
 from rivet.sources.mysql_errors import source_error
 from rivet.sources.mysql_types import (
     INTEGER_TYPES,
@@ -187,6 +189,21 @@ class MySQLSource:
     def shared_snapshot(self, request: ReadRequest) -> Iterator[str | None]:
         """MySQL cannot share a snapshot between connections: each chunk is its own read."""
         yield None
+
+    def discover(self, schema: str | None, table: str | None) -> list[TableInfo]:
+        conn = self._control_connection("init")
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT DATABASE()")
+                database = schema or cur.fetchone()[0]
+                if not database:
+                    raise SourceError(
+                        "no database to describe: the URL names none",
+                        hint="add it to the URL (mysql://user@host/db) or pass --schema",
+                    )
+                return catalog_discover(cur, database, table)
+        except pymysql.Error as exc:
+            raise source_error(exc, "init") from None
 
     def explain(self, request: ReadRequest, prepared: PreparedRead) -> Explain:
         assert isinstance(prepared, MyPreparedRead)

@@ -7,6 +7,7 @@ from typing import Any
 
 from rivet.core.errors import SourceError
 from rivet.sources.base import ReadRequest
+from rivet.sources.catalog import ColumnInfo, TableInfo
 from rivet.sources.columns import check_result_columns
 from rivet.sources.mysql_types import INTEGER_TYPES, KeyColumn, MyColumn, cursor_key, quote_ident
 
@@ -86,3 +87,55 @@ def from_clause(request: ReadRequest) -> str:
         return f"{request.table} AS _rivet"
     assert request.query is not None
     return f"({request.query.strip().rstrip(';')}) AS _rivet"
+
+
+def discover(cur: Any, schema: str, table: str | None) -> list[TableInfo]:
+    """Tables and views of a database, with columns, primary keys and indexed columns."""
+    only = " AND TABLE_NAME = %s" if table else ""
+    params = (schema, table) if table else (schema,)
+    cur.execute(
+        "SELECT TABLE_NAME, TABLE_TYPE, COALESCE(TABLE_ROWS, 0), "
+        "COALESCE(DATA_LENGTH, 0) + COALESCE(INDEX_LENGTH, 0) FROM information_schema.TABLES "
+        f"WHERE TABLE_SCHEMA = %s{only} ORDER BY TABLE_NAME",
+        params,
+    )
+    tables = cur.fetchall()
+    cur.execute(
+        "SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, DATA_TYPE, IS_NULLABLE = 'YES' "
+        "FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s "
+        "ORDER BY TABLE_NAME, ORDINAL_POSITION",
+        (schema,),
+    )
+    columns = cur.fetchall()
+    cur.execute(
+        "SELECT TABLE_NAME, INDEX_NAME, COLUMN_NAME, SEQ_IN_INDEX "
+        "FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = %s "
+        "ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX",
+        (schema,),
+    )
+    statistics = cur.fetchall()
+    found = []
+    for name, kind, rows, size in tables:
+        found.append(
+            TableInfo(
+                schema,
+                name,
+                kind == "VIEW",
+                int(rows),
+                int(size),
+                [
+                    ColumnInfo(c[1], c[2], _family(c[3]), bool(c[4]))
+                    for c in columns
+                    if c[0] == name
+                ],
+                [s[2] for s in statistics if s[0] == name and s[1] == "PRIMARY"],
+                {s[2] for s in statistics if s[0] == name and s[3] == 1},
+            )
+        )
+    return found
+
+
+def _family(data_type: str) -> str:
+    if data_type in INTEGER_TYPES:
+        return "integer"
+    return "temporal" if data_type in ("date", "datetime", "timestamp") else "other"

@@ -31,6 +31,7 @@ from rivet.sources.base import (
     ReadStats,
     rows_for,
 )
+from rivet.sources.catalog import ColumnInfo, TableInfo
 from rivet.sources.columns import (
     ColumnPlan,
     check_result_columns,
@@ -64,6 +65,35 @@ _TEMPORAL = {"date", "timestamp", "timestamptz"}
 _NOT_NULL_SQL = """
 SELECT attnotnull FROM pg_catalog.pg_attribute
 WHERE attrelid = %s::regclass AND attname = %s AND NOT attisdropped
+"""
+_DISCOVER_TABLES_SQL = """
+SELECT c.oid::int8, n.nspname::text, c.relname::text, c.relkind::text,
+       greatest(c.reltuples, 0)::int8, pg_catalog.pg_total_relation_size(c.oid)
+FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = %s AND c.relkind IN ('r', 'p', 'v', 'm')
+  AND (%s::text IS NULL OR c.relname = %s::text) AND NOT c.relispartition
+ORDER BY c.relname
+"""
+_DISCOVER_COLUMNS_SQL = """
+SELECT a.attrelid::int8, a.attname::text, pg_catalog.format_type(a.atttypid, a.atttypmod),
+       t.typname::text, NOT a.attnotnull
+FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+WHERE a.attrelid = ANY(%s::oid[]) AND a.attnum > 0 AND NOT a.attisdropped
+ORDER BY a.attrelid, a.attnum
+"""
+_DISCOVER_KEYS_SQL = """
+SELECT i.indrelid::int8, array_agg(a.attname::text ORDER BY k.ord)
+FROM pg_catalog.pg_index i
+CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
+JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+WHERE i.indrelid = ANY(%s::oid[]) AND i.indisprimary
+GROUP BY i.indrelid
+"""
+_DISCOVER_INDEXED_SQL = """
+SELECT i.indrelid::int8, a.attname::text
+FROM pg_catalog.pg_index i
+JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+WHERE i.indrelid = ANY(%s::oid[]) AND i.indisvalid
 """
 _BUDGET_SQL = """
 SELECT current_setting('max_connections')::int,
@@ -219,6 +249,37 @@ class PostgresSource:
                 session.close()
         except adbc_driver_manager.Error as exc:
             raise source_error(exc, request.export) from None
+
+    def discover(self, schema: str | None, table: str | None) -> list[TableInfo]:
+        conn = self._control_connection("init")
+        try:
+            with conn.transaction():
+                conn.execute("SET TRANSACTION READ ONLY")
+                conn.execute("SET LOCAL statement_timeout = '60s'")
+                tables = conn.execute(
+                    _DISCOVER_TABLES_SQL, (schema or "public", table, table)
+                ).fetchall()
+                oids = [t[0] for t in tables]
+                columns = conn.execute(_DISCOVER_COLUMNS_SQL, (oids,)).fetchall()
+                keys = dict(conn.execute(_DISCOVER_KEYS_SQL, (oids,)).fetchall())
+                indexed = conn.execute(_DISCOVER_INDEXED_SQL, (oids,)).fetchall()
+        except psycopg.Error as exc:
+            raise source_error(exc, "init") from None
+        found = []
+        for oid, nsp, name, kind, rows, size in tables:
+            found.append(
+                TableInfo(
+                    nsp,
+                    name,
+                    kind == "v",
+                    int(rows),
+                    int(size),
+                    [ColumnInfo(c[1], c[2], _family(c[3]), c[4]) for c in columns if c[0] == oid],
+                    list(keys.get(oid, [])),
+                    {column for rel, column in indexed if rel == oid},
+                )
+            )
+        return found
 
     def explain(self, request: ReadRequest, prepared: PreparedRead) -> Explain:
         assert isinstance(prepared, PgPreparedRead)
@@ -380,6 +441,12 @@ def _incremental_key(
             hint="use an integer, numeric, text, date or timestamp column as the cursor",
         )
     return [(cursor, types[cursor])] + [k for k in primary_key if k[0] != cursor]
+
+
+def _family(pg_type: str) -> str:
+    if pg_type in pg_read.INTEGER_KEYS:
+        return "integer"
+    return "temporal" if pg_type in _TEMPORAL else "other"
 
 
 def _plan_nodes(node: dict[str, Any], depth: int) -> Iterator[tuple[dict[str, Any], int]]:
