@@ -117,3 +117,35 @@ def test_verdicts_flag_exactly_the_unsafe_reads(tmp_path: Path, big: tuple[str, 
     assert "needs 5002 connections at once; the server allows" in budget
     assert checks["chunks_on_pk"]["verdict"]["parallel"] >= 1
     assert checks["pk"]["statement"].endswith("LIMIT 10000") and checks["pk"]["plan"]
+
+
+def test_bigquery_target_maps_every_column_and_strict_refuses_what_cannot_load(
+    tmp_path: Path, pg: Pg
+) -> None:
+    pg.execute(
+        "CREATE TABLE bq (id int PRIMARY KEY, amount numeric(12,2), wide numeric(40,10), "
+        "huge numeric(60,2), at timestamptz, local_at timestamp, tags int[], span interval)"
+    )
+    config = write_config(
+        tmp_path,
+        [{"name": "bq", "table": f"{pg.schema}.bq", "format": "parquet",
+          "destination": {"type": "local", "path": "out"}}],
+    )  # fmt: skip
+    result = rivet("check", "-c", str(config), "--target", "bigquery", "--json")
+    assert result.returncode == 0, result.stderr
+    (report,) = json.loads(result.stdout)
+    types = {name: (t["type"], t["status"]) for name, t in report["target"].items()}
+    assert types == {
+        "id": ("INT64", "ok"),
+        "amount": ("NUMERIC", "ok"),
+        "wide": ("BIGNUMERIC", "ok"),
+        "huge": ("BIGNUMERIC", "fail"),
+        "at": ("TIMESTAMP", "ok"),
+        "local_at": ("DATETIME", "ok"),
+        "tags": ("ARRAY<INT64>", "ok"),
+        "span": ("STRING", "ok"),  # intervals are exported as ISO 8601 text
+    }
+    assert report["violations"] == ["huge"]
+    strict = rivet("check", "-c", str(config), "--target", "bigquery", "--strict")
+    assert strict.returncode == 1 and "bq.huge" in strict.stderr and "bq.span" not in strict.stderr
+    assert "exceeds BIGNUMERIC" in strict.stdout

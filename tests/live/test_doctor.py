@@ -41,3 +41,23 @@ def test_doctor_reports_an_unreachable_source_and_passes_a_good_config(
     assert down.returncode == 1
     assert "[FAIL] source: cannot connect to the PostgreSQL source" in down.stdout
     assert "pw@" not in down.stdout
+
+
+def test_doctor_checks_the_state_store(tmp_path: Path, pg: Pg) -> None:
+    pg.execute("CREATE TABLE good (id int PRIMARY KEY)")
+    export = {"name": "good", "table": f"{pg.schema}.good", "format": "csv",
+              "destination": {"type": "local", "path": "out"}}  # fmt: skip
+    config = write_config(tmp_path, [export])
+
+    def state_check(env: dict[str, str] | None = None) -> dict[str, str]:
+        result = rivet("doctor", "-c", str(config), "--json", env=env)
+        (check,) = [c for c in json.loads(result.stdout) if c["name"] == "state"]
+        return dict(check)
+
+    assert state_check()["detail"].endswith(".rivet_state.db will be created on first run")
+    assert not (tmp_path / ".rivet_state.db").exists()  # doctor creates nothing
+    assert rivet("run", "-c", str(config)).returncode == 0
+    assert state_check()["detail"] == f"opened {tmp_path / '.rivet_state.db'}"
+    down = state_check({"RIVET_STATE_URL": "postgresql://u:pw@127.0.0.1:1/state"})
+    assert down["status"] == "FAIL" and "RIVET_STATE_URL" in (down["fix"] or "")
+    assert "pw@" not in down["detail"]

@@ -194,6 +194,7 @@ Examples:
   rivet check -c rivet.yaml                    # strategy, estimate, warnings, type report
   rivet check -c rivet.yaml -e orders --json   # one export, as JSON
   rivet check -c rivet.yaml --strict           # exit 1 if any column would be lossy
+  rivet check -c rivet.yaml --target bigquery  # BigQuery type per column, and what cannot load
 """
 )
 @config_option
@@ -207,7 +208,16 @@ Examples:
 )
 @param_option
 @click.option("--type-report", is_flag=True, help="Accepted for compatibility: always shown.")
-@click.option("--strict", is_flag=True, help="Exit 1 if any column is lossy or unsupported.")
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Exit 1 if any column is lossy or unsupported (or, with --target, cannot be held there).",
+)
+@click.option(
+    "--target",
+    type=click.Choice(["bigquery"]),
+    help="Also show each column's type in this warehouse, and flag what it cannot hold.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
 @click.pass_context
 def check(
@@ -217,6 +227,7 @@ def check(
     params: tuple[str, ...],
     type_report: bool,
     strict: bool,
+    target: str | None,
     as_json: bool,
 ) -> None:
     """Is each export safe for the source? Reads no rows.
@@ -228,14 +239,19 @@ def check(
     Exit status 1 when an export is UNSAFE (or, with --strict, a mapping is lossy).
     """
     from rivet.commands.check import check as check_command
-    from rivet.commands.check import render
+    from rivet.commands.check import render, render_rich
 
     def action() -> None:
-        checks = check_command(config_path, exports, _parse_params(params))
-        click.echo(
-            json.dumps([c.to_json() for c in checks], indent=2) if as_json else render(checks)
-        )
-        violations = [f"{c.export}.{v.name}" for c in checks for v in c.violations]
+        checks = check_command(config_path, exports, _parse_params(params), target)
+        if as_json:
+            click.echo(json.dumps([c.to_json() for c in checks], indent=2))
+        elif sys.stdout.isatty():
+            from rich.console import Console
+
+            render_rich(checks, Console())
+        else:
+            click.echo(render(checks))
+        violations = [f"{c.export}.{name}" for c in checks for name in c.violations]
         if strict and violations:
             raise ExportFailed(f"strict mode: unsafe type mappings found: {violations}")
         unsafe = [c.export for c in checks if c.verdict.verdict == "unsafe"]

@@ -8,9 +8,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
 from rivet.commands.run import open_source, query_text, select_exports
 from rivet.commands.verdict import Verdict, judge
 from rivet.config import load_config
+from rivet.formats.bigquery import TargetColumn, bigquery_column
 from rivet.pipeline.chunked import chunk_strategy
 from rivet.pipeline.request import read_request
 from rivet.plan.export_plan import ExportPlan, resolve_export
@@ -29,19 +32,27 @@ class ExportCheck:
     verdict: Verdict
     statement: str  # the first statement the read would run, as explained
     plan: list[str]  # the server's plan of it
+    target: dict[str, TargetColumn] | None = None  # --target bigquery, by column name
 
     @property
-    def violations(self) -> list[ColumnReport]:
-        return [c for c in self.columns if c.fidelity in STRICT_FIDELITIES]
+    def violations(self) -> list[str]:
+        """Columns `--strict` refuses: lossy or unsupported, or that the target cannot hold."""
+        failing = {n for n, t in (self.target or {}).items() if t.status == "fail"}
+        return [
+            c.name for c in self.columns if c.fidelity in STRICT_FIDELITIES or c.name in failing
+        ]
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
-        data["violations"] = [c.name for c in self.violations]
+        data["violations"] = self.violations
         return data
 
 
 def check(
-    config_path: Path, exports: Sequence[str] = (), params: Mapping[str, str] | None = None
+    config_path: Path,
+    exports: Sequence[str] = (),
+    params: Mapping[str, str] | None = None,
+    target: str | None = None,
 ) -> list[ExportCheck]:
     """Describe each selected export against the live source (reads no rows)."""
     params = dict(params or {})
@@ -55,12 +66,18 @@ def check(
     source = open_source(config, config_dir)
     try:
         pooler_notes = source.server_info(plans[0].name)[1] if plans else []
-        return [_check_export(source, plan, pooler_notes) for plan in plans]
+        checks = [_check_export(source, plan, pooler_notes) for plan in plans]
     finally:
         source.close()
+    if target == "bigquery":
+        for c, schema in checks:
+            c.target = {f.name: bigquery_column(f.type) for f in schema}
+    return [c for c, _ in checks]
 
 
-def _check_export(source: Source, plan: ExportPlan, pooler_notes: list[str]) -> ExportCheck:
+def _check_export(
+    source: Source, plan: ExportPlan, pooler_notes: list[str]
+) -> tuple[ExportCheck, pa.Schema]:
     request = read_request(plan)
     prepared = source.prepare(request)
     strategy, warnings, chunk_warnings = prepared.strategy, list(prepared.warnings), []
@@ -85,7 +102,7 @@ def _check_export(source: Source, plan: ExportPlan, pooler_notes: list[str]) -> 
         connections=connections,
         pooler_notes=pooler_notes,
     )
-    return ExportCheck(
+    found = ExportCheck(
         plan.name,
         strategy,
         prepared.row_estimate,
@@ -95,6 +112,7 @@ def _check_export(source: Source, plan: ExportPlan, pooler_notes: list[str]) -> 
         explain.statement,
         explain.plan,
     )
+    return found, prepared.schema
 
 
 def render(checks: Sequence[ExportCheck]) -> str:
@@ -122,9 +140,9 @@ def render(checks: Sequence[ExportCheck]) -> str:
         arrow_width = max([len(col.arrow_type) for col in c.columns] + [10])
         lines.append(
             f"  {'Column':<{width}}  {'Source type':<{source_width}}  "
-            f"{'Arrow type':<{arrow_width}}  Fidelity"
+            f"{'Arrow type':<{arrow_width}}  {'Fidelity':<17}" + ("BigQuery" if c.target else "")
         )
-        lines.append("  " + "-" * (width + source_width + arrow_width + 16))
+        lines.append("  " + "-" * (width + source_width + arrow_width + (40 if c.target else 16)))
         for col in c.columns:
             mark = (
                 " ✗"
@@ -133,9 +151,45 @@ def render(checks: Sequence[ExportCheck]) -> str:
                 if col.fidelity == "logical_string"
                 else ""
             )
-            lines.append(
+            line = (
                 f"  {col.name:<{width}}  {col.source_type:<{source_width}}  "
-                f"{col.arrow_type:<{arrow_width}}  {col.fidelity}{mark}"
+                f"{col.arrow_type:<{arrow_width}}  {col.fidelity + mark:<17}"
             )
+            if c.target:
+                bq = c.target[col.name]
+                line += bq.type + ("" if bq.status == "ok" else f" ({bq.status}: {bq.note})")
+            lines.append(line.rstrip())
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
+
+
+def render_rich(checks: Sequence[ExportCheck], console: Any) -> None:
+    """The same report as `render`, as rich panels and tables (for a terminal)."""
+    from rich.table import Table
+
+    colour = {"safe": "green", "degraded": "yellow", "unsafe": "bold red"}
+    for c in checks:
+        v = c.verdict
+        console.rule(f"[bold]{c.export}")
+        estimate = f"~{c.row_estimate:,}" if c.row_estimate is not None else "unknown"
+        console.print(f"Strategy: {c.strategy}    Row estimate: {estimate}")
+        console.print(f"Verdict: [{colour[v.verdict]}]{v.verdict.upper()}[/]")
+        for line in [*v.reasons, *v.notes, *c.warnings]:
+            console.print(f"  • {line}", highlight=False)
+        recommended = f"tuning.profile: {v.profile}"
+        if v.parallel is not None:
+            recommended += f", parallel: {v.parallel}, chunk_size: {v.chunk_size:,}"
+        console.print(f"Recommended: {recommended}")
+        console.print(f"Statement: {c.statement}", highlight=False, soft_wrap=True)
+        console.print("Plan:\n" + "\n".join(f"  {line}" for line in c.plan), highlight=False)
+        table = Table("Column", "Source type", "Arrow type", "Fidelity")
+        if c.target:
+            table.add_column("BigQuery")
+        for col in c.columns:
+            style = "red" if col.fidelity in STRICT_FIDELITIES else None
+            cells = [col.name, col.source_type, col.arrow_type, col.fidelity]
+            if c.target:
+                bq = c.target[col.name]
+                cells.append(bq.type + ("" if bq.status == "ok" else f" ({bq.status}: {bq.note})"))
+            table.add_row(*cells, style=style)
+        console.print(table)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -15,6 +16,8 @@ from rivet.destinations import open_destination
 from rivet.pipeline.request import read_request
 from rivet.plan.export_plan import ExportPlan, resolve_export
 from rivet.sources.base import Source
+from rivet.state import open_state
+from rivet.state.store import STATE_FILE
 
 
 @dataclass
@@ -65,7 +68,29 @@ def doctor(config_path: Path, params: Mapping[str, str] | None = None) -> list[C
             checks.append(Check(f"destination {destination.uri}", "OK", destination.probe()))
         except RivetError as exc:
             checks.append(_failed(f"destination of {plan.name}", exc))
+    checks.append(_state_check(config_dir))
     return checks
+
+
+def _state_check(config_dir: Path) -> Check:
+    """The state store (cursors, chunk checkpoints, run history) opens, or can be created."""
+    if not os.environ.get("RIVET_STATE_URL") and not (config_dir / STATE_FILE).exists():
+        if os.access(config_dir, os.W_OK):
+            return Check("state", "OK", f"{config_dir / STATE_FILE} will be created on first run")
+        return Check(
+            "state",
+            "FAIL",
+            f"{config_dir} is not writable: the state file cannot be created there",
+            "make the directory writable, or set RIVET_STATE_URL=postgresql://...",
+        )
+    try:
+        state = open_state(config_dir)
+    except RivetError as exc:
+        return _failed("state", exc)
+    try:
+        return Check("state", "OK", f"opened {state.where}")
+    finally:
+        state.close()
 
 
 def _export_checks(plan: ExportPlan, source: Source) -> list[Check]:
