@@ -2,7 +2,10 @@
 
 `FaultProxy(target_port, cut_after_bytes=N)` forwards loopback connections to the target; once
 a connection has carried N bytes from the server (or `cut_upload_after_bytes` to it) it is reset
-(RST), as a dropped network or a killed server process would do mid-stream.
+(RST), as a dropped network or a killed server process would do mid-stream. `cut_every_s=T`
+resets every open connection each T seconds (new ones are accepted), as a flapping network would.
+`cut_connections=K` applies the byte limits to the first K connections only (later ones pass),
+so a client that reconnects can be seen to recover.
 """
 
 from __future__ import annotations
@@ -16,8 +19,14 @@ from types import TracebackType
 
 class FaultProxy:
     def __init__(self, target_port: int, cut_after_bytes: int | None = None,
-                 cut_upload_after_bytes: int | None = None) -> None:  # fmt: skip
+                 cut_upload_after_bytes: int | None = None,
+                 cut_every_s: float | None = None,
+                 cut_connections: int | None = None) -> None:  # fmt: skip
         self.target_port = target_port
+        self.cut_connections = cut_connections
+        self.accepted = 0
+        self.cut_every_s = cut_every_s
+        self.cuts = 0
         self.cut_after_bytes = cut_after_bytes
         self.cut_upload_after_bytes = cut_upload_after_bytes
         self._listener = socket.create_server(("127.0.0.1", 0))
@@ -28,7 +37,18 @@ class FaultProxy:
 
     def __enter__(self) -> FaultProxy:
         self._thread.start()
+        if self.cut_every_s is not None:
+            threading.Thread(target=self._cut_periodically, daemon=True).start()
         return self
+
+    def _cut_periodically(self) -> None:
+        assert self.cut_every_s is not None
+        while not self._stop.wait(self.cut_every_s):
+            sockets, self._sockets = self._sockets, []
+            if sockets:
+                self.cuts += 1
+            for sock in sockets:
+                _reset(sock)
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:  # fmt: skip
@@ -45,9 +65,13 @@ class FaultProxy:
                 return
             server = socket.create_connection(("127.0.0.1", self.target_port))
             self._sockets += [client, server]
-            threading.Thread(target=self._pipe, args=(client, server, self.cut_upload_after_bytes),
+            self.accepted += 1
+            limited = self.cut_connections is None or self.accepted <= self.cut_connections
+            upload = self.cut_upload_after_bytes if limited else None
+            download = self.cut_after_bytes if limited else None
+            threading.Thread(target=self._pipe, args=(client, server, upload),
                              daemon=True).start()  # fmt: skip
-            threading.Thread(target=self._pipe, args=(server, client, self.cut_after_bytes),
+            threading.Thread(target=self._pipe, args=(server, client, download),
                              daemon=True).start()  # fmt: skip
 
     def _pipe(self, source: socket.socket, sink: socket.socket, limit: int | None) -> None:

@@ -104,5 +104,9 @@ def test_lost_connection_mid_read_fails_cleanly(tmp_path: Path, pg: Pg) -> None:
     pg.execute("ALTER TABLE big ADD PRIMARY KEY (id)")
     with FaultProxy(5432, cut_after_bytes=2_000_000) as proxy:
         url = PG_URL.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
-        stderr, _ = _run(tmp_path, {"table": f"{pg.schema}.big"}, url=url)
+        stderr, _ = _run(
+            tmp_path,
+            {"table": f"{pg.schema}.big", "tuning": {"retry_backoff_ms": 10}},
+            url=url,
+        )
     assert "export 'orders'" in stderr and "PostgreSQL" in stderr

@@ -229,6 +229,7 @@ def test_lost_connection_mid_read_fails_cleanly(tmp_path: Path, my: My) -> None:
         config = write_config(
             tmp_path,
             [{"name": "m", "table": f"{my.database}.big", "format": "parquet",
+              "tuning": {"retry_backoff_ms": 10},
               "destination": {"type": "local", "path": str(out)}}],
             source={"type": "mysql", "url_env": "RIVET_TEST_SOURCE_URL"},
         )  # fmt: skip

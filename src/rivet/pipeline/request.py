@@ -29,5 +29,7 @@ def read_request(plan: ExportPlan, cursor: CursorState | None = None) -> ReadReq
         lock_timeout_s=plan.tuning.lock_timeout_s,
         throttle_ms=plan.tuning.throttle_ms,
         read_connections=plan.tuning.read_connections,
+        max_retries=plan.tuning.max_retries,
+        retry_backoff_ms=plan.tuning.retry_backoff_ms,
         incremental=incremental,
     )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+import random
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import pyarrow as pa
 
@@ -16,6 +18,8 @@ from rivet.core.chunks import Chunk, ChunkSpec
 from rivet.core.errors import SourceError
 from rivet.sources.catalog import TableInfo
 
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 FIRST_PAGE_ROWS = 10_000  # rows of the first statement, before bytes per row are known
 MIN_PAGE_ROWS, MAX_PAGE_ROWS = 1_000, 5_000_000
 
@@ -73,6 +77,8 @@ class ReadRequest:
     read_connections: int = 1  # >1: parallel key ranges, one shared snapshot
     incremental: Incremental | None = None
     chunk: ChunkRead | None = None
+    max_retries: int = 0  # transient errors: statements read again on a new connection
+    retry_backoff_ms: int = 1000
 
 
 @dataclass(frozen=True)
@@ -134,6 +140,27 @@ def rows_for(page_bytes: float, bytes_per_row: float, request: ReadRequest) -> i
 def next_page_rows(page: pa.Table, request: ReadRequest) -> int:
     """Rows of the next statement, from the bytes per row the last page measured."""
     return rows_for(request.page_bytes, page.nbytes / max(page.num_rows, 1), request)
+
+
+def retrying(request: ReadRequest, attempt: Callable[[], T]) -> T:
+    """Run one statement; a transient SourceError (cut connection, failover, serialization
+    failure...) runs it again, up to tuning.max_retries times, after an exponential backoff
+    with jitter. `attempt` reconnects when it has no connection. Permanent errors (and the
+    last transient one) go on to the caller."""
+    failures = 0
+    while True:
+        try:
+            return attempt()
+        except SourceError as exc:
+            if not exc.transient or failures >= request.max_retries:
+                raise
+            failures += 1
+            pause = min(30.0, request.retry_backoff_ms / 1000 * 2 ** (failures - 1))
+            pause *= random.uniform(0.5, 1.5)
+            log.warning(
+                "%s; retry %d of %d in %.1f s", exc.message, failures, request.max_retries, pause
+            )
+            time.sleep(pause)
 
 
 def throttle(request: ReadRequest) -> None:

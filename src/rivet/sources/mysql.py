@@ -36,6 +36,7 @@ from rivet.sources.base import (
     ReadStats,
     check_position,
     next_page_rows,
+    retrying,
     rows_for,
     throttle,
 )
@@ -304,7 +305,7 @@ class MySQLSource:
                 sql = (
                     f"{select} WHERE {key} > {after} AND {key} <= {upto} ORDER BY {key} LIMIT {cap}"
                 )
-                page = self._fetch(sql, session, stats, request.export)
+                page = self._fetch(sql, session, stats, request)
                 if page.num_rows:
                     yield page
                 throttle(request)
@@ -340,7 +341,7 @@ class MySQLSource:
                 f"{select}{' WHERE ' + ' AND '.join(where) if where else ''} "
                 f"ORDER BY {keys} LIMIT {limit}"
             )
-            page = self._fetch(sql, session, stats, request.export)
+            page = self._fetch(sql, session, stats, request)
             if page.num_rows == 0:
                 return
             position = tuple(k.text(page.column(k.name)[-1].as_py()) for k in prepared.key)
@@ -375,14 +376,22 @@ class MySQLSource:
             yield pa.Table.from_batches([batch])
         stats.record_statement(time.perf_counter() - started)
 
-    def _fetch(self, sql: str, session: list[str], stats: ReadStats, export: str) -> pa.Table:
-        started = time.perf_counter()
-        with _driver_errors(export):
-            page: pa.Table = connectorx.read_sql(
-                self._url, sql, return_type="arrow", pre_execution_query=session
-            )
-        stats.record_statement(time.perf_counter() - started)
-        return page
+    def _fetch(
+        self, sql: str, session: list[str], stats: ReadStats, request: ReadRequest
+    ) -> pa.Table:
+        """One page on its own connection; a transient error (lost connection) reads the same
+        page again on a new one. Pages are keyed, so this never duplicates or skips a row."""
+
+        def attempt() -> pa.Table:
+            started = time.perf_counter()
+            with _driver_errors(request.export):
+                page: pa.Table = connectorx.read_sql(
+                    self._url, sql, return_type="arrow", pre_execution_query=session
+                )
+            stats.record_statement(time.perf_counter() - started)
+            return page
+
+        return retrying(request, attempt)
 
 
 def _select(request: ReadRequest, prepared: MyPreparedRead) -> str:

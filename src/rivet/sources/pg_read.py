@@ -10,7 +10,10 @@ Three shapes, chosen by what the table offers:
 - chunked mode: one streamed statement per chunk (`WHERE <chunk>`, no order), its length bounded
   by the chunk size.
 Each statement returns at most about `page_bytes` of Arrow data and is read to completion before
-the next one starts, so its duration on the server is bounded and client memory is too.
+the next one starts, so its duration on the server is bounded and client memory is too. Key
+ranges and keyset pages survive a lost connection (`Reader`: the page is read again on a new
+connection); a cursor cannot be resumed, so a cursor read fails on a transient error, and a
+chunk is read again whole by the chunk runner.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from rivet.sources.base import (
     ReadStats,
     check_position,
     next_page_rows,
+    retrying,
     throttle,
 )
 from rivet.sources.chunking import chunk_where
@@ -97,6 +101,40 @@ class Session:
                 action()
 
 
+class Reader:
+    """A Session that survives a lost connection: a page that fails with a transient error is
+    read again on a new connection, up to tuning.max_retries times. Pages are keyed (`WHERE key
+    > last`), so reading one again never duplicates or skips a row; pages read after a reconnect
+    come from the new connection's snapshot."""
+
+    def __init__(
+        self, url: str, request: ReadRequest, stats: ReadStats, snapshot: str | None = None
+    ) -> None:
+        self._url, self._request, self._stats = url, request, stats
+        self._session: Session | None = Session(url, request, stats, snapshot)
+
+    def export_snapshot(self) -> str:
+        assert self._session is not None
+        return self._session.export_snapshot()
+
+    def fetch(self, sql: str) -> pa.Table:
+        def attempt() -> pa.Table:
+            if self._session is None:
+                self._session = Session(self._url, self._request, self._stats)
+            try:
+                return self._session.fetch(sql)
+            except adbc_driver_manager.Error as exc:
+                self.close()
+                raise source_error(exc, self._request.export) from None
+
+        return retrying(self._request, attempt)
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
+
 def _session_settings(request: ReadRequest, snapshot: str | None) -> list[str]:
     settings = ["SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"]
     if snapshot is not None:
@@ -126,17 +164,17 @@ def range_pages(
     rows_per_range: int,
     stats: ReadStats,
 ) -> Iterator[pa.Table]:
-    sessions = [Session(url, request, stats)]
+    sessions = [Reader(url, request, stats)]
     try:
         if request.read_connections > 1 and len(ranges) > 1:
             snapshot = sessions[0].export_snapshot()
             for _ in range(min(request.read_connections, len(ranges)) - 1):
-                sessions.append(Session(url, request, stats, snapshot))
+                sessions.append(Reader(url, request, stats, snapshot))
         columns = select_list(plans)
         source = pg_sql.from_clause(request.table, request.query)
         cap = max(MIN_PAGE_ROWS, rows_per_range * 2)
 
-        def pages_of(session: Session, index: int) -> Iterator[pa.Table]:
+        def pages_of(session: Reader, index: int) -> Iterator[pa.Table]:
             after, upto = ranges[index]
             while True:
                 where = f"{pg_sql.column_ref(key)} > {after} AND {pg_sql.column_ref(key)} <= {upto}"
@@ -166,7 +204,7 @@ def keyset_pages(
 ) -> Iterator[pa.Table]:
     """Pages in key order; incremental reads start after the stored position and skip rows
     whose cursor is NULL (they have no place in the order)."""
-    session = Session(url, request, stats)
+    session = Reader(url, request, stats)
     try:
         columns = select_list(plans)
         source = pg_sql.from_clause(request.table, request.query)
