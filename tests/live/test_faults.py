@@ -123,7 +123,9 @@ def test_a_permanent_error_is_not_retried(tmp_path: Path, pg: Pg) -> None:
     """A statement timeout would only time out again: it fails at once, with a hint."""
     pg.execute("CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 10) g")
     pg.execute("ALTER TABLE t ADD PRIMARY KEY (id)")
-    pg.execute("CREATE VIEW slow AS SELECT t.id FROM t, LATERAL (SELECT pg_sleep(0.3 + t.id * 0)) s")
+    pg.execute(
+        "CREATE VIEW slow AS SELECT t.id FROM t, LATERAL (SELECT pg_sleep(0.3 + t.id * 0)) s"
+    )
     config = write_config(
         tmp_path,
         [{"name": "s", "table": f"{pg.schema}.slow", "format": "csv",

@@ -11,7 +11,7 @@ import click
 
 from rivet.cli.logging import configure_logging
 from rivet.core.errors import ExportFailed, RivetError
-from rivet.core.memory import limit_malloc_arenas
+from rivet.core.memory import limit_malloc_arenas, use_system_allocator_for_arrow
 from rivet.core.redact import redact
 
 RUN_EXAMPLES = """
@@ -528,4 +528,5 @@ def _fail(ctx: click.Context, exc: BaseException, code: int) -> NoReturn:
 
 def main() -> None:
     limit_malloc_arenas()
+    use_system_allocator_for_arrow()
     cli(obj={}, prog_name="rivet")

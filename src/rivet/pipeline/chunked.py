@@ -29,7 +29,7 @@ from rivet.core.errors import PlanError, RivetError, SourceError
 from rivet.core.faults import fault_point
 from rivet.destinations import Destination, StagedPart, open_destination
 from rivet.pipeline.parts import PartSink, write_all
-from rivet.pipeline.prefetch import Prefetch
+from rivet.pipeline.prefetch import read_ahead
 from rivet.pipeline.publish import publish_run
 from rivet.pipeline.request import read_request
 from rivet.pipeline.validate import validate_part
@@ -305,7 +305,7 @@ class _ChunkRun:
             if self._stop.is_set():
                 raise RivetError("stopped: another chunk failed")
 
-        batches = Prefetch(self.source.read(request, self.prepared, self.stats))
+        batches = read_ahead(self.source.read(request, self.prepared, self.stats), self.plan)
         parts = write_all(sink, batches, observe)
         return sink.rows, [
             {

@@ -19,7 +19,7 @@ from rivet.core.faults import fault_point
 from rivet.destinations import Destination, StagedPart, open_destination
 from rivet.pipeline.chunked import export_chunked
 from rivet.pipeline.parts import PartSink, write_all
-from rivet.pipeline.prefetch import Prefetch
+from rivet.pipeline.prefetch import read_ahead
 from rivet.pipeline.publish import publish_run
 from rivet.pipeline.request import read_request
 from rivet.pipeline.validate import validate_part
@@ -147,7 +147,7 @@ def _export(
             else None,
         )
         parts, stats = _write_parts(
-            plan.name, sink, source, request, prepared, progress, result, tracker
+            plan, sink, source, request, prepared, progress, result, tracker
         )
         if tracker is not None:
             _check_gates(tracker, parts, destination, result)
@@ -180,7 +180,7 @@ def _check_gates(
 
 
 def _write_parts(
-    name: str,
+    plan: ExportPlan,
     sink: PartSink,
     source: Source,
     request: ReadRequest,
@@ -190,7 +190,7 @@ def _write_parts(
     tracker: QualityTracker | None = None,
 ) -> tuple[list[StagedPart], ReadStats]:
     stats = ReadStats()
-    progress.start(name, prepared.row_estimate)
+    progress.start(plan.name, prepared.row_estimate)
 
     def observe(batch: pa.RecordBatch) -> None:
         if tracker is not None:
@@ -198,7 +198,7 @@ def _write_parts(
         progress.advance(batch.num_rows, batch.nbytes)
 
     try:
-        parts = write_all(sink, Prefetch(source.read(request, prepared, stats)), observe)
+        parts = write_all(sink, read_ahead(source.read(request, prepared, stats), plan), observe)
     finally:
         progress.stop()
         result.statements = stats.statements

@@ -8,6 +8,8 @@ import threading
 from collections.abc import Iterator
 from typing import Generic, TypeVar
 
+from rivet.plan.export_plan import ExportPlan
+
 T = TypeVar("T")
 _DONE = object()
 
@@ -71,3 +73,8 @@ class Prefetch(Generic[T]):
 class _Failure:
     def __init__(self, error: BaseException) -> None:
         self.error = error
+
+
+def read_ahead(source: Iterator[T], plan: ExportPlan) -> Iterator[T]:
+    """The batches of a read, prefetched on a thread unless the plan's profile says not to."""
+    return iter(Prefetch(source)) if plan.tuning.read_ahead else source

@@ -30,8 +30,10 @@ from rivet.quality.gates import Gates
 
 DEFAULT_ROW_GROUP_ROWS = 1_048_576
 # Without a `parquet:` block a row group also closes at this many bytes of Arrow data, so that a
-# wide table's row group cannot buffer gigabytes in memory.
+# wide table's row group cannot buffer gigabytes in memory; the `safe` profile, which promises
+# the smallest footprint, buffers less.
 DEFAULT_ROW_GROUP_BYTES = 24 << 20
+SAFE_ROW_GROUP_BYTES = 8 << 20
 _PROFILE_CODEC = {
     "none": ("none", None),
     "fast": ("snappy", None),
@@ -98,31 +100,31 @@ def resolve_export(
 ) -> ExportPlan:
     """`query_text` is the query (or the query file's content, already substituted)."""
     _refuse_unimplemented(export)
+    tuning = resolve_tuning(config.source, export.tuning)
     return ExportPlan(
         name=export.name,
         table=export.table,
         query=None if export.table is not None else query_text,
         mode=export.mode,
-        output=_output_format(export),
+        output=_output_format(export, tuning.profile),
         max_file_size=parse_size(export.max_file_size)
         if export.max_file_size is not None
         else None,
         skip_empty=export.skip_empty,
         column_overrides={c: parse_column_type(t) for c, t in export.columns.items()},
         destination=_destination(export, now),
-        tuning=resolve_tuning(config.source, export.tuning),
+        tuning=tuning,
         cursor_column=export.cursor_column if export.mode == "incremental" else None,
         window=_window(export, now),
         gates=_gates(export),
-        chunks=_chunks(export, config),
+        chunks=_chunks(export, tuning),
     )
 
 
-def _chunks(export: ExportConfig, config: RivetConfig) -> ChunkSpec | None:
+def _chunks(export: ExportConfig, tuning: Tuning) -> ChunkSpec | None:
     if export.mode != "chunked":
         return None
     by = "days" if export.chunk_by_days else "dense" if export.chunk_dense else "range"
-    tuning = resolve_tuning(config.source, export.tuning)
     return ChunkSpec(
         column=export.chunk_column,
         by=by,
@@ -200,7 +202,7 @@ def _refuse_unimplemented(export: ExportConfig) -> None:
         )
 
 
-def _output_format(export: ExportConfig) -> OutputFormat:
+def _output_format(export: ExportConfig, profile: str) -> OutputFormat:
     codec: str = export.compression
     level = export.compression_level
     if export.compression_profile is not None:
@@ -209,12 +211,13 @@ def _output_format(export: ExportConfig) -> OutputFormat:
         level = _DEFAULT_LEVEL.get(codec)
     if export.format == "csv":
         codec, level = "none", None
-    return OutputFormat(export.format, codec, level, _row_group_policy(export.parquet))
+    return OutputFormat(export.format, codec, level, _row_group_policy(export.parquet, profile))
 
 
-def _row_group_policy(parquet: ParquetConfig | None) -> RowGroupPolicy:
+def _row_group_policy(parquet: ParquetConfig | None, profile: str) -> RowGroupPolicy:
     if parquet is None:
-        return RowGroupPolicy(DEFAULT_ROW_GROUP_ROWS, DEFAULT_ROW_GROUP_BYTES)
+        budget = SAFE_ROW_GROUP_BYTES if profile == "safe" else DEFAULT_ROW_GROUP_BYTES
+        return RowGroupPolicy(DEFAULT_ROW_GROUP_ROWS, budget)
     if parquet.row_group_strategy == "fixed_rows":
         return RowGroupPolicy(parquet.row_group_rows or DEFAULT_ROW_GROUP_ROWS, None)
     target = parquet.target_row_group_mb

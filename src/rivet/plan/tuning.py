@@ -77,6 +77,12 @@ class Tuning:
         return READ_CONNECTIONS[self.profile]
 
     @property
+    def read_ahead(self) -> bool:
+        """Read the next page while the last one is written: not on `safe`, where the pause
+        between statements leaves nothing to overlap and the smaller footprint matters more."""
+        return self.profile != "safe"
+
+    @property
     def page_bytes(self) -> int:
         if self.batch_size_memory_mb is not None:
             return self.batch_size_memory_mb << 20
