@@ -229,3 +229,20 @@ def test_check_shows_the_chunk_plan_and_warns_about_a_sparse_key(tmp_path: Path,
     (report,) = json.loads(checked.stdout)
     assert report["strategy"].startswith("chunked(id: 9000 ranges")
     assert any("is sparse" in w and "chunk_dense" in w for w in report["warnings"])
+
+
+def test_parallel_stays_within_source_max_connections(tmp_path: Path, db: Db) -> None:
+    entry = {"name": "c", "table": db.table, "mode": "chunked", "chunk_column": "id",
+             "chunk_size": 1000, "parallel": 4, "format": "parquet",
+             "destination": {"type": "local", "path": str(tmp_path / "out")}}  # fmt: skip
+    source = {"type": db.engine, "url_env": "RIVET_TEST_SOURCE_URL", "max_connections": 3}
+    config = write_config(tmp_path, [entry], source=source)
+    result = db.run(config, "--json")
+    assert result.returncode == 0, result.stderr
+    (summary,) = json.loads(result.stdout)["exports"]
+    # 3 = the catalog connection + the snapshot holder (PostgreSQL only) + the readers
+    workers = 1 if db.engine == "postgres" else 2
+    expected = f"parallel 4 lowered to {workers}: source.max_connections is 3"
+    assert expected in summary["warnings"]
+    ids, _ = _published(tmp_path / "out")
+    assert ids == list(range(1, ROWS + 1))

@@ -56,6 +56,8 @@ class SourceConfig(_Model):
     environment: Literal["local", "replica", "production"] | None = None
     tuning: TuningConfig | None = None
     tls: TlsConfig | None = None
+    # rivet extension: the most connections one export may hold on the source at once
+    max_connections: Annotated[int, Field(ge=2)] | None = None
 
 
 class LocalDestination(_Model):

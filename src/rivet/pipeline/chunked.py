@@ -85,7 +85,10 @@ def export_chunked(
                 progress,
                 validate,
             )
-            run.execute()
+            try:
+                run.execute()
+            finally:
+                result.warnings.extend(run.warnings)
             result.statements = run.stats.statements
             result.longest_statement_s = run.stats.longest_statement_s
             parts, rows = _completed_parts(runs, result.run_id, staging)
@@ -218,6 +221,7 @@ class _ChunkRun:
         self.staging, self.destination = staging, destination
         self.progress, self.validate = progress, validate
         self._snapshot: str | None = None
+        self.warnings: list[str] = []
         self.base_name = run_id.replace("T", "_").replace(".", "_")
         self.stats = ReadStats()
         self._stop = threading.Event()
@@ -226,7 +230,6 @@ class _ChunkRun:
 
     def execute(self) -> None:
         pending = sum(1 for t in self.runs.tasks(self.run_id) if t.status != "completed")
-        workers = max(1, min(self.spec.parallel, pending))
         self.progress.start(self.plan.name, self.prepared.row_estimate)
         try:
             holder = (
@@ -236,6 +239,7 @@ class _ChunkRun:
             )
             with holder as snapshot:
                 self._snapshot = snapshot
+                workers = self._workers(pending, holding=snapshot is not None)
                 threads = [
                     threading.Thread(target=self._work, name=f"rivet-chunk-{i}", daemon=True)
                     for i in range(workers)
@@ -248,6 +252,25 @@ class _ChunkRun:
             self.progress.stop()
         if self._errors:
             raise self._errors[0]
+
+    def _workers(self, pending: int, holding: bool) -> int:
+        """`parallel`, within the connections the export may hold: the server's free ones (less
+        3 left for others) and source.max_connections. Besides its readers the export holds the
+        catalog connection and, `holding` a shared snapshot, its holder (both open now, so
+        counted in use by the server)."""
+        wanted = max(1, min(self.spec.parallel, pending))
+        holder = int(holding)
+        most, in_use = self.source.connection_budget(self.plan.name)
+        allowed = most - in_use - 3
+        why = f"the server allows {most} connections and {in_use} are in use"
+        if self.plan.max_connections is not None:
+            cap = self.plan.max_connections - 1 - holder
+            if cap < allowed:
+                allowed, why = cap, f"source.max_connections is {self.plan.max_connections}"
+        workers = max(1, min(wanted, allowed))
+        if workers < wanted:
+            self.warnings.append(f"parallel {self.spec.parallel} lowered to {workers}: {why}")
+        return workers
 
     def _work(self) -> None:
         while not self._stop.is_set():

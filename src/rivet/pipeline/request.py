@@ -28,8 +28,16 @@ def read_request(plan: ExportPlan, cursor: CursorState | None = None) -> ReadReq
         statement_timeout_s=plan.tuning.statement_timeout_s,
         lock_timeout_s=plan.tuning.lock_timeout_s,
         throttle_ms=plan.tuning.throttle_ms,
-        read_connections=plan.tuning.read_connections,
+        read_connections=_read_connections(plan),
         max_retries=plan.tuning.max_retries,
         retry_backoff_ms=plan.tuning.retry_backoff_ms,
         incremental=incremental,
     )
+
+
+def _read_connections(plan: ExportPlan) -> int:
+    """The profile's reader connections, within source.max_connections (which also counts the
+    catalog connection)."""
+    if plan.max_connections is None:
+        return plan.tuning.read_connections
+    return max(1, min(plan.tuning.read_connections, plan.max_connections - 1))

@@ -93,6 +93,7 @@ class ExportPlan:
     window: TimeWindow | None = None  # time_window mode
     gates: Gates | None = None  # quality:
     chunks: ChunkSpec | None = None  # chunked mode
+    max_connections: int | None = None  # source.max_connections: a cap per export
 
 
 def resolve_export(
@@ -118,6 +119,7 @@ def resolve_export(
         window=_window(export, now),
         gates=_gates(export),
         chunks=_chunks(export, tuning),
+        max_connections=config.source.max_connections,
     )
 
 

@@ -193,6 +193,10 @@ class Source(Protocol):
         """The tables and views of a schema (default: the URL's database or `public`)."""
         ...
 
+    def connection_budget(self, export: str) -> tuple[int, int]:
+        """(max_connections of the server, connections in use now)."""
+        ...
+
     def explain(self, request: ReadRequest, prepared: PreparedRead) -> Explain:
         """EXPLAIN the first statement the read would run (no rows are read), and the
         server's connection budget."""

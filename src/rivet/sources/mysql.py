@@ -206,6 +206,18 @@ class MySQLSource:
         except pymysql.Error as exc:
             raise source_error(exc, "init") from None
 
+    def connection_budget(self, export: str) -> tuple[int, int]:
+        try:
+            with self._control_connection(export).cursor() as cur:
+                cur.execute(
+                    "SELECT @@max_connections, "
+                    "(SELECT COUNT(*) FROM information_schema.PROCESSLIST)"
+                )
+                row = cur.fetchone()
+        except pymysql.Error as exc:
+            raise source_error(exc, export) from None
+        return int(row[0]), int(row[1])
+
     def explain(self, request: ReadRequest, prepared: PreparedRead) -> Explain:
         assert isinstance(prepared, MyPreparedRead)
         sql = _first_statement(request, prepared)
@@ -215,13 +227,9 @@ class MySQLSource:
                 cur.execute(f"EXPLAIN {sql}")
                 names = [d[0].lower() for d in cur.description]
                 rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
-                cur.execute(
-                    "SELECT @@max_connections, "
-                    "(SELECT COUNT(*) FROM information_schema.PROCESSLIST)"
-                )
-                budget = cur.fetchone()
         except pymysql.Error as exc:
             raise source_error(exc, request.export) from None
+        budget = self.connection_budget(request.export)
         return Explain(
             sql,
             [(str(r["table"]), int(r["rows"] or 0)) for r in rows if r["type"] == "ALL"],

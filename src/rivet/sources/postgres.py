@@ -281,6 +281,14 @@ class PostgresSource:
             )
         return found
 
+    def connection_budget(self, export: str) -> tuple[int, int]:
+        try:
+            row = self._control_connection(export).execute(_BUDGET_SQL).fetchone()
+        except psycopg.Error as exc:
+            raise source_error(exc, export) from None
+        assert row is not None
+        return int(row[0]), int(row[1])
+
     def explain(self, request: ReadRequest, prepared: PreparedRead) -> Explain:
         assert isinstance(prepared, PgPreparedRead)
         sql = pg_read.first_statement(request, prepared.plans, prepared.key)
@@ -291,10 +299,10 @@ class PostgresSource:
                     conn.execute(setting)
                 conn.execute("SET LOCAL statement_timeout = '60s'")
                 row = conn.execute(f"EXPLAIN (FORMAT JSON) {sql}").fetchone()
-                budget = conn.execute(_BUDGET_SQL).fetchone()
         except psycopg.Error as exc:
             raise source_error(exc, request.export) from None
-        assert row is not None and budget is not None
+        assert row is not None
+        budget = self.connection_budget(request.export)
         nodes = list(_plan_nodes(row[0][0]["Plan"], 0))
         return Explain(
             sql,
