@@ -508,6 +508,25 @@ def schema_config() -> None:
     click.echo(json.dumps(RivetConfig.model_json_schema(), indent=2))
 
 
+@cli.command(
+    epilog="""
+\b
+Install:
+  bash: echo 'eval "$(rivet completions bash)"' >> ~/.bashrc
+  zsh:  echo 'eval "$(rivet completions zsh)"' >> ~/.zshrc
+  fish: rivet completions fish > ~/.config/fish/completions/rivet.fish
+"""
+)
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+def completions(shell: str) -> None:
+    """Print the completion script of SHELL (commands, options and their choices)."""
+    from click.shell_completion import get_completion_class
+
+    completion = get_completion_class(shell)
+    assert completion is not None
+    click.echo(completion(cli, {}, "rivet", "_RIVET_COMPLETE").source())
+
+
 def _guarded(ctx: click.Context, action: Any) -> None:
     try:
         action()
