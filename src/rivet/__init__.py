@@ -1,8 +1,62 @@
-"""rivet: safe, predictable extraction from production databases into Parquet or CSV."""
+"""rivet: safe, predictable extraction from production databases into Parquet or CSV.
+
+The Python API is what the `rivet` command runs:
+
+    import rivet
+
+    result = rivet.run("rivet.yaml", exports=["orders"], params={"region": "eu"})
+    if result.failed:
+        raise SystemExit(1)
+    checks = rivet.check("rivet.yaml")
+
+`config` is a path to a rivet.yaml or a `rivet.config.RivetConfig` built in Python.
+"""
 
 from __future__ import annotations
 
-__all__ = ["__version__"]
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rivet.commands.check import ExportCheck
+    from rivet.config.models import RivetConfig
+    from rivet.report.model import RunAggregate
+
+__all__ = ["__version__", "check", "run"]
+
+
+def run(
+    config: str | Path | RivetConfig,
+    exports: Sequence[str] = (),
+    params: Mapping[str, str] | None = None,
+    *,
+    validate: bool = False,
+    resume: bool = False,
+    quiet: bool = False,
+) -> RunAggregate:
+    """Run the exports (all when none are named), as `rivet run` does, and return the typed
+    result: one `ExportResult` per export (status, rows, files, bytes, parts, warnings, error).
+    A failed export is recorded in the result, not raised; a bad config, an unknown export or an
+    unreachable state store raise `rivet.core.errors.RivetError` subclasses. Progress and the
+    summary go to stderr unless `quiet`."""
+    from rivet.commands.run import run as run_command
+
+    source = Path(config) if isinstance(config, str | Path) else config
+    return run_command(source, exports, params, validate=validate, resume=resume, quiet=quiet)
+
+
+def check(
+    config: str | Path | RivetConfig,
+    exports: Sequence[str] = (),
+    params: Mapping[str, str] | None = None,
+    target: str | None = None,
+) -> list[ExportCheck]:
+    """`rivet check` as data: per export the strategy, EXPLAIN, verdict and type report."""
+    from rivet.commands.check import check as check_command
+
+    source = Path(config) if isinstance(config, str | Path) else config
+    return check_command(source, exports, params, target)
 
 
 def __getattr__(name: str) -> str:

@@ -10,9 +10,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from rivet.commands.run import open_source, query_text, select_exports
+from rivet.commands.run import open_source, query_text, resolve_config, select_exports
 from rivet.commands.verdict import Verdict, judge
-from rivet.config import load_config
+from rivet.config import RivetConfig
 from rivet.formats.bigquery import TargetColumn, bigquery_column
 from rivet.pipeline.chunked import chunk_strategy
 from rivet.pipeline.request import read_request
@@ -49,15 +49,14 @@ class ExportCheck:
 
 
 def check(
-    config_path: Path,
+    config_path: Path | RivetConfig,
     exports: Sequence[str] = (),
     params: Mapping[str, str] | None = None,
     target: str | None = None,
 ) -> list[ExportCheck]:
     """Describe each selected export against the live source (reads no rows)."""
     params = dict(params or {})
-    config = load_config(config_path, params)
-    config_dir = config_path.resolve().parent
+    config, config_dir = resolve_config(config_path, params)
     now = datetime.now(UTC)
     plans = [
         resolve_export(e, config, query_text(e, config_dir, params), now)

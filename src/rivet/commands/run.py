@@ -12,14 +12,14 @@ from pathlib import Path
 
 from rivet.config import load_config
 from rivet.config.connection import resolve_source_url
-from rivet.config.load import substitute_text
+from rivet.config.load import check_model, substitute_text
 from rivet.config.models import ExportConfig, RivetConfig
 from rivet.core.errors import ConfigError, ExportNotFound, PlanError
 from rivet.destinations.targets import StdoutTarget
 from rivet.pipeline.export import run_export
 from rivet.plan.export_plan import ExportPlan, resolve_export
 from rivet.report.model import ExportResult, RunAggregate
-from rivet.report.progress import progress_for
+from rivet.report.progress import NoProgress, progress_for
 from rivet.report.summary import render_aggregate, render_export, render_line
 from rivet.sources.base import Source
 from rivet.state import StateStore, open_state
@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 
 def run(
-    config_path: Path,
+    config_path: Path | RivetConfig,
     exports: Sequence[str] = (),
     params: Mapping[str, str] | None = None,
     *,
@@ -37,11 +37,12 @@ def run(
     stdout_taken: bool = False,
     validate: bool = False,
     resume: bool = False,
+    quiet: bool = False,
 ) -> RunAggregate:
-    """Run the selected exports (all when none given); each failure is recorded, not raised."""
+    """Run the selected exports (all when none given); each failure is recorded, not raised.
+    `quiet`: no progress and no summary (the caller reads the returned result)."""
     params = dict(params or {})
-    config = load_config(config_path, params)
-    config_dir = config_path.resolve().parent
+    config, config_dir = resolve_config(config_path, params)
     selected = select_exports(config, exports)
     now = datetime.now(UTC)
     plans = [resolve_export(e, config, query_text(e, config_dir, params), now) for e in selected]
@@ -52,24 +53,36 @@ def run(
     results: list[ExportResult] = []
     try:
         for plan in plans:
-            result = run_export(plan, source, progress_for(sys.stderr), state, validate, resume)
+            progress = NoProgress() if quiet else progress_for(sys.stderr)
+            result = run_export(plan, source, progress, state, validate, resume)
             results.append(result)
             _write_run_report(config_dir, result)
-            echo(render_export(result) if len(plans) == 1 else render_line(result))
+            if not quiet:
+                echo(render_export(result) if len(plans) == 1 else render_line(result))
     finally:
         source.close()
         if state is not None:
             state.close()
     aggregate = RunAggregate(
         f"agg_{now:%Y%m%dT%H%M%S}",
-        str(config_path),
+        str(config_path) if isinstance(config_path, Path) else "<RivetConfig>",
         "sequential",
         results,
         time.perf_counter() - started,
     )
-    if len(plans) > 1:
+    if len(plans) > 1 and not quiet:
         echo(render_aggregate(aggregate))
     return aggregate
+
+
+def resolve_config(
+    config: Path | RivetConfig, params: Mapping[str, str]
+) -> tuple[RivetConfig, Path]:
+    """A config file (loaded, ${VAR} and params filled) or a model built in Python (checked; its
+    relative paths, query files and state are relative to the working directory)."""
+    if isinstance(config, RivetConfig):
+        return check_model(config, Path.cwd()), Path.cwd()
+    return load_config(config, params), config.resolve().parent
 
 
 def _open_state(config_dir: Path, plans: Sequence[ExportPlan]) -> StateStore | None:

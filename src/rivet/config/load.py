@@ -89,6 +89,14 @@ def load_config(path: str | Path, params: Mapping[str, str] | None = None) -> Ri
     return config
 
 
+def check_model(config: RivetConfig, config_dir: Path) -> RivetConfig:
+    """The cross-field rules for a config built in Python rather than loaded from YAML."""
+    problems = rules.check(config, config_dir)
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
 def substitute_text(text: str, params: Mapping[str, str], where: str) -> str:
     """Expand ${VAR} in one string (query files use this); unset variables are an error."""
     missing: list[str] = []

@@ -17,6 +17,19 @@ class ProgressView(Protocol):
     def stop(self) -> None: ...
 
 
+class NoProgress:
+    """For callers that report on their own (the Python API with quiet=True)."""
+
+    def start(self, export: str, estimated_rows: int | None) -> None:
+        return None
+
+    def advance(self, rows: int, bytes_read: int) -> None:
+        return None
+
+    def stop(self) -> None:
+        return None
+
+
 def progress_for(stream: TextIO = sys.stderr) -> ProgressView:
     return TerminalProgress(stream) if stream.isatty() else LogProgress(stream)
 
