@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
 
 import adbc_driver_manager
 import adbc_driver_postgresql.dbapi as adbc
@@ -46,6 +46,7 @@ from rivet.sources.pg_errors import source_error
 from rivet.sources.ranges import in_range_order
 
 INTEGER_KEYS = {"int2", "int4", "int8", "oid"}
+T = TypeVar("T")
 
 
 class Session:
@@ -61,8 +62,12 @@ class Session:
         except adbc_driver_manager.Error as exc:
             raise source_error(exc, request.export, connecting=True) from None
         self._cursor = self._conn.cursor()
-        for statement in _session_settings(request, snapshot):
-            self.execute(statement)
+        try:
+            for statement in _session_settings(request, snapshot):
+                self.execute(statement)
+        except BaseException:
+            self.close()
+            raise
 
     def execute(self, sql: str) -> None:
         self._cursor.execute(sql)
@@ -102,32 +107,41 @@ class Session:
 
 
 class Reader:
-    """A Session that survives a lost connection: a page that fails with a transient error is
-    read again on a new connection, up to tuning.max_retries times. Pages are keyed (`WHERE key
-    > last`), so reading one again never duplicates or skips a row; pages read after a reconnect
-    come from the new connection's snapshot."""
+    """A Session that survives a lost connection: a page (or the connection itself) that fails
+    with a transient error is tried again on a new connection, up to tuning.max_retries times.
+    Pages are keyed (`WHERE key > last`), so reading one again never duplicates or skips a row;
+    pages read after a reconnect come from the new connection's snapshot."""
 
     def __init__(
         self, url: str, request: ReadRequest, stats: ReadStats, snapshot: str | None = None
     ) -> None:
         self._url, self._request, self._stats = url, request, stats
-        self._session: Session | None = Session(url, request, stats, snapshot)
+        self._snapshot = snapshot  # imported by the first connection only
+        self._session: Session | None = None
+        retrying(request, self._connected)
+
+    def _connected(self) -> Session:
+        if self._session is None:
+            try:
+                self._session = Session(self._url, self._request, self._stats, self._snapshot)
+            except adbc_driver_manager.Error as exc:  # cut while setting up the transaction
+                raise source_error(exc, self._request.export) from None
+            self._snapshot = None
+        return self._session
 
     def export_snapshot(self) -> str:
-        assert self._session is not None
-        return self._session.export_snapshot()
+        return retrying(self._request, lambda: self._attempt(lambda s: s.export_snapshot()))
 
     def fetch(self, sql: str) -> pa.Table:
-        def attempt() -> pa.Table:
-            if self._session is None:
-                self._session = Session(self._url, self._request, self._stats)
-            try:
-                return self._session.fetch(sql)
-            except adbc_driver_manager.Error as exc:
-                self.close()
-                raise source_error(exc, self._request.export) from None
+        return retrying(self._request, lambda: self._attempt(lambda s: s.fetch(sql)))
 
-        return retrying(self._request, attempt)
+    def _attempt(self, action: Callable[[Session], T]) -> T:
+        session = self._connected()
+        try:
+            return action(session)
+        except adbc_driver_manager.Error as exc:
+            self.close()
+            raise source_error(exc, self._request.export) from None
 
     def close(self) -> None:
         if self._session is not None:
