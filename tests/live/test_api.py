@@ -57,3 +57,15 @@ def test_bad_input_raises_typed_errors(tmp_path: Path, pg: Pg) -> None:
     )  # fmt: skip
     with pytest.raises(ConfigError, match="cursor_column"):
         rivet.run(broken, quiet=True)
+
+
+def test_parallel_exports_are_refused_not_ignored(tmp_path: Path, pg: Pg) -> None:
+    from rivet.core.errors import PlanError
+
+    model = RivetConfig.model_validate(
+        {"source": {"type": "postgres", "url": PG_URL}, "parallel_exports": True,
+         "exports": [_export(pg, tmp_path / "a")]}
+    )  # fmt: skip
+    with pytest.raises(PlanError, match="parallel_exports"):
+        rivet.run(model, quiet=True)
+    assert not (tmp_path / "a").exists()

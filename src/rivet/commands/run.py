@@ -20,6 +20,7 @@ from rivet.pipeline.export import run_export
 from rivet.plan.export_plan import ExportPlan, resolve_export
 from rivet.report.model import ExportResult, RunAggregate
 from rivet.report.progress import NoProgress, progress_for
+from rivet.report.slack import notify
 from rivet.report.summary import render_aggregate, render_export, render_line
 from rivet.sources.base import Source
 from rivet.state import StateStore, open_state
@@ -43,6 +44,11 @@ def run(
     `quiet`: no progress and no summary (the caller reads the returned result)."""
     params = dict(params or {})
     config, config_dir = resolve_config(config_path, params)
+    if config.parallel_exports or config.parallel_export_processes:
+        raise PlanError(
+            "parallel_exports / parallel_export_processes are not available in this version yet",
+            hint="remove the key: exports run one after another (chunked exports have `parallel`)",
+        )
     selected = select_exports(config, exports)
     now = datetime.now(UTC)
     plans = [resolve_export(e, config, query_text(e, config_dir, params), now) for e in selected]
@@ -72,6 +78,8 @@ def run(
     )
     if len(plans) > 1 and not quiet:
         echo(render_aggregate(aggregate))
+    if config.notifications is not None:
+        notify(config.notifications.slack, results)
     return aggregate
 
 
