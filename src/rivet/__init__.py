@@ -34,16 +34,26 @@ def run(
     validate: bool = False,
     resume: bool = False,
     quiet: bool = False,
+    parallel_exports: bool = False,
 ) -> RunAggregate:
     """Run the exports (all when none are named), as `rivet run` does, and return the typed
     result: one `ExportResult` per export (status, rows, files, bytes, parts, warnings, error).
     A failed export is recorded in the result, not raised; a bad config, an unknown export or an
     unreachable state store raise `rivet.core.errors.RivetError` subclasses. Progress and the
-    summary go to stderr unless `quiet`."""
+    summary go to stderr unless `quiet`; `parallel_exports` runs the exports at the same time
+    (as the config key does)."""
     from rivet.commands.run import run as run_command
 
     source = Path(config) if isinstance(config, str | Path) else config
-    return run_command(source, exports, params, validate=validate, resume=resume, quiet=quiet)
+    return run_command(
+        source,
+        exports,
+        params,
+        validate=validate,
+        resume=resume,
+        quiet=quiet,
+        parallel_exports=parallel_exports,
+    )
 
 
 def check(

@@ -59,13 +59,13 @@ def test_bad_input_raises_typed_errors(tmp_path: Path, pg: Pg) -> None:
         rivet.run(broken, quiet=True)
 
 
-def test_parallel_exports_are_refused_not_ignored(tmp_path: Path, pg: Pg) -> None:
+def test_parallel_export_processes_are_refused_not_ignored(tmp_path: Path, pg: Pg) -> None:
     from rivet.core.errors import PlanError
 
     model = RivetConfig.model_validate(
-        {"source": {"type": "postgres", "url": PG_URL}, "parallel_exports": True,
+        {"source": {"type": "postgres", "url": PG_URL}, "parallel_export_processes": True,
          "exports": [_export(pg, tmp_path / "a")]}
     )  # fmt: skip
-    with pytest.raises(PlanError, match="parallel_exports"):
+    with pytest.raises(PlanError, match="parallel_export_processes"):
         rivet.run(model, quiet=True)
     assert not (tmp_path / "a").exists()

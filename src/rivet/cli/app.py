@@ -88,6 +88,12 @@ def _parse_params(values: tuple[str, ...]) -> dict[str, str]:
     help="Re-read every part (all rows) before publishing; a mismatch fails the export.",
 )
 @click.option(
+    "--parallel-exports",
+    is_flag=True,
+    help="Run the exports at the same time on threads (as parallel_exports: true), as many at "
+    "once as the server's free connections allow.",
+)
+@click.option(
     "--resume",
     is_flag=True,
     help="Continue the unfinished chunk run of each chunked export with chunk_checkpoint: true "
@@ -109,6 +115,7 @@ def run(
     exports: tuple[str, ...],
     params: tuple[str, ...],
     validate: bool,
+    parallel_exports: bool,
     resume: bool,
     as_json: bool,
     summary_output: Path | None,
@@ -129,6 +136,7 @@ def run(
             stdout_taken=as_json,
             validate=validate,
             resume=resume,
+            parallel_exports=parallel_exports,
         )
         data = aggregate.to_json()
         if summary_output is not None:

@@ -7,6 +7,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from rivet.destinations.targets import StdoutTarget
 from rivet.pipeline.export import run_export
 from rivet.plan.export_plan import ExportPlan, resolve_export
 from rivet.report.model import ExportResult, RunAggregate
-from rivet.report.progress import NoProgress, progress_for
+from rivet.report.progress import LiveBoard, LogProgress, NoProgress, ProgressView, progress_for
 from rivet.report.slack import notify
 from rivet.report.summary import render_aggregate, render_export, render_line
 from rivet.sources.base import Source
@@ -27,6 +28,9 @@ from rivet.state import StateStore, open_state
 from rivet.state.errors import StateError
 
 log = logging.getLogger(__name__)
+# Exports at once with parallel_exports: each holds its pages and a row group in memory, and
+# beyond this the CPU, not the source, is what they wait for.
+MAX_PARALLEL_EXPORTS = 4
 
 
 def run(
@@ -39,40 +43,54 @@ def run(
     validate: bool = False,
     resume: bool = False,
     quiet: bool = False,
+    parallel_exports: bool = False,
 ) -> RunAggregate:
     """Run the selected exports (all when none given); each failure is recorded, not raised.
     `quiet`: no progress and no summary (the caller reads the returned result)."""
     params = dict(params or {})
     config, config_dir = resolve_config(config_path, params)
-    if config.parallel_exports or config.parallel_export_processes:
+    if config.parallel_export_processes:
         raise PlanError(
-            "parallel_exports / parallel_export_processes are not available in this version yet",
-            hint="remove the key: exports run one after another (chunked exports have `parallel`)",
+            "parallel_export_processes is not available in this version yet",
+            hint="use parallel_exports: true (or --parallel-exports): exports run on threads",
         )
     selected = select_exports(config, exports)
     now = datetime.now(UTC)
     plans = [resolve_export(e, config, query_text(e, config_dir, params), now) for e in selected]
     _check_stdout(plans, stdout_taken)
-    source = open_source(config, config_dir)
     state = _open_state(config_dir, plans)
     started = time.perf_counter()
-    results: list[ExportResult] = []
+
+    def done(result: ExportResult) -> None:
+        _write_run_report(config_dir, result)
+        if not quiet:
+            echo(render_export(result) if len(plans) == 1 else render_line(result))
+
     try:
-        for plan in plans:
-            progress = NoProgress() if quiet else progress_for(sys.stderr)
-            result = run_export(plan, source, progress, state, validate, resume)
-            results.append(result)
-            _write_run_report(config_dir, result)
-            if not quiet:
-                echo(render_export(result) if len(plans) == 1 else render_line(result))
+        if (parallel_exports or config.parallel_exports) and len(plans) > 1:
+            workers = _export_workers(config, config_dir, plans)
+            mode = f"parallel ({workers} exports at a time)"
+            results = _run_parallel(
+                plans, workers, lambda: open_source(config, config_dir), state, quiet, done,
+                validate, resume,
+            )  # fmt: skip
+        else:
+            mode, results = "sequential", []
+            source = open_source(config, config_dir)
+            try:
+                for plan in plans:
+                    progress = NoProgress() if quiet else progress_for(sys.stderr)
+                    results.append(run_export(plan, source, progress, state, validate, resume))
+                    done(results[-1])
+            finally:
+                source.close()
     finally:
-        source.close()
         if state is not None:
             state.close()
     aggregate = RunAggregate(
         f"agg_{now:%Y%m%dT%H%M%S}",
         str(config_path) if isinstance(config_path, Path) else "<RivetConfig>",
-        "sequential",
+        mode,
         results,
         time.perf_counter() - started,
     )
@@ -91,6 +109,62 @@ def resolve_config(
     if isinstance(config, RivetConfig):
         return check_model(config, Path.cwd()), Path.cwd()
     return load_config(config, params), config.resolve().parent
+
+
+def _connections(plan: ExportPlan) -> int:
+    """Connections one export holds at once: readers, the catalog one, a snapshot holder."""
+    if plan.chunks is not None:
+        return plan.chunks.parallel + 1 + int(plan.chunks.shared_snapshot)
+    return plan.tuning.read_connections + 1
+
+
+def _export_workers(config: RivetConfig, config_dir: Path, plans: Sequence[ExportPlan]) -> int:
+    """How many exports run at once: at most MAX_PARALLEL_EXPORTS, and as many as the server's
+    free connections (less 3 for others) allow, each holding what its plan needs."""
+    source = open_source(config, config_dir)
+    try:
+        most, in_use = source.connection_budget(plans[0].name)
+    finally:
+        source.close()
+    by_connections = (most - in_use - 3) // max(_connections(p) for p in plans)
+    workers = max(1, min(len(plans), MAX_PARALLEL_EXPORTS, by_connections))
+    if by_connections < min(len(plans), MAX_PARALLEL_EXPORTS):
+        log.warning(
+            "%d exports run %d at a time: the server allows %d connections and %d are in use",
+            len(plans), workers, most, in_use,
+        )  # fmt: skip
+    return workers
+
+
+def _run_parallel(
+    plans: Sequence[ExportPlan],
+    workers: int,
+    new_source: Callable[[], Source],
+    state: StateStore | None,
+    quiet: bool,
+    done: Callable[[ExportResult], None],
+    validate: bool,
+    resume: bool,
+) -> list[ExportResult]:
+    """Exports on `workers` threads, each with its own source connections; results in plan
+    order, each reported as it finishes. An export that fails is recorded, never lost."""
+    board = LiveBoard(sys.stderr) if not quiet and sys.stderr.isatty() else None
+
+    def one(plan: ExportPlan) -> ExportResult:
+        progress: ProgressView = (
+            NoProgress() if quiet else board.view() if board else LogProgress(sys.stderr)
+        )
+        source = new_source()
+        try:
+            return run_export(plan, source, progress, state, validate, resume)
+        finally:
+            source.close()
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rivet-export") as pool:
+        futures = {pool.submit(one, plan): plan for plan in plans}
+        for future in as_completed(futures):
+            done(future.result())
+    return [future.result() for future in futures]
 
 
 def _open_state(config_dir: Path, plans: Sequence[ExportPlan]) -> StateStore | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from typing import Any, Protocol, TextIO
 
@@ -31,10 +32,13 @@ class NoProgress:
 
 
 def progress_for(stream: TextIO = sys.stderr) -> ProgressView:
-    return TerminalProgress(stream) if stream.isatty() else LogProgress(stream)
+    return LiveBoard(stream).view() if stream.isatty() else LogProgress(stream)
 
 
-class TerminalProgress:
+class LiveBoard:
+    """One live view on a terminal, with a line per running export (exports that run at the
+    same time share it: a terminal holds one live display)."""
+
     def __init__(self, stream: TextIO) -> None:
         from rich.console import Console  # imported only when a terminal is there to draw on
         from rich.progress import (
@@ -45,7 +49,7 @@ class TerminalProgress:
             TimeRemainingColumn,
         )
 
-        self._progress = Progress(
+        self.progress = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
             TextColumn("{task.completed:,.0f} rows"),
@@ -57,29 +61,63 @@ class TerminalProgress:
             console=Console(file=stream),
             transient=True,
         )
+        self._lock = threading.Lock()
+        self._running = 0
+
+    def view(self) -> TerminalProgress:
+        return TerminalProgress(self)
+
+    def opened(self) -> None:
+        with self._lock:
+            if self._running == 0:
+                self.progress.start()
+            self._running += 1
+
+    def closed(self) -> None:
+        with self._lock:
+            self._running -= 1
+            if self._running == 0:
+                self.progress.stop()
+
+
+class TerminalProgress:
+    """One export's line on a LiveBoard."""
+
+    def __init__(self, board: LiveBoard) -> None:
+        self._board = board
         self._task: Any = None
         self._started = 0.0
         self._bytes = 0
+        self._rows = 0
 
     def start(self, export: str, estimated_rows: int | None) -> None:
-        self._progress.start()
+        self._board.opened()
         self._started = time.monotonic()
-        self._task = self._progress.add_task(export, total=estimated_rows or None, rate="", mb="")
+        self._task = self._board.progress.add_task(
+            export, total=estimated_rows or None, rate="", mb=""
+        )
 
     def advance(self, rows: int, bytes_read: int) -> None:
         assert self._task is not None
+        progress = self._board.progress
         self._bytes += bytes_read
-        task = self._progress.tasks[0]
+        self._rows += rows
         elapsed = max(time.monotonic() - self._started, 1e-6)
-        done = task.completed + rows
-        if task.total is not None and done > task.total:  # the estimate was low
-            self._progress.update(self._task, total=done)
-        self._progress.update(
-            self._task, advance=rows, rate=f"{done / elapsed:,.0f} rows/s", mb=fmt.size(self._bytes)
+        total = progress.tasks[progress.task_ids.index(self._task)].total
+        if total is not None and self._rows > total:  # the estimate was low
+            progress.update(self._task, total=self._rows)
+        progress.update(
+            self._task,
+            advance=rows,
+            rate=f"{self._rows / elapsed:,.0f} rows/s",
+            mb=fmt.size(self._bytes),
         )
 
     def stop(self) -> None:
-        self._progress.stop()
+        if self._task is not None:
+            self._board.progress.remove_task(self._task)
+            self._task = None
+            self._board.closed()
 
 
 class LogProgress:
