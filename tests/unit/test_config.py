@@ -164,3 +164,25 @@ def test_chunked_exports_plan_their_chunk_policy(tmp_path: Path) -> None:
     config = load_config(_write(tmp_path, VALID.replace("format: parquet", gated)))
     with pytest.raises(PlanError, match="not available for chunked exports"):
         resolve_export(config.exports[0], config, "SELECT 1 AS id", datetime.now(UTC))
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "on_schema_drift: fail",
+        "shape_drift_warn_factor: 3",
+        "reconcile_required: true",
+        "source_group: primary",
+    ],
+)
+def test_keys_that_would_do_nothing_yet_are_refused(tmp_path: Path, key: str) -> None:
+    from datetime import UTC, datetime
+
+    from rivet.core.errors import PlanError
+    from rivet.plan.export_plan import resolve_export
+
+    config = load_config(
+        _write(tmp_path, VALID.replace("format: parquet", f"format: parquet\n    {key}"))
+    )
+    with pytest.raises(PlanError, match=f"{key.split(':')[0]} is not available"):
+        resolve_export(config.exports[0], config, None, datetime.now(UTC))

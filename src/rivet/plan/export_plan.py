@@ -194,6 +194,11 @@ def _refuse_unimplemented(export: ExportConfig) -> None:
         key
         for key, on in (
             ("meta_columns", export.meta_columns.exported_at or export.meta_columns.row_hash),
+            # schema and shape drift are not tracked yet: an explicit policy would do nothing
+            ("on_schema_drift", "on_schema_drift" in export.model_fields_set),
+            ("shape_drift_warn_factor", "shape_drift_warn_factor" in export.model_fields_set),
+            ("reconcile_required", export.reconcile_required),
+            ("source_group", export.source_group is not None),
         )
         if on
     ]
