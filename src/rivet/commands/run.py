@@ -75,15 +75,10 @@ def run(
                 validate, resume,
             )  # fmt: skip
         else:
-            mode, results = "sequential", []
-            source = open_source(config, config_dir)
-            try:
-                for plan in plans:
-                    progress = NoProgress() if quiet else progress_for(sys.stderr)
-                    results.append(run_export(plan, source, progress, state, validate, resume))
-                    done(results[-1])
-            finally:
-                source.close()
+            mode = "sequential"
+            results = _run_sequential(
+                plans, open_source(config, config_dir), state, quiet, done, validate, resume
+            )
     finally:
         if state is not None:
             state.close()
@@ -134,6 +129,27 @@ def _export_workers(config: RivetConfig, config_dir: Path, plans: Sequence[Expor
             len(plans), workers, most, in_use,
         )  # fmt: skip
     return workers
+
+
+def _run_sequential(
+    plans: Sequence[ExportPlan],
+    source: Source,
+    state: StateStore | None,
+    quiet: bool,
+    done: Callable[[ExportResult], None],
+    validate: bool,
+    resume: bool,
+) -> list[ExportResult]:
+    """Exports one after another on one source (its catalog connection is reused)."""
+    results = []
+    try:
+        for plan in plans:
+            progress = NoProgress() if quiet else progress_for(sys.stderr)
+            results.append(run_export(plan, source, progress, state, validate, resume))
+            done(results[-1])
+    finally:
+        source.close()
+    return results
 
 
 def _run_parallel(
