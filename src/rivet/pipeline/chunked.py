@@ -28,6 +28,7 @@ from rivet.core.chunks import ChunkSpec
 from rivet.core.errors import PlanError, RivetError, SourceError
 from rivet.core.faults import fault_point
 from rivet.destinations import Destination, StagedPart, open_destination
+from rivet.pipeline.memory_guard import MemoryGuard
 from rivet.pipeline.parts import PartSink, write_all
 from rivet.pipeline.prefetch import read_ahead
 from rivet.pipeline.publish import publish_run
@@ -88,7 +89,7 @@ def export_chunked(
             try:
                 run.execute()
             finally:
-                result.warnings.extend(run.warnings)
+                result.warnings.extend(run.warnings + run.guard.warnings)
             result.statements = run.stats.statements
             result.longest_statement_s = run.stats.longest_statement_s
             parts, rows = _completed_parts(runs, result.run_id, staging)
@@ -224,6 +225,7 @@ class _ChunkRun:
         self.warnings: list[str] = []
         self.base_name = run_id.replace("T", "_").replace(".", "_")
         self.stats = ReadStats()
+        self.guard = MemoryGuard(plan.name, plan.tuning, self.stats)
         self._stop = threading.Event()
         self._errors: list[BaseException] = []
         self._progress_lock = threading.Lock()
@@ -328,7 +330,9 @@ class _ChunkRun:
             if self._stop.is_set():
                 raise RivetError("stopped: another chunk failed")
 
-        batches = read_ahead(self.source.read(request, self.prepared, self.stats), self.plan)
+        batches = self.guard.watch(
+            read_ahead(self.source.read(request, self.prepared, self.stats), self.plan)
+        )
         parts = write_all(sink, batches, observe)
         return sink.rows, [
             {

@@ -18,6 +18,7 @@ from rivet.core.errors import DestinationError, RivetError
 from rivet.core.faults import fault_point
 from rivet.destinations import Destination, StagedPart, open_destination
 from rivet.pipeline.chunked import export_chunked
+from rivet.pipeline.memory_guard import MemoryGuard
 from rivet.pipeline.parts import PartSink, write_all
 from rivet.pipeline.prefetch import read_ahead
 from rivet.pipeline.publish import publish_run
@@ -197,10 +198,13 @@ def _write_parts(
             tracker.observe(batch)
         progress.advance(batch.num_rows, batch.nbytes)
 
+    guard = MemoryGuard(plan.name, plan.tuning, stats)
+    batches = guard.watch(read_ahead(source.read(request, prepared, stats), plan))
     try:
-        parts = write_all(sink, read_ahead(source.read(request, prepared, stats), plan), observe)
+        parts = write_all(sink, batches, observe)
     finally:
         progress.stop()
+        result.warnings.extend(guard.warnings)
         result.statements = stats.statements
         result.longest_statement_s = stats.longest_statement_s
         result.rows = sink.rows

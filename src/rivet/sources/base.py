@@ -122,6 +122,8 @@ class ReadStats:
     # Keyset reads: names and text values of the key of the last row read (the next position).
     position_columns: tuple[str, ...] = ()
     position: tuple[str, ...] | None = None
+    # The memory guard lowers this (1 -> 1/64) to shrink the statements still to come.
+    page_scale: float = 1.0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def record_statement(self, seconds: float) -> None:
@@ -137,9 +139,16 @@ def rows_for(page_bytes: float, bytes_per_row: float, request: ReadRequest) -> i
     return min(rows, request.max_page_rows) if request.max_page_rows else rows
 
 
-def next_page_rows(page: pa.Table, request: ReadRequest) -> int:
-    """Rows of the next statement, from the bytes per row the last page measured."""
-    return rows_for(request.page_bytes, page.nbytes / max(page.num_rows, 1), request)
+def next_page_rows(page: pa.Table, request: ReadRequest, stats: ReadStats) -> int:
+    """Rows of the next statement, from the bytes per row the last page measured (and the
+    memory guard's scale)."""
+    budget = request.page_bytes * stats.page_scale
+    return rows_for(budget, page.nbytes / max(page.num_rows, 1), request)
+
+
+def scaled(rows: int, stats: ReadStats) -> int:
+    """A fixed statement size (key ranges), shrunk by the memory guard's scale."""
+    return max(MIN_PAGE_ROWS, int(rows * stats.page_scale))
 
 
 def retrying(request: ReadRequest, attempt: Callable[[], T]) -> T:

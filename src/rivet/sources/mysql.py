@@ -38,6 +38,7 @@ from rivet.sources.base import (
     next_page_rows,
     retrying,
     rows_for,
+    scaled,
     throttle,
 )
 from rivet.sources.catalog import TableInfo
@@ -310,14 +311,16 @@ class MySQLSource:
         def pages_of(slot: int, index: int) -> Iterator[pa.Table]:
             after, upto = ranges[index]
             while True:
+                limit = scaled(cap, stats)
                 sql = (
-                    f"{select} WHERE {key} > {after} AND {key} <= {upto} ORDER BY {key} LIMIT {cap}"
+                    f"{select} WHERE {key} > {after} AND {key} <= {upto} ORDER BY {key} "
+                    f"LIMIT {limit}"
                 )
                 page = self._fetch(sql, session, stats, request)
                 if page.num_rows:
                     yield page
                 throttle(request)
-                if page.num_rows < cap:  # a dense cluster makes a range longer: page through it
+                if page.num_rows < limit:  # a dense cluster makes a range longer: page through
                     return
                 after = int(page.column(prepared.key[0].name)[-1].as_py())
 
@@ -358,7 +361,7 @@ class MySQLSource:
             if page.num_rows < limit:
                 return
             after = [k.literal(t) for k, t in zip(prepared.key, position, strict=True)]
-            limit = next_page_rows(page, request)
+            limit = next_page_rows(page, request, stats)
             throttle(request)
 
     def _streamed(

@@ -37,6 +37,7 @@ from rivet.sources.base import (
     check_position,
     next_page_rows,
     retrying,
+    scaled,
     throttle,
 )
 from rivet.sources.chunking import chunk_where
@@ -192,12 +193,13 @@ def range_pages(
             after, upto = ranges[index]
             while True:
                 where = f"{pg_sql.column_ref(key)} > {after} AND {pg_sql.column_ref(key)} <= {upto}"
-                sql = pg_sql.keyset_page(columns, source, [key], None, cap, where=where)
+                limit = scaled(cap, stats)
+                sql = pg_sql.keyset_page(columns, source, [key], None, limit, where=where)
                 page = session.fetch(sql)
                 if page.num_rows:
                     yield page
                 throttle(request)
-                if page.num_rows < cap:  # a dense cluster makes a range longer: page through it
+                if page.num_rows < limit:  # a dense cluster makes a range longer: page through it
                     return
                 after = int(pc.max(page.column(key)).as_py())
 
@@ -241,7 +243,7 @@ def keyset_pages(
             if page.num_rows < limit:
                 return
             after = literals(position, key)
-            limit = next_page_rows(page, request)
+            limit = next_page_rows(page, request, stats)
             throttle(request)
     finally:
         session.close()
@@ -290,7 +292,7 @@ def cursor_pages(
             if page.num_rows < limit:
                 session.execute("CLOSE _rivet_cur")
                 return
-            limit = next_page_rows(page, request)
+            limit = next_page_rows(page, request, stats)
             throttle(request)
     finally:
         session.close()
