@@ -151,7 +151,6 @@ def test_schema_config_prints_the_models_json_schema() -> None:
 def test_chunked_exports_plan_their_chunk_policy(tmp_path: Path) -> None:
     from datetime import UTC, datetime
 
-    from rivet.core.errors import PlanError
     from rivet.plan.export_plan import resolve_export
 
     chunked = "format: parquet\n    mode: chunked\n    chunk_column: id\n    parallel: 3"
@@ -160,17 +159,11 @@ def test_chunked_exports_plan_their_chunk_policy(tmp_path: Path) -> None:
     assert plan.chunks is not None
     assert (plan.chunks.column, plan.chunks.by, plan.chunks.size) == ("id", "range", 100_000)
     assert plan.chunks.parallel == 3 and plan.chunks.max_attempts == 4  # balanced: 3 retries + 1
-    gated = chunked + "\n    quality: {unique_columns: [id]}"
-    config = load_config(_write(tmp_path, VALID.replace("format: parquet", gated)))
-    with pytest.raises(PlanError, match="not available for chunked exports"):
-        resolve_export(config.exports[0], config, "SELECT 1 AS id", datetime.now(UTC))
 
 
 @pytest.mark.parametrize(
     "key",
     [
-        "on_schema_drift: fail",
-        "shape_drift_warn_factor: 3",
         "reconcile_required: true",
         "source_group: primary",
     ],

@@ -112,8 +112,14 @@ def test_publish_order_and_no_overwrite(tmp_path: Path) -> None:
     (root / "_SUCCESS").write_text("old")
     destination.publish([_staged(staging, "a.csv", b"1")], b'{"m": 1}', b"ok\n", "run1")
     destination.discard("run1")
-    assert sorted(p.name for p in root.iterdir()) == ["_SUCCESS", "a.csv", "manifest.json"]
+    assert sorted(p.name for p in root.iterdir()) == [
+        "_SUCCESS",
+        "_manifests",
+        "a.csv",
+        "manifest.json",
+    ]
     assert json.loads((root / "manifest.json").read_text()) == {"m": 1}
+    assert (root / "_manifests" / "run1.json").read_bytes() == b'{"m": 1}'
     assert (root / "_SUCCESS").read_text() == "ok\n"
     staging = destination.staging_dir("run2")
     with pytest.raises(DestinationError, match="never overwrites"):

@@ -5,14 +5,20 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
 
 import click
 
+from rivet.cli import trust
+from rivet.cli.common import (
+    config_option,
+    export_required,
+    guarded,
+    param_option,
+    parse_params,
+)
 from rivet.cli.logging import configure_logging
 from rivet.core.errors import ExportFailed, RivetError
 from rivet.core.memory import limit_malloc_arenas, use_system_allocator_for_arrow
-from rivet.core.redact import redact
 
 RUN_EXAMPLES = """
 \b
@@ -41,34 +47,6 @@ def cli(ctx: click.Context, json_errors: bool) -> None:
     ctx.ensure_object(dict)
     ctx.obj["json_errors"] = json_errors
     configure_logging()
-
-
-config_option = click.option(
-    "-c",
-    "--config",
-    "config_path",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="Path to rivet.yaml.",
-)
-param_option = click.option(
-    "-p",
-    "--param",
-    "params",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="Value for a ${KEY} placeholder in the config (wins over the environment).",
-)
-
-
-def _parse_params(values: tuple[str, ...]) -> dict[str, str]:
-    params: dict[str, str] = {}
-    for item in values:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(f"'{item}' is not KEY=VALUE", param_hint="--param")
-        params[key] = value
-    return params
 
 
 @cli.command(epilog=RUN_EXAMPLES)
@@ -132,7 +110,7 @@ def run(
         aggregate = run_command(
             config_path,
             exports,
-            _parse_params(params),
+            parse_params(params),
             stdout_taken=as_json,
             validate=validate,
             resume=resume,
@@ -150,7 +128,7 @@ def run(
                 "(causes above)"
             )
 
-    _guarded(ctx, action)
+    guarded(ctx, action)
 
 
 @cli.command(
@@ -172,7 +150,7 @@ def doctor(ctx: click.Context, config_path: Path, params: tuple[str, ...], as_js
     from rivet.commands.doctor import doctor as doctor_command
 
     def action() -> None:
-        checks = doctor_command(config_path, _parse_params(params))
+        checks = doctor_command(config_path, parse_params(params))
         if as_json:
             click.echo(json.dumps([c.to_json() for c in checks], indent=2))
         else:
@@ -192,7 +170,7 @@ def doctor(ctx: click.Context, config_path: Path, params: tuple[str, ...], as_js
         if any(c.status == "FAIL" for c in checks):
             sys.exit(1)
 
-    _guarded(ctx, action)
+    guarded(ctx, action)
 
 
 @cli.command(
@@ -250,7 +228,7 @@ def check(
     from rivet.commands.check import render, render_rich
 
     def action() -> None:
-        checks = check_command(config_path, exports, _parse_params(params), target)
+        checks = check_command(config_path, exports, parse_params(params), target)
         if as_json:
             click.echo(json.dumps([c.to_json() for c in checks], indent=2))
         elif sys.stdout.isatty():
@@ -268,7 +246,7 @@ def check(
                 f"unsafe for the source: {', '.join(unsafe)} (see the reasons above)"
             )
 
-    _guarded(ctx, action)
+    guarded(ctx, action)
 
 
 INIT_EXAMPLES = """
@@ -336,7 +314,7 @@ def init(
         click.echo(f"wrote {output}: {len(advice)} export(s); next: rivet check -c {output}",
                    err=True)  # fmt: skip
 
-    _guarded(ctx, action)
+    guarded(ctx, action)
 
 
 @cli.group()
@@ -383,7 +361,7 @@ def state_show(ctx: click.Context, config_path: Path, as_json: bool) -> None:
             for c in cursors:
                 click.echo(f"{c.export_name:<30} {c.cursor_value or '':<40} {c.updated_at}")
 
-    _guarded(ctx, action)
+    guarded(ctx, action)
 
 
 @state.command("reset")
@@ -409,12 +387,7 @@ def state_reset(ctx: click.Context, config_path: Path, export: str) -> None:
             else f"No state recorded for export '{export}'; nothing to reset"
         )
 
-    _guarded(ctx, action)
-
-
-export_required = click.option(
-    "-e", "--export", "export", required=True, metavar="NAME", help="The export."
-)
+    guarded(ctx, action)
 
 
 @state.command("chunks")
@@ -455,7 +428,7 @@ def state_chunks(ctx: click.Context, config_path: Path, export: str, as_json: bo
                 f"{task.chunk.label}" + (f"  error: {task.error}" if task.error else "")
             )
 
-    _guarded(ctx, action)
+    guarded(ctx, action)
 
 
 @state.command("reset-chunks")
@@ -470,7 +443,7 @@ def state_reset_chunks(ctx: click.Context, config_path: Path, export: str) -> No
         removed = reset_chunks(config_path, export)
         click.echo(f"Removed {removed} chunk run record(s) for export '{export}'.")
 
-    _guarded(ctx, action)
+    guarded(ctx, action)
 
 
 @state.command("runs")
@@ -500,7 +473,7 @@ def state_runs(
                 f"{r.duration_ms / 1000:>8.1f}" + (f"  {r.error}" if r.error else "")
             )
 
-    _guarded(ctx, action)
+    guarded(ctx, action)
 
 
 @cli.group()
@@ -535,22 +508,8 @@ def completions(shell: str) -> None:
     click.echo(completion(cli, {}, "rivet", "_RIVET_COMPLETE").source())
 
 
-def _guarded(ctx: click.Context, action: Any) -> None:
-    try:
-        action()
-    except RivetError as exc:
-        _fail(ctx, exc, exc.exit_code)
-    except KeyboardInterrupt:
-        _fail(ctx, RivetError("interrupted; nothing was published by the interrupted export"), 130)
-
-
-def _fail(ctx: click.Context, exc: BaseException, code: int) -> NoReturn:
-    message = redact(str(exc))
-    if ctx.obj.get("json_errors"):
-        click.echo(json.dumps({"error": message}), err=True)
-    else:
-        click.echo(f"Error: {message}", err=True)
-    sys.exit(code)
+for command in trust.COMMANDS:
+    cli.add_command(command)
 
 
 def main() -> None:

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 MANIFEST = "manifest.json"
 SUCCESS = "_SUCCESS"
 PROBE = ".rivet_doctor_probe"
+MANIFESTS = "_manifests"  # one immutable manifest per run: _manifests/<run_id>.json
+QUARANTINE = "_quarantine"  # parts replaced by `rivet repair`: _quarantine/<run_id>/<name>
+
+
+def run_manifest(run_id: str) -> str:
+    return f"{MANIFESTS}/{run_id}.json"
 
 
 @dataclass(frozen=True)
@@ -23,6 +29,7 @@ class StagedPart:
     rows: int
     size_bytes: int
     fingerprint: str
+    columns: Mapping[str, str] = field(default_factory=dict)  # column -> checksum
 
 
 class Destination(Protocol):
@@ -41,8 +48,20 @@ class Destination(Protocol):
     def publish(
         self, parts: Sequence[StagedPart], manifest: bytes, success: bytes, run_id: str
     ) -> None:
-        """Make the run visible under the publish lock: parts not yet in place, then
-        manifest.json, then _SUCCESS."""
+        """Make the run visible under the publish lock: parts not yet in place, then the run's
+        own `_manifests/<run_id>.json`, then manifest.json (the latest run), then _SUCCESS."""
+
+    def objects(self) -> dict[str, int]:
+        """Every object under the prefix (names relative to it) with its size in bytes."""
+
+    def read(self, name: str) -> bytes | None:
+        """A small object's bytes (a manifest, the marker), or None when it does not exist."""
+
+    def fetch(self, name: str, into: Path) -> Path:
+        """A local file with the object's bytes (the object itself when it is local)."""
+
+    def quarantine(self, name: str, run_id: str) -> None:
+        """Move a published part out of readers' way, to `_quarantine/<run_id>/<name>`."""
 
     def discard(self, run_id: str, keep: bool = False) -> None:
         """Remove the run's local staging (after success or failure); `keep`: a checkpointed run

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
+from pathlib import Path
 from typing import Any
 
 import google.api_core.exceptions as gexc
@@ -22,7 +23,15 @@ from google.cloud import storage
 
 from rivet.core.errors import DestinationError
 from rivet.core.faults import fault_point
-from rivet.destinations.base import MANIFEST, PROBE, SUCCESS, StagedPart, TempStaging
+from rivet.destinations.base import (
+    MANIFEST,
+    PROBE,
+    QUARANTINE,
+    SUCCESS,
+    StagedPart,
+    TempStaging,
+    run_manifest,
+)
 from rivet.destinations.lock import LOCK, acquire
 from rivet.destinations.targets import GcsTarget
 
@@ -71,16 +80,45 @@ class GcsDestination(TempStaging):
                 f"export '{self._export}': cannot publish at {self.uri}",
             )
         try:
-            with self._errors("publish manifest.json"):
-                self._bucket.blob(self._key(MANIFEST)).upload_from_string(
-                    manifest, content_type="application/json", retry=self._retry
-                )
+            for name in (run_manifest(run_id), MANIFEST):
+                with self._errors(f"publish {name}"):
+                    self._bucket.blob(self._key(name)).upload_from_string(
+                        manifest, content_type="application/json", retry=self._retry
+                    )
             fault_point("after_manifest")
             with self._errors("publish _SUCCESS"):
                 self._bucket.blob(self._key(SUCCESS)).upload_from_string(success, retry=self._retry)
         finally:
             with suppress(gexc.GoogleAPIError):
                 lock.delete()
+
+    def objects(self) -> dict[str, int]:
+        prefix = self._target.prefix
+        with self._errors("list the prefix"):
+            blobs = list(self._bucket.client.list_blobs(self._bucket, prefix=prefix))
+        return {b.name[len(prefix) :]: int(b.size) for b in blobs if b.name != self._key(LOCK)}
+
+    def read(self, name: str) -> bytes | None:
+        try:
+            with self._errors(f"read {name}"):
+                data: bytes = self._bucket.blob(self._key(name)).download_as_bytes()
+        except DestinationError:
+            if self._bucket.get_blob(self._key(name)) is None:
+                return None
+            raise
+        return data
+
+    def fetch(self, name: str, into: Path) -> Path:
+        path = into / Path(name).name
+        with self._errors(f"download {name}"):
+            self._bucket.blob(self._key(name)).download_to_filename(str(path))
+        return path
+
+    def quarantine(self, name: str, run_id: str) -> None:
+        blob = self._bucket.blob(self._key(name))
+        with self._errors(f"move {name} to {QUARANTINE}/"):
+            self._bucket.copy_blob(blob, self._bucket, self._key(f"{QUARANTINE}/{run_id}/{name}"))
+            blob.delete(retry=self._retry)
 
     def _create_lock(self, body: bytes) -> bool:
         try:

@@ -5,7 +5,8 @@ dot-directories). Publishing, in this order:
   1. remove `_SUCCESS`, so an interrupted publish can never sit beside an old success marker;
   2. fsync each part, then hard-link it to its final name (fails rather than overwrite) and
      unlink the staged name; fsync the directory;
-  3. write `manifest.json` to a temp name, fsync, rename; then `_SUCCESS` the same way.
+  3. write the run's `_manifests/<run_id>.json`, then `manifest.json` (each to a temp name,
+     fsync, rename); then `_SUCCESS` the same way.
 A failed run publishes nothing and removes its staging directory; a killed one leaves only the
 hidden staging directory, never a partial file under a final name.
 """
@@ -21,7 +22,15 @@ from pathlib import Path
 
 from rivet.core.errors import DestinationError
 from rivet.core.faults import fault_point
-from rivet.destinations.base import MANIFEST, PROBE, SUCCESS, StagedPart
+from rivet.destinations.base import (
+    MANIFEST,
+    MANIFESTS,
+    PROBE,
+    QUARANTINE,
+    SUCCESS,
+    StagedPart,
+    run_manifest,
+)
 from rivet.destinations.lock import LOCK, acquire
 
 STAGING_DIR = ".rivet_staging"
@@ -77,6 +86,8 @@ class LocalDestination:
                     part.path.unlink()
                     fault_point("after_part_published")
                 _fsync_dir(self.root)
+                (self.root / MANIFESTS).mkdir(exist_ok=True)
+                self._write_atomically(run_manifest(run_id), manifest)
                 self._write_atomically(MANIFEST, manifest)
                 fault_point("after_manifest")
                 self._write_atomically(SUCCESS, success)
@@ -91,6 +102,30 @@ class LocalDestination:
         with contextlib.suppress(OSError):  # other runs are staging, or it is already gone
             (self.root / STAGING_DIR).rmdir()
 
+    def objects(self) -> dict[str, int]:
+        found: dict[str, int] = {}
+        if not self.root.is_dir():
+            return found
+        for path in self.root.rglob("*"):
+            name = path.relative_to(self.root).as_posix()
+            hidden = name.startswith((".", LOCK)) or "/." in name  # staging, temp names
+            if path.is_file() and not hidden:
+                found[name] = path.stat().st_size
+        return found
+
+    def read(self, name: str) -> bytes | None:
+        return _read(self.root / name)
+
+    def fetch(self, name: str, into: Path) -> Path:
+        return self.root / name
+
+    def quarantine(self, name: str, run_id: str) -> None:
+        target = self.root / QUARANTINE / run_id / name
+        with _translated(f"cannot move '{name}' to {QUARANTINE}/"):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.rename(self.root / name, target)
+            _fsync_dir(self.root)
+
     def probe(self) -> str:
         with _translated(f"cannot write to '{self.root}'"):
             self.root.mkdir(parents=True, exist_ok=True)
@@ -99,13 +134,14 @@ class LocalDestination:
         return f"wrote and removed {PROBE} in {self.root}"
 
     def _write_atomically(self, name: str, data: bytes) -> None:
-        temp = self.root / f".{name}.rivet-tmp"
+        final = self.root / name
+        temp = final.parent / f".{final.name}.rivet-tmp"
         with open(temp, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(temp, self.root / name)
-        _fsync_dir(self.root)
+        os.replace(temp, final)
+        _fsync_dir(final.parent)
 
 
 class _translated:

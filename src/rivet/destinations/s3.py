@@ -23,7 +23,15 @@ from botocore.config import Config
 
 from rivet.core.errors import DestinationError
 from rivet.core.faults import fault_point
-from rivet.destinations.base import MANIFEST, PROBE, SUCCESS, StagedPart, TempStaging
+from rivet.destinations.base import (
+    MANIFEST,
+    PROBE,
+    QUARANTINE,
+    SUCCESS,
+    StagedPart,
+    TempStaging,
+    run_manifest,
+)
 from rivet.destinations.lock import LOCK, acquire
 from rivet.destinations.targets import S3Target
 
@@ -78,19 +86,61 @@ class S3Destination(TempStaging):
                 f"export '{self._export}': cannot publish at {self.uri}",
             )
         try:
-            with self._errors("publish manifest.json"):
-                self._client.put_object(
-                    Bucket=bucket,
-                    Key=self._key(MANIFEST),
-                    Body=manifest,
-                    ContentType="application/json",
-                )
+            for name in (run_manifest(run_id), MANIFEST):
+                with self._errors(f"publish {name}"):
+                    self._client.put_object(
+                        Bucket=bucket,
+                        Key=self._key(name),
+                        Body=manifest,
+                        ContentType="application/json",
+                    )
             fault_point("after_manifest")
             with self._errors("publish _SUCCESS"):
                 self._client.put_object(Bucket=bucket, Key=self._key(SUCCESS), Body=success)
         finally:
             with suppress(botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError):
                 self._client.delete_object(Bucket=bucket, Key=lock)
+
+    def objects(self) -> dict[str, int]:
+        found: dict[str, int] = {}
+        prefix = self._target.prefix
+        with self._errors("list the prefix"):
+            pages = self._client.get_paginator("list_objects_v2").paginate(
+                Bucket=self._target.bucket, Prefix=prefix
+            )
+            for page in pages:
+                for item in page.get("Contents", []):
+                    name = item["Key"][len(prefix) :]
+                    if name != LOCK:
+                        found[name] = int(item["Size"])
+        return found
+
+    def read(self, name: str) -> bytes | None:
+        try:
+            response = self._client.get_object(Bucket=self._target.bucket, Key=self._key(name))
+        except botocore.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return None
+            with self._errors(f"read {name}"):
+                raise
+        body: bytes = response["Body"].read()
+        return body
+
+    def fetch(self, name: str, into: Path) -> Path:
+        path = into / Path(name).name
+        with self._errors(f"download {name}"):
+            self._client.download_file(self._target.bucket, self._key(name), str(path))
+        return path
+
+    def quarantine(self, name: str, run_id: str) -> None:
+        bucket, key = self._target.bucket, self._key(name)
+        with self._errors(f"move {name} to {QUARANTINE}/"):
+            self._client.copy_object(
+                Bucket=bucket,
+                Key=self._key(f"{QUARANTINE}/{run_id}/{name}"),
+                CopySource={"Bucket": bucket, "Key": key},
+            )
+            self._client.delete_object(Bucket=bucket, Key=key)
 
     def _create_lock(self, body: bytes) -> bool:
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import BinaryIO
 
 from rivet.core.errors import DestinationError
@@ -43,6 +44,18 @@ class StdoutDestination(TempStaging):
 
     def holds(self, part: StagedPart) -> bool:
         return False  # nothing is kept: stdout takes no checkpointed run
+
+    def objects(self) -> dict[str, int]:
+        return {}
+
+    def read(self, name: str) -> bytes | None:
+        return None
+
+    def fetch(self, name: str, into: Path) -> Path:
+        raise DestinationError("standard output keeps no objects to read back")
+
+    def quarantine(self, name: str, run_id: str) -> None:
+        raise DestinationError("standard output keeps no objects to move")
 
     def probe(self) -> str:
         return "nothing to check: data goes to standard output"

@@ -28,6 +28,7 @@ from rivet.core.chunks import ChunkSpec
 from rivet.core.errors import PlanError, RivetError, SourceError
 from rivet.core.faults import fault_point
 from rivet.destinations import Destination, StagedPart, open_destination
+from rivet.pipeline.drift_gate import DriftWatch
 from rivet.pipeline.memory_guard import MemoryGuard
 from rivet.pipeline.parts import PartSink, write_all
 from rivet.pipeline.prefetch import read_ahead
@@ -38,7 +39,15 @@ from rivet.plan.export_plan import ExportPlan
 from rivet.quality.gates import QualityTracker
 from rivet.report.model import ExportResult
 from rivet.report.progress import ProgressView
-from rivet.sources.base import ChunkLayout, ChunkRead, PreparedRead, ReadRequest, ReadStats, Source
+from rivet.sources.base import (
+    ChunkLayout,
+    ChunkRead,
+    PreparedRead,
+    ReadRequest,
+    ReadStats,
+    Source,
+    retrying,
+)
 from rivet.state import StateStore
 from rivet.state.chunk_runs import ChunkRuns, ChunkTask
 from rivet.state.store import memory_state
@@ -58,10 +67,19 @@ def export_chunked(
     spec = plan.chunks
     assert spec is not None
     request = read_request(plan)
-    prepared = source.prepare(request)
+    # The catalog reads are retried like pages: a connection cut now costs a reconnect only.
+    prepared = retrying(request, lambda: source.prepare(request))
     layout = source.chunk_layout(request, prepared, spec)
     result.warnings.extend(prepared.warnings + layout.warnings)
     result.strategy = chunk_strategy(spec, layout)
+    result.note("planned", strategy=result.strategy, tuning=result.tuning)
+    drift = DriftWatch(plan, state, prepared.schema, result)
+    drift.check_schema()  # before any chunk is read
+    tracker = (
+        QualityTracker(plan.gates, plan.name, prepared.schema.names)
+        if plan.gates is not None
+        else None
+    )
     ledger = state if spec.checkpoint else memory_state()
     assert ledger is not None, "checkpointed chunk runs need the state store"
     try:
@@ -85,6 +103,7 @@ def export_chunked(
                 destination,
                 progress,
                 validate,
+                observers=[o for o in (tracker, drift) if o is not None],
             )
             try:
                 run.execute()
@@ -94,17 +113,15 @@ def export_chunked(
             result.longest_statement_s = run.stats.longest_statement_s
             parts, rows = _completed_parts(runs, result.run_id, staging)
             result.rows = rows
-            if plan.gates is not None:
-                tracker = QualityTracker(plan.gates, plan.name, prepared.schema.names)
-                tracker.rows = rows
-                problems = tracker.problems()
-                result.quality = "FAIL" if problems else "pass"
-                tracker.check(problems)
+            if tracker is not None:
+                _check_gates(tracker, rows, resumed, result)
+            drift.check_shapes()
             fault_point("before_publish")
             if not parts and plan.skip_empty:
                 result.status = "skipped"
             else:
                 publish_run(plan, prepared, destination, parts, result)
+                drift.record()
                 result.status = "success"
             runs.finish(result.run_id)
             result.validated = "pass" if validate else None
@@ -114,6 +131,27 @@ def export_chunked(
     finally:
         if ledger is not state:
             ledger.close()
+
+
+def _check_gates(tracker: QualityTracker, rows: int, resumed: bool, result: ExportResult) -> None:
+    """The gates over every chunk: row counts from the ledger, the rest from what was read."""
+    read = tracker.rows
+    tracker.rows = rows
+    if resumed and read < rows and tracker.column_gates:
+        tracker.warnings.append(
+            f"quality: null ratios and uniqueness cover the {read:,} rows this resumed run read, "
+            f"not the {rows - read:,} of chunks completed before"
+        )
+        tracker.rows = read
+        problems = [p for p in tracker.problems() if p.startswith("column")]
+        tracker.rows = rows
+        problems = [p for p in tracker.problems() if not p.startswith("column")] + problems
+    else:
+        problems = tracker.problems()
+    result.warnings.extend(tracker.warnings)
+    result.quality = "FAIL" if problems else "pass"
+    result.note("quality", result=result.quality, problems=problems)
+    tracker.check(problems)
 
 
 def chunk_strategy(spec: ChunkSpec, layout: ChunkLayout) -> str:
@@ -195,6 +233,7 @@ def _staged(staging: Path, record: dict[str, Any]) -> StagedPart:
         record["rows"],
         record["bytes"],
         record["fingerprint"],
+        record.get("columns", {}),
     )
 
 
@@ -214,6 +253,7 @@ class _ChunkRun:
         destination: Destination,
         progress: ProgressView,
         validate: bool,
+        observers: list[QualityTracker | DriftWatch],
     ) -> None:
         assert plan.chunks is not None
         self.plan, self.spec = plan, plan.chunks
@@ -229,6 +269,7 @@ class _ChunkRun:
         self._stop = threading.Event()
         self._errors: list[BaseException] = []
         self._progress_lock = threading.Lock()
+        self._observers = observers
 
     def execute(self) -> None:
         pending = sum(1 for t in self.runs.tasks(self.run_id) if t.status != "completed")
@@ -327,6 +368,8 @@ class _ChunkRun:
         def observe(batch: pa.RecordBatch) -> None:
             with self._progress_lock:
                 self.progress.advance(batch.num_rows, batch.nbytes)
+                for observer in self._observers:
+                    observer.observe(batch)
             if self._stop.is_set():
                 raise RivetError("stopped: another chunk failed")
 
@@ -341,6 +384,7 @@ class _ChunkRun:
                 "rows": p.rows,
                 "bytes": p.size_bytes,
                 "fingerprint": p.fingerprint,
+                "columns": dict(p.columns),
             }
             for p in parts
         ]

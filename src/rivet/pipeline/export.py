@@ -18,6 +18,7 @@ from rivet.core.errors import DestinationError, RivetError
 from rivet.core.faults import fault_point
 from rivet.destinations import Destination, StagedPart, open_destination
 from rivet.pipeline.chunked import export_chunked
+from rivet.pipeline.drift_gate import DriftWatch
 from rivet.pipeline.memory_guard import MemoryGuard
 from rivet.pipeline.parts import PartSink, write_all
 from rivet.pipeline.prefetch import read_ahead
@@ -29,8 +30,9 @@ from rivet.quality.gates import QualityTracker
 from rivet.report.model import ExportResult
 from rivet.report.progress import ProgressView
 from rivet.report.rss import PeakRss
-from rivet.sources.base import PreparedRead, ReadRequest, ReadStats, Source
+from rivet.sources.base import PreparedRead, ReadRequest, ReadStats, Source, retrying
 from rivet.state import StateStore
+from rivet.state.history import FileRecord
 from rivet.state.run_log import RunRecord
 
 log = logging.getLogger(__name__)
@@ -81,13 +83,24 @@ def run_export(
     result.finished_at = datetime.now(UTC).isoformat()
     result.duration_s = time.perf_counter() - clock
     result.peak_rss_mb = rss.peak_mb
+    result.note(result.status, rows=result.rows, files=result.files, error=result.error)
     if state is not None:
         _record_run(state, result)
     return result
 
 
 def _record_run(state: StateStore, result: ExportResult) -> None:
-    """The run's row in export_metrics; a state store that fails here only costs a warning."""
+    """The run's row in export_metrics, its journal and its files; a state store that fails here
+    only costs a warning."""
+    details = {
+        "retries": result.retries,
+        "validated": result.validated,
+        "quality": result.quality,
+        "schema": result.schema,
+        "schema_changes": result.schema_changes,
+        "reconcile": result.reconcile,
+        "warnings": len(result.warnings),
+    }
     try:
         state.runs.record(
             RunRecord(
@@ -103,7 +116,27 @@ def _record_run(state: StateStore, result: ExportResult) -> None:
                 result.error,
                 result.started_at,
                 result.finished_at,
+                details,
             )
+        )
+        state.journal.record(
+            result.run_id,
+            result.export_name,
+            {"run_id": result.run_id, "export_name": result.export_name, "events": result.events},
+        )
+        state.files.record(
+            [
+                FileRecord(
+                    result.run_id,
+                    result.export_name,
+                    p.path,
+                    p.rows,
+                    p.size_bytes,
+                    p.content_fingerprint,
+                    result.finished_at,
+                )
+                for p in result.parts
+            ]
         )
     except Exception as exc:
         log.warning(
@@ -125,9 +158,13 @@ def _export(
         assert state is not None, "incremental exports need the state store"
         cursor = state.cursor(plan.name)
     request = read_request(plan, cursor)
-    prepared = source.prepare(request)
+    # The catalog reads are retried like pages: a connection cut now costs a reconnect only.
+    prepared = retrying(request, lambda: source.prepare(request))
     result.strategy = prepared.strategy
     result.warnings.extend(prepared.warnings)
+    result.note("planned", strategy=prepared.strategy, tuning=result.tuning)
+    drift = DriftWatch(plan, state, prepared.schema, result)
+    drift.check_schema()  # before anything is written: `fail` leaves destination and cursor
     destination = open_destination(plan.destination, plan.name)
     staging = destination.staging_dir(result.run_id)
     try:
@@ -148,10 +185,11 @@ def _export(
             else None,
         )
         parts, stats = _write_parts(
-            plan, sink, source, request, prepared, progress, result, tracker
+            plan, sink, source, request, prepared, progress, result, tracker, drift
         )
         if tracker is not None:
             _check_gates(tracker, parts, destination, result)
+        drift.check_shapes()
         fault_point("before_publish")
         if not parts and plan.skip_empty:
             result.status = "skipped"
@@ -162,6 +200,8 @@ def _export(
             fault_point("before_cursor_commit")
             state.save_cursor(plan.name, stats.position_columns, stats.position, result.run_id)
             result.cursor = stats.position[0]
+            result.note("cursor_committed", value=result.cursor)
+        drift.record()
         result.validated = "pass" if validate else None
         result.status = "success"
     finally:
@@ -188,7 +228,8 @@ def _write_parts(
     prepared: PreparedRead,
     progress: ProgressView,
     result: ExportResult,
-    tracker: QualityTracker | None = None,
+    tracker: QualityTracker | None,
+    drift: DriftWatch,
 ) -> tuple[list[StagedPart], ReadStats]:
     stats = ReadStats()
     progress.start(plan.name, prepared.row_estimate)
@@ -196,6 +237,7 @@ def _write_parts(
     def observe(batch: pa.RecordBatch) -> None:
         if tracker is not None:
             tracker.observe(batch)
+        drift.observe(batch)
         progress.advance(batch.num_rows, batch.nbytes)
 
     guard = MemoryGuard(plan.name, plan.tuning, stats)

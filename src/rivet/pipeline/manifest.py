@@ -1,4 +1,8 @@
-"""The run receipt written beside the parts: manifest.json and the `_SUCCESS` marker."""
+"""The run receipt written beside the parts: the manifest and the `_SUCCESS` marker.
+
+The same bytes go to `_manifests/<run_id>.json` (immutable: one per run) and to manifest.json
+(the latest run); `_SUCCESS` holds the manifest's hash. docs/commit-protocol.md lists the fields.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,8 @@ import pyarrow as pa
 import xxhash
 
 from rivet.destinations.base import StagedPart
+from rivet.integrity.checksums import type_family
+from rivet.integrity.manifest import MANIFEST_VERSION
 from rivet.report.model import ExportResult
 
 
@@ -23,10 +29,11 @@ def manifest_bytes(
     table: str | None,
     parts: Sequence[StagedPart],
     destination_kind: str,
+    replaces: Sequence[str] = (),
 ) -> bytes:
     schema_name, _, table_name = (table or "").rpartition(".")
     manifest = {
-        "manifest_version": 1,
+        "manifest_version": MANIFEST_VERSION,
         "run_id": result.run_id,
         "export_name": result.export_name,
         "started_at": result.started_at,
@@ -41,6 +48,7 @@ def manifest_bytes(
         "format": result.format,
         "compression": result.compression,
         "schema_fingerprint": schema_fingerprint(schema),
+        "columns": [{"name": f.name, "type": type_family(f.type)} for f in schema],
         "row_count": sum(p.rows for p in parts),
         "part_count": len(parts),
         "parts": [
@@ -50,11 +58,14 @@ def manifest_bytes(
                 "rows": p.rows,
                 "size_bytes": p.size_bytes,
                 "content_fingerprint": p.fingerprint,
+                "column_checksums": dict(p.columns),
                 "status": "committed",
             }
             for i, p in enumerate(parts)
         ],
     }
+    if replaces:  # a repair: these parts of earlier runs were moved to _quarantine/
+        manifest["replaces"] = list(replaces)
     return (json.dumps(manifest, indent=2) + "\n").encode()
 
 

@@ -12,6 +12,7 @@ import xxhash
 from rivet.core.faults import fault_point
 from rivet.destinations.base import StagedPart
 from rivet.formats import PartWriter, open_writer
+from rivet.integrity.checksums import TableChecksums
 from rivet.plan.export_plan import OutputFormat
 
 PROBE_ROWS = 100
@@ -47,9 +48,9 @@ class PartSink:
         self._deliver = deliver
         self._check = check  # runs on each finished part before it is handed over
         self._writer: PartWriter | None = None
-        self._waiting: list[
-            tuple[int, Path, int]
-        ] = []  # closed, not yet named: (index, path, rows)
+        self._checksums = TableChecksums(schema)
+        # closed, not yet named: (index, path, rows, column checksums)
+        self._waiting: list[tuple[int, Path, int, dict[str, str]]] = []
         self._opened = 0
         self.parts: list[StagedPart] = []
         self.rows = 0
@@ -64,6 +65,7 @@ class PartSink:
             fit = self._rows_that_fit(self._writer)
             head, batch = batch.slice(0, fit), batch.slice(fit)
             self._writer.write(head)
+            self._checksums.update(head)
             self.rows += head.num_rows
             if (
                 self._max_file_size is not None
@@ -100,6 +102,7 @@ class PartSink:
 
     def _open(self, index: int) -> PartWriter:
         self._current_path = self._staging / f"part-{index}.tmp"
+        self._checksums = TableChecksums(self._schema)
         return open_writer(
             self._output.kind,
             self._current_path,
@@ -114,16 +117,18 @@ class PartSink:
         if self._writer is None:
             return
         self._writer.close()
-        self._waiting.append((self._opened - 1, self._current_path, self._writer.rows))
+        self._waiting.append(
+            (self._opened - 1, self._current_path, self._writer.rows, self._checksums.digests())
+        )
         self._writer = None
         if self._opened > 1:
             self._hand_over(many=True)
 
     def _hand_over(self, *, many: bool) -> None:
-        for index, path, rows in self._waiting:
+        for index, path, rows, columns in self._waiting:
             suffix = f"_part{index}" if many else ""
             name = f"{self._base_name}{suffix}.{self._output.extension}"
-            part = StagedPart(path, name, rows, path.stat().st_size, fingerprint(path))
+            part = StagedPart(path, name, rows, path.stat().st_size, fingerprint(path), columns)
             if self._check is not None:
                 self._check(part)
             self.parts.append(part)

@@ -24,3 +24,4 @@ def publish_run(
     result.parts = [PartRecord(p.final_name, p.rows, p.size_bytes, p.fingerprint) for p in parts]
     result.files = len(parts)
     result.bytes = sum(p.size_bytes for p in parts)
+    result.note("published", parts=len(parts), rows=sum(p.rows for p in parts))

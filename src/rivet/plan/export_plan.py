@@ -94,6 +94,8 @@ class ExportPlan:
     gates: Gates | None = None  # quality:
     chunks: ChunkSpec | None = None  # chunked mode
     max_connections: int | None = None  # source.max_connections: a cap per export
+    schema_drift: str = "warn"  # on_schema_drift: warn | continue | fail
+    shape_drift_factor: float = 2.0  # shape_drift_warn_factor (0: off)
 
 
 def resolve_export(
@@ -120,6 +122,8 @@ def resolve_export(
         gates=_gates(export),
         chunks=_chunks(export, tuning),
         max_connections=config.source.max_connections,
+        schema_drift=export.on_schema_drift,
+        shape_drift_factor=export.shape_drift_warn_factor,
     )
 
 
@@ -177,13 +181,6 @@ def _refuse_unimplemented(export: ExportConfig) -> None:
             f"{where}: incremental_cursor_mode: coalesce is not available in this version yet",
             hint="use a single cursor_column for now",
         )
-    quality = export.quality
-    if export.mode == "chunked" and quality and (quality.null_ratio_max or quality.unique_columns):
-        raise PlanError(
-            f"{where}: quality.null_ratio_max and quality.unique_columns are not available for "
-            "chunked exports yet (row_count_min/max are)",
-            hint="remove them, or use mode: full for this export",
-        )
     if isinstance(export.destination, AzureDestination):
         raise PlanError(
             f"{where}: destination type '{export.destination.type}' is not available in this "
@@ -194,9 +191,6 @@ def _refuse_unimplemented(export: ExportConfig) -> None:
         key
         for key, on in (
             ("meta_columns", export.meta_columns.exported_at or export.meta_columns.row_hash),
-            # schema and shape drift are not tracked yet: an explicit policy would do nothing
-            ("on_schema_drift", "on_schema_drift" in export.model_fields_set),
-            ("shape_drift_warn_factor", "shape_drift_warn_factor" in export.model_fields_set),
             ("reconcile_required", export.reconcile_required),
             ("source_group", export.source_group is not None),
         )

@@ -29,6 +29,7 @@ class Gates:
     unique_max_entries: int | None = None
 
     def columns(self) -> set[str]:
+        """The columns the null-ratio and uniqueness gates look at."""
         return set(self.null_ratio_max) | set(self.unique_columns)
 
 
@@ -47,6 +48,10 @@ class QualityTracker:
         self._seen: dict[str, set[object]] = {c: set() for c in gates.unique_columns}
         self._values = dict.fromkeys(gates.unique_columns, 0)
         self.warnings: list[str] = []
+
+    @property
+    def column_gates(self) -> bool:
+        return bool(self._gates.columns())
 
     def observe(self, batch: pa.RecordBatch) -> None:
         self.rows += batch.num_rows

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 
@@ -40,7 +41,16 @@ class ExportResult:
     cursor: str | None = None  # incremental: the cursor value stored after this run
     quality: str | None = None  # pass | FAIL when a `quality:` block is set
     validated: str | None = None  # pass with --validate (a failed validation fails the export)
+    schema: str | None = None  # new (first run) | ok | CHANGED
+    schema_changes: list[str] = field(default_factory=list)
+    reconcile: str | None = None  # with --reconcile: "match (N)" | "MISMATCH (...)"
+    retries: int = 0
     error: str | None = None
+    events: list[dict[str, Any]] = field(default_factory=list)  # the run journal
+
+    def note(self, event: str, **detail: Any) -> None:
+        """Add an event to the run journal."""
+        self.events.append({"at": datetime.now(UTC).isoformat(), "event": event, **detail})
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

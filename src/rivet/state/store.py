@@ -23,6 +23,7 @@ from rivet.core.redact import redact
 from rivet.state.backend import Backend
 from rivet.state.chunk_runs import ChunkRuns
 from rivet.state.errors import StateError
+from rivet.state.history import FileLog, Journal, SchemaLog
 from rivet.state.run_log import RunLog
 
 STATE_FILE = ".rivet_state.db"
@@ -90,6 +91,50 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )
         """,
         "CREATE INDEX export_metrics_recent ON export_metrics (export_name, started_at)",
+    ),
+    # 4: the trust layer: schema history, column shapes, the run journal and the file log
+    (
+        """
+        CREATE TABLE schema_history (
+            export_name TEXT NOT NULL,
+            run_id TEXT NOT NULL,
+            recorded_at TEXT NOT NULL,
+            columns_json TEXT NOT NULL,
+            PRIMARY KEY (export_name, run_id)
+        )
+        """,
+        """
+        CREATE TABLE column_shape (
+            export_name TEXT NOT NULL,
+            column_name TEXT NOT NULL,
+            max_bytes INTEGER NOT NULL,
+            run_id TEXT NOT NULL,
+            PRIMARY KEY (export_name, column_name)
+        )
+        """,
+        """
+        CREATE TABLE run_journal (
+            run_id TEXT PRIMARY KEY,
+            export_name TEXT NOT NULL,
+            finished_at TEXT NOT NULL,
+            journal_json TEXT NOT NULL
+        )
+        """,
+        "CREATE INDEX run_journal_recent ON run_journal (export_name, finished_at)",
+        """
+        CREATE TABLE file_log (
+            run_id TEXT NOT NULL,
+            export_name TEXT NOT NULL,
+            file_name TEXT NOT NULL,
+            row_count INTEGER NOT NULL,
+            bytes INTEGER NOT NULL,
+            fingerprint TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (run_id, file_name)
+        )
+        """,
+        "CREATE INDEX file_log_recent ON file_log (export_name, created_at)",
+        "ALTER TABLE export_metrics ADD COLUMN details_json TEXT",
     ),
 )
 
@@ -176,6 +221,9 @@ class StateStore:
         self._migrate()
         self.chunks = ChunkRuns(backend)
         self.runs = RunLog(backend)
+        self.schemas = SchemaLog(backend)
+        self.journal = Journal(backend)
+        self.files = FileLog(backend)
 
     def close(self) -> None:
         self._db.close()

@@ -1,0 +1,64 @@
+"""What the commands share: the config, param and export options, and error reporting."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import NoReturn
+
+import click
+
+from rivet.core.errors import RivetError
+from rivet.core.redact import redact
+
+config_option = click.option(
+    "-c",
+    "--config",
+    "config_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Path to rivet.yaml.",
+)
+param_option = click.option(
+    "-p",
+    "--param",
+    "params",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Value for a ${KEY} placeholder in the config (wins over the environment).",
+)
+
+
+def parse_params(values: tuple[str, ...]) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"'{item}' is not KEY=VALUE", param_hint="--param")
+        params[key] = value
+    return params
+
+
+export_required = click.option(
+    "-e", "--export", "export", required=True, metavar="NAME", help="The export."
+)
+
+
+def guarded(ctx: click.Context, action: Callable[[], None]) -> None:
+    try:
+        action()
+    except RivetError as exc:
+        fail(ctx, exc, exc.exit_code)
+    except KeyboardInterrupt:
+        fail(ctx, RivetError("interrupted; nothing was published by the interrupted export"), 130)
+
+
+def fail(ctx: click.Context, exc: BaseException, code: int) -> NoReturn:
+    message = redact(str(exc))
+    if ctx.obj.get("json_errors"):
+        click.echo(json.dumps({"error": message}), err=True)
+    else:
+        click.echo(f"Error: {message}", err=True)
+    sys.exit(code)

@@ -1,0 +1,175 @@
+"""`rivet validate`: check a destination prefix against the manifests published there.
+
+Every run manifest in `_manifests/` (or the one `--run-id` names) is checked against the
+objects at the prefix: each listed part must be present with its size and content hash (and,
+with `full`, decode to its rows and column checksums); manifest.json must be the latest run's
+manifest, and `_SUCCESS` must hold its hash. Objects no manifest lists are reported as extra.
+Parts a repair moved to `_quarantine/` are expected to be gone.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rivet.destinations import Destination
+from rivet.destinations.base import MANIFEST, MANIFESTS, PROBE, QUARANTINE, SUCCESS, run_manifest
+from rivet.integrity.manifest import (
+    Manifest,
+    ManifestError,
+    ManifestPart,
+    marker_matches,
+    parse_manifest,
+)
+from rivet.pipeline.parts import fingerprint
+from rivet.pipeline.validate import differences, read_back
+
+
+@dataclass(frozen=True)
+class Problem:
+    kind: str  # missing | truncated | altered | unreadable | extra | manifest | marker
+    path: str
+    detail: str
+
+
+@dataclass
+class Verification:
+    export_name: str
+    prefix: str
+    status: str = "passed"  # passed | failed | no manifest
+    runs: list[str] = field(default_factory=list)
+    parts_verified: int = 0
+    rows: int = 0
+    problems: list[Problem] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def verify(
+    export: str, destination: Destination, run_id: str | None = None, full: bool = False
+) -> Verification:
+    result = Verification(export, destination.uri)
+    objects = destination.objects()
+    every = _manifests(destination, objects, run_id, result)
+    manifests = [m for m in every if m.export_name == export]
+    if not manifests:
+        result.status = "failed" if result.problems else "no manifest"
+        return result
+    # A prefix may be shared by several exports: their parts are listed, not extra.
+    listed = {part.path for m in every for part in m.parts}
+    replaced = {path for m in every for path in m.replaces}
+    with tempfile.TemporaryDirectory(prefix="rivet-validate-") as scratch:
+        for manifest in manifests:
+            result.runs.append(manifest.run_id)
+            for problem in manifest.problems():
+                result.problems.append(Problem("manifest", run_manifest(manifest.run_id), problem))
+            for part in manifest.parts:
+                if part.path in replaced:
+                    continue
+                found = _check_part(destination, objects, manifest, part, Path(scratch), full)
+                if found:
+                    result.problems.append(found)
+                else:
+                    result.parts_verified += 1
+                    result.rows += part.rows
+    if run_id is None:
+        _check_latest(destination, objects, export, result)
+        for name, size in sorted(objects.items()):
+            if name not in listed and not _bookkeeping(name):
+                result.problems.append(
+                    Problem("extra", name, f"{size:,} bytes that no manifest lists")
+                )
+    result.status = "failed" if result.problems else "passed"
+    return result
+
+
+def _manifests(
+    destination: Destination, objects: dict[str, int], run_id: str | None, result: Verification
+) -> list[Manifest]:
+    if run_id is not None:
+        names = [run_manifest(run_id)]
+        if names[0] not in objects:
+            result.problems.append(Problem("manifest", names[0], f"no manifest for run {run_id}"))
+            return []
+    else:
+        names = sorted(n for n in objects if n.startswith(f"{MANIFESTS}/") and n.endswith(".json"))
+        if not names and MANIFEST in objects:
+            names = [MANIFEST]  # written before per-run manifests existed
+    found = []
+    for name in names:
+        try:
+            found.append(parse_manifest(destination.read(name) or b""))
+        except ManifestError as exc:
+            result.problems.append(Problem("manifest", name, str(exc)))
+    return found
+
+
+def _check_part(
+    destination: Destination,
+    objects: dict[str, int],
+    manifest: Manifest,
+    part: ManifestPart,
+    scratch: Path,
+    full: bool,
+) -> Problem | None:
+    size = objects.get(part.path)
+    if size is None:
+        return Problem("missing", part.path, f"listed by run {manifest.run_id}, not present")
+    if size != part.size_bytes:
+        return Problem("truncated", part.path, f"{size:,} bytes, manifest says {part.size_bytes:,}")
+    local = destination.fetch(part.path, scratch)
+    try:
+        if fingerprint(local) != part.content_fingerprint:
+            return Problem("altered", part.path, "content hash differs from the manifest")
+        if full:
+            try:
+                rows, columns = read_back(local, manifest.format)
+            except Exception as exc:
+                return Problem("unreadable", part.path, f"{type(exc).__name__}: {exc}")
+            found = differences(part.rows, part.column_checksums, rows, columns)
+            if found:
+                return Problem("altered", part.path, "; ".join(found))
+    finally:
+        if local.parent == scratch:
+            local.unlink(missing_ok=True)
+    return None
+
+
+def _check_latest(
+    destination: Destination,
+    objects: dict[str, int],
+    export: str,
+    result: Verification,
+) -> None:
+    """manifest.json is the newest run's manifest, and _SUCCESS names it (when the newest run
+    at the prefix is this export's)."""
+    latest = destination.read(MANIFEST)
+    if latest is None:
+        result.problems.append(Problem("manifest", MANIFEST, "absent: no latest-run pointer"))
+        return
+    try:
+        pointer = parse_manifest(latest)
+    except ManifestError as exc:
+        result.problems.append(Problem("manifest", MANIFEST, str(exc)))
+        return
+    if pointer.export_name != export:
+        return
+    own = run_manifest(pointer.run_id)
+    if own in objects and destination.read(own) != latest:
+        result.problems.append(Problem("manifest", MANIFEST, f"differs from {own}"))
+    marker = destination.read(SUCCESS)
+    if marker is None:
+        result.problems.append(
+            Problem("marker", SUCCESS, "absent: a run started publishing and did not finish")
+        )
+    elif not marker_matches(marker, latest):
+        result.problems.append(Problem("marker", SUCCESS, "does not hold manifest.json's hash"))
+
+
+def _bookkeeping(name: str) -> bool:
+    return name in (MANIFEST, SUCCESS, PROBE) or name.startswith(
+        (f"{MANIFESTS}/", f"{QUARANTINE}/")
+    )
