@@ -32,6 +32,7 @@ def run(
     params: Mapping[str, str] | None = None,
     *,
     validate: bool = False,
+    reconcile: bool = False,
     resume: bool = False,
     quiet: bool = False,
     parallel_exports: bool = False,
@@ -41,7 +42,8 @@ def run(
     A failed export is recorded in the result, not raised; a bad config, an unknown export or an
     unreachable state store raise `rivet.core.errors.RivetError` subclasses. Progress and the
     summary go to stderr unless `quiet`; `parallel_exports` runs the exports at the same time
-    (as the config key does)."""
+    (as the config key does); `reconcile` compares the source's row count before publishing
+    (and implies `validate`)."""
     from rivet.commands.run import run as run_command
 
     source = Path(config) if isinstance(config, str | Path) else config
@@ -50,6 +52,7 @@ def run(
         exports,
         params,
         validate=validate,
+        reconcile=reconcile,
         resume=resume,
         quiet=quiet,
         parallel_exports=parallel_exports,

@@ -206,7 +206,11 @@ def test_parallel_chunks_read_one_snapshot(tmp_path: Path, pg: Pg) -> None:
     )
 
     def change_rows() -> None:
-        time.sleep(1.0)
+        # once a worker reads its first chunk, the run's snapshot exists
+        deadline = time.monotonic() + 60
+        while not list((tmp_path / "out").glob(".rivet_staging/*/chunk-*")):
+            assert time.monotonic() < deadline, "the export never started reading"
+            time.sleep(0.02)
         pg.execute("BEGIN")
         pg.execute("DELETE FROM s WHERE id > 18000")
         pg.execute("INSERT INTO s SELECT g FROM generate_series(20001, 22000) g")

@@ -30,6 +30,7 @@ Examples:
   rivet run -c rivet.yaml -p region=eu        # fills ${region} in the config
   rivet run -c rivet.yaml --json > run.json   # machine-readable run summary on stdout
   rivet run -c rivet.yaml --validate          # re-read every part before publishing it
+  rivet run -c rivet.yaml --reconcile         # and compare the source's row count first
   rivet run -c rivet.yaml -e events --resume  # continue a killed checkpointed chunk run
 """
 
@@ -66,6 +67,12 @@ def cli(ctx: click.Context, json_errors: bool) -> None:
     help="Re-read every part (all rows) before publishing; a mismatch fails the export.",
 )
 @click.option(
+    "--reconcile",
+    is_flag=True,
+    help="Before publishing, compare the source's COUNT(*) of the exported range (each chunk "
+    "for chunked exports) with the rows written; a mismatch fails the export. Implies --validate.",
+)
+@click.option(
     "--parallel-exports",
     is_flag=True,
     help="Run the exports at the same time on threads (as parallel_exports: true), as many at "
@@ -93,6 +100,7 @@ def run(
     exports: tuple[str, ...],
     params: tuple[str, ...],
     validate: bool,
+    reconcile: bool,
     parallel_exports: bool,
     resume: bool,
     as_json: bool,
@@ -113,6 +121,7 @@ def run(
             parse_params(params),
             stdout_taken=as_json,
             validate=validate,
+            reconcile=reconcile,
             resume=resume,
             parallel_exports=parallel_exports,
         )
@@ -471,6 +480,36 @@ def state_runs(
             click.echo(
                 f"{r.started_at[:26]:<26} {r.export_name:<24} {r.status:<8} {r.rows:>12,} "
                 f"{r.duration_ms / 1000:>8.1f}" + (f"  {r.error}" if r.error else "")
+            )
+
+    guarded(ctx, action)
+
+
+@state.command("files")
+@config_option
+@click.option("-e", "--export", "export", metavar="NAME", help="Only this export's files.")
+@click.option("--limit", default=50, show_default=True, help="How many recent files.")
+@click.option("--json", "as_json", is_flag=True, help="Print the files as JSON.")
+@click.pass_context
+def state_files(
+    ctx: click.Context, config_path: Path, export: str | None, limit: int, as_json: bool
+) -> None:
+    """List the parts recent runs published: run, file, rows, bytes, content hash."""
+    from rivet.commands.state import files
+
+    def action() -> None:
+        records = files(config_path, export, limit)
+        if as_json:
+            click.echo(json.dumps([r.to_json() for r in records], indent=2))
+            return
+        if not records:
+            click.echo("No files recorded yet.")
+            return
+        click.echo(f"{'RUN ID':<36} {'FILE':<48} {'ROWS':>12} {'BYTES':>12}  CREATED")
+        for r in records:
+            click.echo(
+                f"{r.run_id:<36} {r.file_name:<48} {r.rows:>12,} {r.bytes:>12,}  "
+                f"{r.created_at[:19]}"
             )
 
     guarded(ctx, action)

@@ -18,6 +18,7 @@ from rivet.config.models import ExportConfig, RivetConfig
 from rivet.core.errors import ConfigError, ExportNotFound, PlanError
 from rivet.destinations.targets import StdoutTarget
 from rivet.pipeline.export import run_export
+from rivet.pipeline.options import RunOptions
 from rivet.plan.export_plan import ExportPlan, resolve_export
 from rivet.report.model import ExportResult, RunAggregate
 from rivet.report.progress import LiveBoard, LogProgress, NoProgress, ProgressView, progress_for
@@ -42,12 +43,14 @@ def run(
     stdout_taken: bool = False,
     validate: bool = False,
     resume: bool = False,
+    reconcile: bool = False,
     quiet: bool = False,
     parallel_exports: bool = False,
 ) -> RunAggregate:
     """Run the selected exports (all when none given); each failure is recorded, not raised.
     `quiet`: no progress and no summary (the caller reads the returned result)."""
     params = dict(params or {})
+    options = RunOptions(validate=validate, reconcile=reconcile, resume=resume)
     config, config_dir = resolve_config(config_path, params)
     if config.parallel_export_processes:
         raise PlanError(
@@ -72,12 +75,12 @@ def run(
             mode = f"parallel ({workers} exports at a time)"
             results = _run_parallel(
                 plans, workers, lambda: open_source(config, config_dir), state, quiet, done,
-                validate, resume,
+                options,
             )  # fmt: skip
         else:
             mode = "sequential"
             results = _run_sequential(
-                plans, open_source(config, config_dir), state, quiet, done, validate, resume
+                plans, open_source(config, config_dir), state, quiet, done, options
             )
     finally:
         if state is not None:
@@ -137,15 +140,14 @@ def _run_sequential(
     state: StateStore | None,
     quiet: bool,
     done: Callable[[ExportResult], None],
-    validate: bool,
-    resume: bool,
+    options: RunOptions,
 ) -> list[ExportResult]:
     """Exports one after another on one source (its catalog connection is reused)."""
     results = []
     try:
         for plan in plans:
             progress = NoProgress() if quiet else progress_for(sys.stderr)
-            results.append(run_export(plan, source, progress, state, validate, resume))
+            results.append(run_export(plan, source, progress, state, options))
             done(results[-1])
     finally:
         source.close()
@@ -159,8 +161,7 @@ def _run_parallel(
     state: StateStore | None,
     quiet: bool,
     done: Callable[[ExportResult], None],
-    validate: bool,
-    resume: bool,
+    options: RunOptions,
 ) -> list[ExportResult]:
     """Exports on `workers` threads, each with its own source connections; results in plan
     order, each reported as it finishes. An export that fails is recorded, never lost."""
@@ -172,7 +173,7 @@ def _run_parallel(
         )
         source = new_source()
         try:
-            return run_export(plan, source, progress, state, validate, resume)
+            return run_export(plan, source, progress, state, options)
         finally:
             source.close()
 

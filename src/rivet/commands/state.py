@@ -1,4 +1,5 @@
-"""`rivet state ...`: inspect and reset what repeated runs remember (cursors, chunk runs, runs)."""
+"""What repeated runs remember, for `rivet state ...`, `rivet metrics` and `rivet journal`:
+cursors, chunk runs, run metrics, published files, run journals."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from rivet.config import load_config
 from rivet.core.errors import ExportNotFound
 from rivet.state import CursorState, StateStore, open_state
 from rivet.state.chunk_runs import ChunkRun, ChunkTask
+from rivet.state.history import FileRecord, JournalEntry
 from rivet.state.run_log import RunRecord
 
 
@@ -72,3 +74,26 @@ def runs(
 ) -> list[RunRecord]:
     with _state(config_path, params, export) as state:
         return state.runs.recent(export, limit)
+
+
+def files(
+    config_path: Path,
+    export: str | None = None,
+    limit: int = 50,
+    params: Mapping[str, str] | None = None,
+) -> list[FileRecord]:
+    """The parts recent runs published, newest first."""
+    with _state(config_path, params, export) as state:
+        return state.files.recent(export, limit)
+
+
+def journal(
+    config_path: Path,
+    export: str,
+    limit: int = 5,
+    run_id: str | None = None,
+    params: Mapping[str, str] | None = None,
+) -> list[JournalEntry]:
+    """The journals of an export's recent runs (or of one run), newest first."""
+    with _state(config_path, params, export) as state:
+        return state.journal.recent(export, limit, run_id)

@@ -30,9 +30,11 @@ from rivet.core.faults import fault_point
 from rivet.destinations import Destination, StagedPart, open_destination
 from rivet.pipeline.drift_gate import DriftWatch
 from rivet.pipeline.memory_guard import MemoryGuard
+from rivet.pipeline.options import RunOptions
 from rivet.pipeline.parts import PartSink, write_all
 from rivet.pipeline.prefetch import read_ahead
 from rivet.pipeline.publish import publish_run
+from rivet.pipeline.reconcile import check_chunks, count_chunks
 from rivet.pipeline.request import read_request
 from rivet.pipeline.validate import validate_part
 from rivet.plan.export_plan import ExportPlan
@@ -61,8 +63,7 @@ def export_chunked(
     progress: ProgressView,
     result: ExportResult,
     state: StateStore | None,
-    validate: bool,
-    resume: bool,
+    options: RunOptions,
 ) -> None:
     spec = plan.chunks
     assert spec is not None
@@ -84,7 +85,7 @@ def export_chunked(
     assert ledger is not None, "checkpointed chunk runs need the state store"
     try:
         runs = ledger.chunks
-        resumed = _open_run(plan.name, spec, layout, runs, result, resume)
+        resumed = _open_run(plan.name, spec, layout, runs, result, options.resume)
         destination = open_destination(plan.destination, plan.name)
         staging = destination.staging_dir(result.run_id, reuse=resumed)
         done = False
@@ -102,7 +103,7 @@ def export_chunked(
                 staging,
                 destination,
                 progress,
-                validate,
+                options.validate,
                 observers=[o for o in (tracker, drift) if o is not None],
             )
             try:
@@ -116,6 +117,12 @@ def export_chunked(
             if tracker is not None:
                 _check_gates(tracker, rows, resumed, result)
             drift.check_shapes()
+            if options.reconcile:
+                counts = count_chunks(
+                    source, request, prepared, layout.column, runs.tasks(result.run_id)
+                )
+                result.reconcile = check_chunks(plan.name, counts)
+                result.note("reconciled", chunks=len(counts), exported_rows=rows)
             fault_point("before_publish")
             if not parts and plan.skip_empty:
                 result.status = "skipped"
@@ -124,7 +131,7 @@ def export_chunked(
                 drift.record()
                 result.status = "success"
             runs.finish(result.run_id)
-            result.validated = "pass" if validate else None
+            result.validated = "pass" if options.validate else None
             done = True
         finally:
             destination.discard(result.run_id, keep=spec.checkpoint and not done)
@@ -211,7 +218,7 @@ def _forget_lost_parts(
     """A completed chunk whose part is no longer where the ledger says is read again."""
     for task in runs.tasks(run_id):
         if task.status == "completed" and not all(
-            destination.holds(_staged(staging, p)) for p in task.parts
+            destination.holds(staged_part(staging, p)) for p in task.parts
         ):
             log.warning("chunk %d: its part is missing, reading it again", task.chunk.index)
             runs.reset_task(run_id, task.chunk.index)
@@ -222,11 +229,29 @@ def _completed_parts(runs: ChunkRuns, run_id: str, staging: Path) -> tuple[list[
     unfinished = [t.chunk.index for t in tasks if t.status != "completed"]
     if unfinished:
         raise RivetError(f"chunks {unfinished} did not complete")
-    parts = [_staged(staging, p) for task in tasks for p in task.parts]
+    parts = [staged_part(staging, p) for task in tasks for p in task.parts]
     return parts, sum(task.rows or 0 for task in tasks)
 
 
-def _staged(staging: Path, record: dict[str, Any]) -> StagedPart:
+def part_base_name(export: str, run_id: str) -> str:
+    """`<export>_<YYYYmmdd_HHMMSS_mmm>` from a run id `<export>_<YYYYmmddTHHMMSS.mmm>`."""
+    stamp = run_id[len(export) + 1 :]
+    return f"{export}_{stamp.replace('T', '_').replace('.', '_')}"
+
+
+def part_record(part: StagedPart, staging: Path) -> dict[str, Any]:
+    """A chunk's part as the ledger keeps it (staged path relative to the run's staging)."""
+    return {
+        "name": part.final_name,
+        "staged": str(part.path.relative_to(staging)),
+        "rows": part.rows,
+        "bytes": part.size_bytes,
+        "fingerprint": part.fingerprint,
+        "columns": dict(part.columns),
+    }
+
+
+def staged_part(staging: Path, record: dict[str, Any]) -> StagedPart:
     return StagedPart(
         staging / record["staged"],
         record["name"],
@@ -263,7 +288,7 @@ class _ChunkRun:
         self.progress, self.validate = progress, validate
         self._snapshot: str | None = None
         self.warnings: list[str] = []
-        self.base_name = run_id.replace("T", "_").replace(".", "_")
+        self.base_name = part_base_name(plan.name, run_id)
         self.stats = ReadStats()
         self.guard = MemoryGuard(plan.name, plan.tuning, self.stats)
         self._stop = threading.Event()
@@ -377,14 +402,4 @@ class _ChunkRun:
             read_ahead(self.source.read(request, self.prepared, self.stats), self.plan)
         )
         parts = write_all(sink, batches, observe)
-        return sink.rows, [
-            {
-                "name": p.final_name,
-                "staged": str(p.path.relative_to(self.staging)),
-                "rows": p.rows,
-                "bytes": p.size_bytes,
-                "fingerprint": p.fingerprint,
-                "columns": dict(p.columns),
-            }
-            for p in parts
-        ]
+        return sink.rows, [part_record(p, self.staging) for p in parts]

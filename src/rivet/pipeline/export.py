@@ -20,9 +20,11 @@ from rivet.destinations import Destination, StagedPart, open_destination
 from rivet.pipeline.chunked import export_chunked
 from rivet.pipeline.drift_gate import DriftWatch
 from rivet.pipeline.memory_guard import MemoryGuard
+from rivet.pipeline.options import RunOptions
 from rivet.pipeline.parts import PartSink, write_all
 from rivet.pipeline.prefetch import read_ahead
 from rivet.pipeline.publish import publish_run
+from rivet.pipeline.reconcile import check_rows, count_read
 from rivet.pipeline.request import read_request
 from rivet.pipeline.validate import validate_part
 from rivet.plan.export_plan import ExportPlan
@@ -43,9 +45,9 @@ def run_export(
     source: Source,
     progress: ProgressView,
     state: StateStore | None = None,
-    validate: bool = False,
-    resume: bool = False,
+    options: RunOptions | None = None,
 ) -> ExportResult:
+    options = options or RunOptions()
     started = datetime.now(UTC)
     clock = time.perf_counter()
     result = ExportResult(
@@ -62,9 +64,9 @@ def run_export(
     with PeakRss() as rss:
         try:
             if plan.chunks is not None:
-                export_chunked(plan, source, progress, result, state, validate, resume)
+                export_chunked(plan, source, progress, result, state, options)
             else:
-                _export(plan, source, progress, result, started, state, validate)
+                _export(plan, source, progress, result, started, state, options)
         except RivetError as exc:
             result.status, result.error = "failed", str(exc)
         except OSError as exc:  # the part writers report a full disk or a lost mount as OSError
@@ -85,11 +87,11 @@ def run_export(
     result.peak_rss_mb = rss.peak_mb
     result.note(result.status, rows=result.rows, files=result.files, error=result.error)
     if state is not None:
-        _record_run(state, result)
+        record_run(state, result)
     return result
 
 
-def _record_run(state: StateStore, result: ExportResult) -> None:
+def record_run(state: StateStore, result: ExportResult) -> None:
     """The run's row in export_metrics, its journal and its files; a state store that fails here
     only costs a warning."""
     details = {
@@ -151,7 +153,7 @@ def _export(
     result: ExportResult,
     started: datetime,
     state: StateStore | None,
-    validate: bool,
+    options: RunOptions,
 ) -> None:
     cursor = None
     if plan.cursor_column is not None:
@@ -181,7 +183,7 @@ def _export(
             # must not receive a part of a run that will not be published.
             deliver=destination.deliver if tracker is None else lambda part: None,
             check=(lambda part: validate_part(part, plan.output.kind, plan.name))
-            if validate
+            if options.validate
             else None,
         )
         parts, stats = _write_parts(
@@ -190,6 +192,10 @@ def _export(
         if tracker is not None:
             _check_gates(tracker, parts, destination, result)
         drift.check_shapes()
+        if options.reconcile:
+            source_rows = count_read(source, request, prepared, stats.position)
+            result.reconcile = check_rows(plan.name, source_rows, sink.rows)
+            result.note("reconciled", source_rows=source_rows, exported_rows=sink.rows)
         fault_point("before_publish")
         if not parts and plan.skip_empty:
             result.status = "skipped"
@@ -202,7 +208,7 @@ def _export(
             result.cursor = stats.position[0]
             result.note("cursor_committed", value=result.cursor)
         drift.record()
-        result.validated = "pass" if validate else None
+        result.validated = "pass" if options.validate else None
         result.status = "success"
     finally:
         destination.discard(result.run_id)

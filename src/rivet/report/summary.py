@@ -38,6 +38,10 @@ def render_export(result: ExportResult) -> str:
         rows.append(("quality", result.quality))
     if result.validated is not None:
         rows.append(("validated", result.validated))
+    if result.reconcile is not None:
+        rows.append(("reconcile", result.reconcile))
+    if result.schema == "CHANGED":
+        rows.append(("schema", "CHANGED: " + "; ".join(result.schema_changes)))
     rows.extend(("warning", w) for w in result.warnings)
     if result.error:
         rows.append(("error", _one_line(result.error, 240)))

@@ -211,6 +211,13 @@ class Source(Protocol):
         server's connection budget."""
         ...
 
+    def count_rows(
+        self, request: ReadRequest, prepared: PreparedRead, upto: Sequence[str] | None = None
+    ) -> int:
+        """COUNT(*) of the rows the read covers (a chunk; an incremental window up to `upto`,
+        the position of the last row exported): what `--reconcile` compares with."""
+        ...
+
     def server_info(self, export: str) -> tuple[str, list[str]]:
         """Connect and describe the server ("PostgreSQL 15.19"), with warnings (poolers...)."""
         ...

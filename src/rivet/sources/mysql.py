@@ -244,6 +244,33 @@ class MySQLSource:
             int(budget[1]),
         )
 
+    def count_rows(
+        self, request: ReadRequest, prepared: PreparedRead, upto: Sequence[str] | None = None
+    ) -> int:
+        assert isinstance(prepared, MyPreparedRead)
+        conditions = _keyset_conditions(request, prepared)
+        if request.chunk is not None:
+            column = f"_rivet.{quote_ident(request.chunk.column)}"
+            conditions.append(chunking.chunk_where(column, request.chunk.chunk))
+        if request.incremental is not None:
+            keys = ", ".join(f"_rivet.{quote_ident(k.name)}" for k in prepared.key)
+            for op, texts in ((">", request.incremental.after), ("<=", upto)):
+                if texts:
+                    values = [k.literal(t) for k, t in zip(prepared.key, texts, strict=True)]
+                    conditions.append(f"({keys}) {op} ({', '.join(values)})")
+        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        conn = self._control_connection(request.export)
+        try:
+            with conn.cursor() as cur:
+                for statement in _session(request, prepared.mariadb):
+                    cur.execute(statement)
+                cur.execute(f"SELECT COUNT(*) FROM {from_clause(request)}{where}")
+                row = cur.fetchone()
+        except pymysql.Error as exc:
+            raise source_error(exc, request.export) from None
+        assert row is not None
+        return int(row[0])
+
     def server_info(self, export: str) -> tuple[str, list[str]]:
         conn = self._control_connection(export)
         try:

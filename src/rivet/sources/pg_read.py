@@ -276,6 +276,26 @@ def first_statement(
     return pg_sql.select_all(columns, source)
 
 
+def count_statement(
+    request: ReadRequest, key: Sequence[tuple[str, str]], upto: Sequence[str] | None
+) -> str:
+    """`SELECT count(*)` over exactly the rows the read covers: the chunk, or the incremental
+    window from the stored position up to `upto` (the last position exported)."""
+    conditions = []
+    if request.chunk is not None:
+        conditions.append(chunk_where(pg_sql.column_ref(request.chunk.column), request.chunk.chunk))
+    if request.incremental is not None:
+        names = [k for k, _ in key]
+        keys = ", ".join(pg_sql.column_ref(n) for n in names)
+        conditions.append(_keyset_where(request, names) or "TRUE")
+        if request.incremental.after:
+            conditions.append(f"({keys}) > ({', '.join(literals(request.incremental.after, key))})")
+        if upto is not None:
+            conditions.append(f"({keys}) <= ({', '.join(literals(upto, key))})")
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    return f"SELECT count(*) FROM {pg_sql.from_clause(request.table, request.query)}{where}"
+
+
 def cursor_pages(
     url: str, request: ReadRequest, plans: Sequence[ColumnPlan], stats: ReadStats
 ) -> Iterator[pa.Table]:

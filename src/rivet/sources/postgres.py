@@ -317,6 +317,23 @@ class PostgresSource:
             int(budget[1]),
         )
 
+    def count_rows(
+        self, request: ReadRequest, prepared: PreparedRead, upto: Sequence[str] | None = None
+    ) -> int:
+        assert isinstance(prepared, PgPreparedRead)
+        sql = pg_read.count_statement(request, prepared.key, upto)
+        conn = self._control_connection(request.export)
+        try:
+            with conn.transaction():
+                for setting in ("SET TRANSACTION READ ONLY", "SET LOCAL TimeZone = 'UTC'"):
+                    conn.execute(setting)
+                conn.execute(f"SET LOCAL statement_timeout = '{request.statement_timeout_s}s'")
+                row = conn.execute(sql).fetchone()
+        except psycopg.Error as exc:
+            raise source_error(exc, request.export) from None
+        assert row is not None
+        return int(row[0])
+
     def server_info(self, export: str) -> tuple[str, list[str]]:
         conn = self._control_connection(export)
         version = conn.info.parameter_status("server_version") or "?"
