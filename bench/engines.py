@@ -212,7 +212,32 @@ def rivet(
         f"exports:\n  - name: {table}\n    table: {SCHEMA}.{table}\n    format: parquet\n"
         f"    compression: zstd\n    destination: {destination}\n{mode}"
     )
-    return [str(ROOT / ".venv" / "bin" / "rivet"), "run", "-c", str(config)]
+    binary = os.environ.get("BENCH_RIVET", str(ROOT / ".venv" / "bin" / "rivet"))
+    return [binary, "run", "-c", str(config)]
+
+
+def rivet_base(url: str, table: str, out: Path, work: Path, profile: str) -> list[str]:
+    """The rivet named by BENCH_BASE_RIVET (an older install), to measure what a change costs."""
+    command = rivet(url, table, out, work, profile)
+    return [os.environ["BENCH_BASE_RIVET"], *command[1:]]
+
+
+def rivet_checked(url: str, table: str, out: Path, work: Path, profile: str) -> list[str]:
+    """rivet with quality gates (row counts, NULL ratios of two columns, uniqueness of the key)
+    and on_schema_drift: fail, on top of the checksums and shape tracking every run does."""
+    columns = {"narrow": ("i", "ts"), "wide": ("vc", "note")}[table]
+    mode = (
+        "    on_schema_drift: fail\n"
+        "    quality: {row_count_min: 1, row_count_max: 100000000, "
+        f"null_ratio_max: {{{columns[0]}: 0.5, {columns[1]}: 0.5}}, unique_columns: [id]}}\n"
+    )
+    return rivet(url, table, out, work, profile, mode)
+
+
+def rivet_row_hash(url: str, table: str, out: Path, work: Path, profile: str) -> list[str]:
+    """rivet with meta_columns: the run's timestamp and the canonical row hash."""
+    mode = "    meta_columns: {exported_at: true, row_hash: true}\n"
+    return rivet(url, table, out, work, profile, mode)
 
 
 def rivet_s3(url: str, table: str, out: Path, work: Path, profile: str) -> list[str]:
@@ -281,7 +306,8 @@ ENGINES = {
         os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test"),
         pg_prepare,
         {"copy": copy_binary, "rivet": rivet, "duckdb": duckdb,
-         "chunked1": rivet_chunked(1), "chunked4": rivet_chunked(4), "s3": rivet_s3},
+         "chunked1": rivet_chunked(1), "chunked4": rivet_chunked(4), "s3": rivet_s3,
+         "base": rivet_base, "checked": rivet_checked, "rowhash": rivet_row_hash},
         pg_sampler,
     ),
     "mysql": Engine(

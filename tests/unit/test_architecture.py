@@ -12,9 +12,9 @@ ALLOWED = {
     "core": {"core"},
     "config": {"core", "config"},
     **{adapter: {"core", "config", adapter} for adapter in ADAPTERS},
-    "quality": {"core", "quality"},
+    "quality": {"core", "integrity", "quality"},
     "integrity": {"core", "integrity"},  # checksums, manifests, drift: plain Arrow and JSON
-    "plan": {"core", "config", "plan", "destinations", "quality"},  # plain values only
+    "plan": {"core", "config", "plan", "destinations", "quality", "integrity"},  # plain values
     "mcp_server": {"core", "config", "state", "mcp_server"},  # read-only probes
     "pipeline": {"core", "config", "plan", "quality", "integrity", "pipeline", *ADAPTERS},
     "commands": {*_INNER, "commands", *ADAPTERS},

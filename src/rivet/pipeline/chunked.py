@@ -19,6 +19,7 @@ import threading
 import time
 from contextlib import nullcontext
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from rivet.core.faults import fault_point
 from rivet.destinations import Destination, StagedPart, open_destination
 from rivet.pipeline.drift_gate import DriftWatch
 from rivet.pipeline.memory_guard import MemoryGuard
+from rivet.pipeline.meta import MetaColumns
 from rivet.pipeline.options import RunOptions
 from rivet.pipeline.parts import PartSink, write_all
 from rivet.pipeline.prefetch import read_ahead
@@ -127,7 +129,7 @@ def export_chunked(
             if not parts and plan.skip_empty:
                 result.status = "skipped"
             else:
-                publish_run(plan, prepared, destination, parts, result)
+                publish_run(plan, run.schema, destination, parts, result)
                 drift.record()
                 result.status = "success"
             runs.finish(result.run_id)
@@ -295,6 +297,8 @@ class _ChunkRun:
         self._errors: list[BaseException] = []
         self._progress_lock = threading.Lock()
         self._observers = observers
+        self.meta = MetaColumns.of(plan, datetime.now(UTC))
+        self.schema = self.meta.schema(prepared.schema)
 
     def execute(self) -> None:
         pending = sum(1 for t in self.runs.tasks(self.run_id) if t.status != "completed")
@@ -378,7 +382,7 @@ class _ChunkRun:
         folder.mkdir(parents=True)
         sink = PartSink(
             self.plan.output,
-            self.prepared.schema,
+            self.schema,
             folder,
             f"{self.base_name}_chunk{index:05d}",
             self.plan.max_file_size,
@@ -401,5 +405,7 @@ class _ChunkRun:
         batches = self.guard.watch(
             read_ahead(self.source.read(request, self.prepared, self.stats), self.plan)
         )
+        if self.meta.active:
+            batches = self.meta.apply(batches)
         parts = write_all(sink, batches, observe)
         return sink.rows, [part_record(p, self.staging) for p in parts]

@@ -20,6 +20,7 @@ from rivet.destinations import Destination, StagedPart, open_destination
 from rivet.pipeline.chunked import export_chunked
 from rivet.pipeline.drift_gate import DriftWatch
 from rivet.pipeline.memory_guard import MemoryGuard
+from rivet.pipeline.meta import MetaColumns
 from rivet.pipeline.options import RunOptions
 from rivet.pipeline.parts import PartSink, write_all
 from rivet.pipeline.prefetch import read_ahead
@@ -167,6 +168,8 @@ def _export(
     result.note("planned", strategy=prepared.strategy, tuning=result.tuning)
     drift = DriftWatch(plan, state, prepared.schema, result)
     drift.check_schema()  # before anything is written: `fail` leaves destination and cursor
+    meta = MetaColumns.of(plan, started)
+    schema = meta.schema(prepared.schema)
     destination = open_destination(plan.destination, plan.name)
     staging = destination.staging_dir(result.run_id)
     try:
@@ -175,7 +178,7 @@ def _export(
             tracker = QualityTracker(plan.gates, plan.name, prepared.schema.names)
         sink = PartSink(
             plan.output,
-            prepared.schema,
+            schema,
             staging,
             f"{plan.name}_{_stamp(started, '_')}",
             plan.max_file_size,
@@ -187,7 +190,7 @@ def _export(
             else None,
         )
         parts, stats = _write_parts(
-            plan, sink, source, request, prepared, progress, result, tracker, drift
+            plan, sink, source, request, prepared, progress, result, tracker, drift, meta
         )
         if tracker is not None:
             _check_gates(tracker, parts, destination, result)
@@ -200,7 +203,7 @@ def _export(
         if not parts and plan.skip_empty:
             result.status = "skipped"
             return
-        publish_run(plan, prepared, destination, parts, result)
+        publish_run(plan, schema, destination, parts, result)
         if state is not None and plan.cursor_column is not None and stats.position is not None:
             # Only now: the rows up to this position are durably published.
             fault_point("before_cursor_commit")
@@ -236,6 +239,7 @@ def _write_parts(
     result: ExportResult,
     tracker: QualityTracker | None,
     drift: DriftWatch,
+    meta: MetaColumns,
 ) -> tuple[list[StagedPart], ReadStats]:
     stats = ReadStats()
     progress.start(plan.name, prepared.row_estimate)
@@ -248,6 +252,8 @@ def _write_parts(
 
     guard = MemoryGuard(plan.name, plan.tuning, stats)
     batches = guard.watch(read_ahead(source.read(request, prepared, stats), plan))
+    if meta.active:
+        batches = meta.apply(batches)
     try:
         parts = write_all(sink, batches, observe)
     finally:

@@ -4,22 +4,23 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pyarrow as pa
+
 from rivet.destinations import Destination, StagedPart
 from rivet.pipeline.manifest import manifest_bytes, success_marker
 from rivet.plan.export_plan import ExportPlan
 from rivet.report.model import ExportResult, PartRecord
-from rivet.sources.base import PreparedRead
 
 
 def publish_run(
     plan: ExportPlan,
-    prepared: PreparedRead,
+    schema: pa.Schema,
     destination: Destination,
     parts: list[StagedPart],
     result: ExportResult,
 ) -> None:
     result.finished_at = datetime.now(UTC).isoformat()
-    manifest = manifest_bytes(result, prepared.schema, plan.table, parts, destination.kind)
+    manifest = manifest_bytes(result, schema, plan.table, parts, destination.kind)
     destination.publish(parts, manifest, success_marker(manifest), result.run_id)
     result.parts = [PartRecord(p.final_name, p.rows, p.size_bytes, p.fingerprint) for p in parts]
     result.files = len(parts)

@@ -20,6 +20,7 @@ from pathlib import Path
 from rivet.destinations import Destination, StagedPart
 from rivet.pipeline.chunked import part_base_name, part_record, staged_part
 from rivet.pipeline.manifest import manifest_bytes, success_marker
+from rivet.pipeline.meta import MetaColumns
 from rivet.pipeline.parts import PartSink, write_all
 from rivet.plan.export_plan import ExportPlan
 from rivet.report.model import ExportResult, PartRecord
@@ -68,8 +69,9 @@ def repair_chunks(
             else:
                 parts += [staged_part(staging, record) for record in task.parts]
         result.finished_at = datetime.now(UTC).isoformat()
+        schema = MetaColumns.of(plan, started).schema(prepared.schema)
         manifest = manifest_bytes(
-            result, prepared.schema, plan.table, parts, destination.kind, replaces=replaced
+            result, schema, plan.table, parts, destination.kind, replaces=replaced
         )
         destination.publish(parts, manifest, success_marker(manifest), repair_id)
         for index, (rows, new_parts) in fresh.items():
@@ -101,14 +103,16 @@ def _read_chunk(
 ) -> tuple[int, list[StagedPart]]:
     folder = staging / f"chunk-{task.chunk.index:05d}"
     folder.mkdir(parents=True)
+    meta = MetaColumns.of(plan, datetime.now(UTC))
     sink = PartSink(
         plan.output,
-        prepared.schema,
+        meta.schema(prepared.schema),
         folder,
         f"{base_name}_chunk{task.chunk.index:05d}",
         plan.max_file_size,
         deliver=destination.deliver,
     )
     chunk_request = replace(request, chunk=ChunkRead(column, task.chunk))
-    parts = write_all(sink, source.read(chunk_request, prepared, ReadStats()), lambda b: None)
+    batches = source.read(chunk_request, prepared, ReadStats())
+    parts = write_all(sink, meta.apply(batches) if meta.active else batches, lambda b: None)
     return sink.rows, parts

@@ -96,6 +96,8 @@ class ExportPlan:
     max_connections: int | None = None  # source.max_connections: a cap per export
     schema_drift: str = "warn"  # on_schema_drift: warn | continue | fail
     shape_drift_factor: float = 2.0  # shape_drift_warn_factor (0: off)
+    meta_exported_at: bool = False  # meta_columns.exported_at
+    meta_row_hash: bool = False  # meta_columns.row_hash
 
 
 def resolve_export(
@@ -124,6 +126,8 @@ def resolve_export(
         max_connections=config.source.max_connections,
         schema_drift=export.on_schema_drift,
         shape_drift_factor=export.shape_drift_warn_factor,
+        meta_exported_at=export.meta_columns.exported_at,
+        meta_row_hash=export.meta_columns.row_hash,
     )
 
 
@@ -190,7 +194,6 @@ def _refuse_unimplemented(export: ExportConfig) -> None:
     unsupported = [
         key
         for key, on in (
-            ("meta_columns", export.meta_columns.exported_at or export.meta_columns.row_hash),
             ("reconcile_required", export.reconcile_required),
             ("source_group", export.source_group is not None),
         )
