@@ -17,8 +17,10 @@ read back from Parquet must reproduce them exactly.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 import xxhash
@@ -116,17 +118,16 @@ class ColumnChecksum:
             values = raw.reshape(count, width).copy()
             values[~array.is_valid().to_numpy(zero_copy_only=False)] = 0
             raw = values.reshape(-1)
-        self._values.update(raw.tobytes())
+        self._values.update(np.ascontiguousarray(raw).data)
 
     def _feed_variable(self, array: pa.Array) -> None:
+        offsets, lengths = _offsets(array)
         if array.null_count:
-            array = pc.if_else(array.is_valid(), array, _empty(array.type))
-        lengths = pc.binary_length(array).to_numpy(zero_copy_only=False)
-        self._values.update(lengths.astype("<i8").tobytes())
-        offsets_type = np.int64 if _large(array.type) else np.int32
-        offsets = np.frombuffer(array.buffers()[1], dtype=offsets_type)[
-            array.offset : array.offset + len(array) + 1
-        ]
+            nulls = ~array.is_valid().to_numpy(zero_copy_only=False)
+            if lengths[nulls].any():  # NULL slots that hold bytes: drop them first
+                array = pc.if_else(array.is_valid(), array, _empty(array.type))
+                offsets, lengths = _offsets(array)
+        self._values.update(np.ascontiguousarray(lengths, dtype="<i8").data)
         data = array.buffers()[2]
         if data is not None and len(offsets):
             self._data.update(memoryview(data)[int(offsets[0]) : int(offsets[-1])])
@@ -139,6 +140,15 @@ def _variable_width(kind: pa.DataType) -> bool:
         or pa.types.is_binary(kind)
         or pa.types.is_large_binary(kind)
     )
+
+
+def _offsets(array: pa.Array) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
+    """The array's offsets (its own slice of them) and the value lengths."""
+    kind = np.int64 if _large(array.type) else np.int32
+    offsets = np.frombuffer(array.buffers()[1], dtype=kind)[
+        array.offset : array.offset + len(array) + 1
+    ]
+    return offsets, np.diff(offsets)
 
 
 def _empty(kind: pa.DataType) -> pa.Scalar:

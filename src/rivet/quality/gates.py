@@ -112,7 +112,7 @@ class _Distinct:
         self._parts: list[npt.NDArray[np.uint64]] = []
 
     def add(self, hashes: npt.NDArray[np.uint64]) -> None:
-        self._parts.append(np.unique(hashes))
+        self._parts.append(_sorted_unique(hashes))
         if len(self._parts) >= _MERGE_EVERY:
             self._merge()
 
@@ -126,4 +126,16 @@ class _Distinct:
 
     def _merge(self) -> None:
         if len(self._parts) > 1:
-            self._parts = [np.unique(np.concatenate(self._parts))]
+            self._parts = [_sorted_unique(np.concatenate(self._parts))]
+
+
+def _sorted_unique(values: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    """np.unique, by sorting: numpy's hash-based unique is ~20x slower on 64-bit hashes."""
+    ordered = np.sort(values)
+    if len(ordered) < 2:
+        return ordered
+    keep = np.empty(len(ordered), dtype=bool)
+    keep[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
+    distinct: npt.NDArray[np.uint64] = ordered[keep]
+    return distinct
