@@ -8,6 +8,8 @@ The Python API is what the `rivet` command runs:
     if result.failed:
         raise SystemExit(1)
     checks = rivet.check("rivet.yaml")
+    rivet.plan("rivet.yaml", output="plan.json")   # review it, then:
+    rivet.apply("plan.json")
 
 `config` is a path to a rivet.yaml or a `rivet.config.RivetConfig` built in Python.
 """
@@ -16,14 +18,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rivet.commands.check import ExportCheck
     from rivet.config.models import RivetConfig
     from rivet.report.model import RunAggregate
 
-__all__ = ["__version__", "check", "run"]
+__all__ = ["__version__", "apply", "check", "plan", "run"]
 
 
 def run(
@@ -82,3 +84,37 @@ def __getattr__(name: str) -> str:
         except PackageNotFoundError:  # running from a source tree without installation
             return "0.0.0+unknown"
     raise AttributeError(name)
+
+
+def plan(
+    config: str | Path,
+    exports: Sequence[str] = (),
+    params: Mapping[str, str] | None = None,
+    output: str | Path | None = None,
+) -> dict[str, Any]:
+    """Make a sealed plan of the exports, as `rivet plan` does; return the artifact (a JSON
+    object) and, with `output`, also write it there (never over an existing file)."""
+    import json
+
+    from rivet.commands.plan import make_plan
+
+    artifact = make_plan(Path(config), exports, params)
+    if output is not None:
+        with open(output, "x", encoding="utf-8") as handle:
+            handle.write(json.dumps(artifact, indent=2) + "\n")
+    return artifact
+
+
+def apply(
+    plan_file: str | Path,
+    *,
+    force: bool = False,
+    validate: bool = False,
+    reconcile: bool = False,
+    quiet: bool = False,
+) -> RunAggregate:
+    """Run a plan written by `plan`, as `rivet apply` does. A changed, expired (unless `force`)
+    or overtaken plan raises `rivet.commands.plan.PlanRefused`."""
+    from rivet.commands.plan import apply as apply_command
+
+    return apply_command(Path(plan_file), force, quiet, validate, reconcile)

@@ -7,16 +7,16 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "src" / "rivet"
 ADAPTERS = {"sources", "formats", "destinations", "state", "report"}
-_INNER = {"core", "config", "plan", "quality", "integrity", "pipeline"}
+_INNER = {"core", "config", "planning", "quality", "integrity", "pipeline"}
 ALLOWED = {
     "core": {"core"},
     "config": {"core", "config"},
     **{adapter: {"core", "config", adapter} for adapter in ADAPTERS},
     "quality": {"core", "integrity", "quality"},
     "integrity": {"core", "integrity"},  # checksums, manifests, drift: plain Arrow and JSON
-    "plan": {"core", "config", "plan", "destinations", "quality", "integrity"},  # plain values
+    "planning": {"core", "config", "planning", "destinations", "quality", "integrity"},
     "mcp_server": {"core", "config", "state", "mcp_server"},  # read-only probes
-    "pipeline": {"core", "config", "plan", "quality", "integrity", "pipeline", *ADAPTERS},
+    "pipeline": {"core", "config", "planning", "quality", "integrity", "pipeline", *ADAPTERS},
     "commands": {*_INNER, "commands", *ADAPTERS},
     "cli": {*_INNER, "commands", "cli", *ADAPTERS},
 }

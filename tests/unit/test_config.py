@@ -151,7 +151,7 @@ def test_schema_config_prints_the_models_json_schema() -> None:
 def test_chunked_exports_plan_their_chunk_policy(tmp_path: Path) -> None:
     from datetime import UTC, datetime
 
-    from rivet.plan.export_plan import resolve_export
+    from rivet.planning.export_plan import resolve_export
 
     chunked = "format: parquet\n    mode: chunked\n    chunk_column: id\n    parallel: 3"
     config = load_config(_write(tmp_path, VALID.replace("format: parquet", chunked)))
@@ -172,7 +172,7 @@ def test_keys_that_would_do_nothing_yet_are_refused(tmp_path: Path, key: str) ->
     from datetime import UTC, datetime
 
     from rivet.core.errors import PlanError
-    from rivet.plan.export_plan import resolve_export
+    from rivet.planning.export_plan import resolve_export
 
     config = load_config(
         _write(tmp_path, VALID.replace("format: parquet", f"format: parquet\n    {key}"))

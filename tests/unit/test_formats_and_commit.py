@@ -15,7 +15,7 @@ from rivet.destinations.base import StagedPart
 from rivet.destinations.local import LocalDestination
 from rivet.formats.csv_values import binary_to_hex, list_to_json, time_to_text
 from rivet.pipeline.parts import PartSink
-from rivet.plan.export_plan import OutputFormat, RowGroupPolicy
+from rivet.planning.export_plan import OutputFormat, RowGroupPolicy
 
 
 def test_binary_to_hex_handles_slices_nulls_and_empty() -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from rivet.config.models import RivetConfig
 from rivet.config.sizes import parse_size
-from rivet.plan.export_plan import resolve_export
+from rivet.planning.export_plan import resolve_export
 
 
 def _config(export: dict[str, object], source: dict[str, object] | None = None) -> RivetConfig:

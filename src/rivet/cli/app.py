@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from rivet.cli import trust
+from rivet.cli import planning, trust
 from rivet.cli.common import (
     config_option,
     export_required,
@@ -547,7 +547,7 @@ def completions(shell: str) -> None:
     click.echo(completion(cli, {}, "rivet", "_RIVET_COMPLETE").source())
 
 
-for command in trust.COMMANDS:
+for command in [*trust.COMMANDS, *planning.COMMANDS]:
     cli.add_command(command)
 
 

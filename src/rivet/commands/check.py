@@ -16,7 +16,7 @@ from rivet.config import RivetConfig
 from rivet.formats.bigquery import TargetColumn, bigquery_column
 from rivet.pipeline.chunked import chunk_strategy
 from rivet.pipeline.request import read_request
-from rivet.plan.export_plan import ExportPlan, resolve_export
+from rivet.planning.export_plan import ExportPlan, resolve_export
 from rivet.sources.base import ChunkRead, ColumnReport, Source
 
 STRICT_FIDELITIES = {"lossy", "unsupported"}

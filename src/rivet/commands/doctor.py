@@ -14,7 +14,7 @@ from rivet.core.errors import RivetError
 from rivet.core.redact import redact
 from rivet.destinations import open_destination
 from rivet.pipeline.request import read_request
-from rivet.plan.export_plan import ExportPlan, resolve_export
+from rivet.planning.export_plan import ExportPlan, resolve_export
 from rivet.sources.base import Source
 from rivet.state import open_state
 from rivet.state.store import STATE_FILE

@@ -19,7 +19,7 @@ from rivet.pipeline.reconcile import ChunkCount, count_chunks
 from rivet.pipeline.repair import repair_chunks
 from rivet.pipeline.request import read_request
 from rivet.pipeline.verify import verify
-from rivet.plan.export_plan import ExportPlan, resolve_export
+from rivet.planning.export_plan import ExportPlan, resolve_export
 from rivet.sources.base import PreparedRead, ReadRequest, Source, retrying
 from rivet.state import StateStore, open_state
 from rivet.state.chunk_runs import ChunkRun

@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from rivet.core.errors import ConfigError, ExportNotFound, PlanError
 from rivet.destinations.targets import StdoutTarget
 from rivet.pipeline.export import run_export
 from rivet.pipeline.options import RunOptions
-from rivet.plan.export_plan import ExportPlan, resolve_export
+from rivet.planning.export_plan import ExportPlan, resolve_export
 from rivet.report.model import ExportResult, RunAggregate
 from rivet.report.progress import LiveBoard, LogProgress, NoProgress, ProgressView, progress_for
 from rivet.report.slack import notify
@@ -46,20 +47,30 @@ def run(
     reconcile: bool = False,
     quiet: bool = False,
     parallel_exports: bool = False,
+    planned: Planned | None = None,
 ) -> RunAggregate:
     """Run the selected exports (all when none given); each failure is recorded, not raised.
-    `quiet`: no progress and no summary (the caller reads the returned result)."""
+    `quiet`: no progress and no summary (the caller reads the returned result). `planned`: the
+    export plans and config directory of a sealed plan (`rivet apply`), used as they are."""
     params = dict(params or {})
     options = RunOptions(validate=validate, reconcile=reconcile, resume=resume)
-    config, config_dir = resolve_config(config_path, params)
+    if planned is not None:
+        config, config_dir = check_model(planned.config, planned.config_dir), planned.config_dir
+    else:
+        config, config_dir = resolve_config(config_path, params)
     if config.parallel_export_processes:
         raise PlanError(
             "parallel_export_processes is not available in this version yet",
             hint="use parallel_exports: true (or --parallel-exports): exports run on threads",
         )
-    selected = select_exports(config, exports)
     now = datetime.now(UTC)
-    plans = [resolve_export(e, config, query_text(e, config_dir, params), now) for e in selected]
+    if planned is not None:
+        plans = list(planned.plans)
+    else:
+        selected = select_exports(config, exports)
+        plans = [
+            resolve_export(e, config, query_text(e, config_dir, params), now) for e in selected
+        ]
     _check_stdout(plans, stdout_taken)
     state = _open_state(config_dir, plans)
     started = time.perf_counter()
@@ -97,6 +108,15 @@ def run(
     if config.notifications is not None:
         notify(config.notifications.slack, results)
     return aggregate
+
+
+@dataclass(frozen=True)
+class Planned:
+    """What `rivet apply` runs: a plan's config, its directory, and its export plans."""
+
+    config: RivetConfig
+    config_dir: Path
+    plans: Sequence[ExportPlan]
 
 
 def resolve_config(

@@ -11,7 +11,7 @@ from rivet.config import load_config
 from rivet.destinations import open_destination
 from rivet.destinations.targets import StdoutTarget
 from rivet.pipeline.verify import Verification, verify
-from rivet.plan.export_plan import resolve_export
+from rivet.planning.export_plan import resolve_export
 
 
 def validate(

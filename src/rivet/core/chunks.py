@@ -33,6 +33,8 @@ class ChunkSpec:
     checkpoint: bool
     max_attempts: int
     shared_snapshot: bool  # PostgreSQL: every chunk reads one snapshot (else one per chunk)
+    # `rivet apply`: the column and chunks fixed by the plan (not computed again)
+    planned: tuple[str, tuple[Chunk, ...]] | None = None
 
     def fingerprint(self, source_sql: str, column: str) -> str:
         """What a resumed run must share with the run it continues (16 hex)."""

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import xxhash
 
 from rivet.core.chunks import ChunkSpec
 from rivet.core.errors import PlanError, RivetError, SourceError
@@ -39,7 +40,7 @@ from rivet.pipeline.publish import publish_run
 from rivet.pipeline.reconcile import check_chunks, count_chunks
 from rivet.pipeline.request import read_request
 from rivet.pipeline.validate import validate_part
-from rivet.plan.export_plan import ExportPlan
+from rivet.planning.export_plan import ExportPlan
 from rivet.quality.gates import QualityTracker
 from rivet.report.model import ExportResult
 from rivet.report.progress import ProgressView
@@ -72,7 +73,7 @@ def export_chunked(
     request = read_request(plan)
     # The catalog reads are retried like pages: a connection cut now costs a reconnect only.
     prepared = retrying(request, lambda: source.prepare(request))
-    layout = source.chunk_layout(request, prepared, spec)
+    layout = planned_layout(spec) or source.chunk_layout(request, prepared, spec)
     result.warnings.extend(prepared.warnings + layout.warnings)
     result.strategy = chunk_strategy(spec, layout)
     result.note("planned", strategy=result.strategy, tuning=result.tuning)
@@ -161,6 +162,15 @@ def _check_gates(tracker: QualityTracker, rows: int, resumed: bool, result: Expo
     result.quality = "FAIL" if problems else "pass"
     result.note("quality", result=result.quality, problems=problems)
     tracker.check(problems)
+
+
+def planned_layout(spec: ChunkSpec) -> ChunkLayout | None:
+    """The chunks a sealed plan fixed (`rivet apply`): used as they are, never recomputed."""
+    if spec.planned is None:
+        return None
+    column, chunks = spec.planned
+    shape = "".join(f"{c.index}:{c.low}:{c.high}:{c.is_null};" for c in chunks)
+    return ChunkLayout(column, list(chunks), xxhash.xxh3_64_hexdigest(f"{column};{shape}".encode()))
 
 
 def chunk_strategy(spec: ChunkSpec, layout: ChunkLayout) -> str:

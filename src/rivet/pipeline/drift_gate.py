@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from rivet.core.errors import RivetError
 from rivet.integrity.drift import ShapeTracker, diff_schema, schema_columns, shape_warnings
-from rivet.plan.export_plan import ExportPlan
+from rivet.planning.export_plan import ExportPlan
 from rivet.report.model import ExportResult
 from rivet.state import StateStore
 

@@ -28,7 +28,7 @@ from rivet.pipeline.publish import publish_run
 from rivet.pipeline.reconcile import check_rows, count_read
 from rivet.pipeline.request import read_request
 from rivet.pipeline.validate import validate_part
-from rivet.plan.export_plan import ExportPlan
+from rivet.planning.export_plan import ExportPlan
 from rivet.quality.gates import QualityTracker
 from rivet.report.model import ExportResult
 from rivet.report.progress import ProgressView

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import pyarrow as pa
 
 from rivet.core.errors import RivetError
-from rivet.plan.tuning import Tuning
+from rivet.planning.tuning import Tuning
 from rivet.report.rss import current_rss_bytes
 from rivet.sources.base import ReadStats
 

@@ -10,7 +10,7 @@ from datetime import datetime
 import pyarrow as pa
 
 from rivet.integrity.row_hash import row_hashes
-from rivet.plan.export_plan import ExportPlan
+from rivet.planning.export_plan import ExportPlan
 
 EXPORTED_AT = "_rivet_exported_at"
 ROW_HASH = "_rivet_row_hash"

@@ -13,7 +13,7 @@ from rivet.core.faults import fault_point
 from rivet.destinations.base import StagedPart
 from rivet.formats import PartWriter, open_writer
 from rivet.integrity.checksums import TableChecksums
-from rivet.plan.export_plan import OutputFormat
+from rivet.planning.export_plan import OutputFormat
 
 PROBE_ROWS = 100
 

@@ -8,7 +8,7 @@ import threading
 from collections.abc import Iterator
 from typing import Generic, TypeVar
 
-from rivet.plan.export_plan import ExportPlan
+from rivet.planning.export_plan import ExportPlan
 
 T = TypeVar("T")
 _DONE = object()

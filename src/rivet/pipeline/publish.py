@@ -8,7 +8,7 @@ import pyarrow as pa
 
 from rivet.destinations import Destination, StagedPart
 from rivet.pipeline.manifest import manifest_bytes, success_marker
-from rivet.plan.export_plan import ExportPlan
+from rivet.planning.export_plan import ExportPlan
 from rivet.report.model import ExportResult, PartRecord
 
 

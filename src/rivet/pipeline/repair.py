@@ -22,7 +22,7 @@ from rivet.pipeline.chunked import part_base_name, part_record, staged_part
 from rivet.pipeline.manifest import manifest_bytes, success_marker
 from rivet.pipeline.meta import MetaColumns
 from rivet.pipeline.parts import PartSink, write_all
-from rivet.plan.export_plan import ExportPlan
+from rivet.planning.export_plan import ExportPlan
 from rivet.report.model import ExportResult, PartRecord
 from rivet.sources.base import ChunkRead, PreparedRead, ReadRequest, ReadStats, Source
 from rivet.state.chunk_runs import ChunkRuns, ChunkTask

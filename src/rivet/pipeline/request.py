@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rivet.plan.export_plan import ExportPlan
+from rivet.planning.export_plan import ExportPlan
 from rivet.sources.base import Incremental, ReadRequest
 from rivet.state import CursorState
 

@@ -25,7 +25,7 @@ from rivet.config.sizes import parse_size
 from rivet.core.chunks import ChunkSpec
 from rivet.core.errors import PlanError
 from rivet.destinations.targets import GcsTarget, LocalTarget, S3Target, StdoutTarget, Target
-from rivet.plan.tuning import Tuning, resolve_tuning
+from rivet.planning.tuning import Tuning, resolve_tuning
 from rivet.quality.gates import Gates
 
 DEFAULT_ROW_GROUP_ROWS = 1_048_576
