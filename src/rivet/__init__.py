@@ -38,6 +38,7 @@ def run(
     resume: bool = False,
     quiet: bool = False,
     parallel_exports: bool = False,
+    parallel_export_processes: bool = False,
 ) -> RunAggregate:
     """Run the exports (all when none are named), as `rivet run` does, and return the typed
     result: one `ExportResult` per export (status, rows, files, bytes, parts, warnings, error).
@@ -58,6 +59,7 @@ def run(
         resume=resume,
         quiet=quiet,
         parallel_exports=parallel_exports,
+        parallel_export_processes=parallel_export_processes,
     )
 
 

@@ -90,3 +90,19 @@ def test_only_failure_by_default_and_an_unreachable_hook_only_warns(
     failing = rivet("run", "-c", str(_config(tmp_path, tables, slack)), "-e", "broken")
     assert failing.returncode == 1  # the export's failure, not the notification's
     assert "notifications.slack: the message was not delivered" in failing.stderr
+
+
+def test_schema_change_fires_with_the_changes(
+    tmp_path: Path, tables: Pg, webhook: tuple[str, list[dict[str, Any]]]
+) -> None:
+    url, received = webhook
+    slack = {"webhook_url_env": "RIVET_TEST_HOOK", "on": ["schema_change"]}
+    config = _config(tmp_path, tables, slack)
+    rivet("run", "-c", str(config), "-e", "ok", env={"RIVET_TEST_HOOK": url})
+    assert received == []  # the first run only records the schema
+    tables.execute("ALTER TABLE keyed ADD COLUMN region text")
+    second = rivet("run", "-c", str(config), "-e", "ok", env={"RIVET_TEST_HOOK": url})
+    assert second.returncode == 0, second.stderr
+    (message,) = received
+    assert message["attachments"][0]["title"].endswith("(schema_change)")
+    assert "schema: added: region (string)" in message["attachments"][0]["text"]

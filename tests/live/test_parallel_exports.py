@@ -48,3 +48,49 @@ def test_parallel_exports_complete_every_table(
         assert sorted(pq.read_table(part).column("id").to_pylist()) == list(
             range(1, 1000 * (i + 1) + 1)
         )
+
+
+def _small_tables(pg: Pg, tmp_path: Path, count: int) -> Path:
+    for i in range(count):
+        pg.execute(
+            f"CREATE TABLE p{i} AS SELECT g AS id FROM generate_series(1, {2000 * (i + 1)}) g"
+        )
+        pg.execute(f"ALTER TABLE p{i} ADD PRIMARY KEY (id)")
+    exports = [
+        {"name": f"p{i}", "table": f"{pg.schema}.p{i}", "format": "parquet",
+         "destination": {"type": "local", "path": str(tmp_path / "out" / f"p{i}")}}
+        for i in range(count)
+    ] + [{"name": "missing", "table": f"{pg.schema}.nope", "format": "csv",
+          "destination": {"type": "local", "path": str(tmp_path / "out" / "missing")}}]  # fmt: skip
+    return write_config(tmp_path, exports)
+
+
+def test_export_processes_run_each_export_in_a_child(tmp_path: Path, pg: Pg) -> None:
+    config = _small_tables(pg, tmp_path, 4)
+    result = rivet("run", "-c", str(config), "--parallel-export-processes", "--json")
+    assert result.returncode == 1  # `missing` failed; the others did not
+    summary = json.loads(result.stdout)
+    assert summary["mode"].startswith("processes (")
+    by_name = {e["export_name"]: e for e in summary["exports"]}
+    assert [by_name[f"p{i}"]["rows"] for i in range(4)] == [2000, 4000, 6000, 8000]
+    assert all(by_name[f"p{i}"]["status"] == "success" for i in range(4))
+    assert by_name["missing"]["status"] == "failed"
+    assert "nope" in by_name["missing"]["error"]
+    for i in range(4):
+        (part,) = (tmp_path / "out" / f"p{i}").glob("*.parquet")
+        assert pq.read_table(part).num_rows == 2000 * (i + 1)
+    # the children's progress events, replayed on the parent's view (a log line when piped)
+    assert all(f"p{i}: reading" in result.stderr for i in range(4))
+
+
+def test_a_child_that_dies_is_reported_failed(tmp_path: Path, pg: Pg) -> None:
+    config = _small_tables(pg, tmp_path, 2)
+    died = rivet("run", "-c", str(config), "--parallel-export-processes", "--json",
+                 env={"RIVET_TEST_PANIC_AT": "after_first_batch"})  # fmt: skip
+    assert died.returncode == 1
+    summary = json.loads(died.stdout)
+    assert summary["counts"] == {"success": 0, "failed": 3, "skipped": 0}
+    errors = {e["export_name"]: e["error"] for e in summary["exports"]}
+    assert "its process was killed by SIGKILL before reporting a result" in errors["p0"]
+    assert "its process was killed by SIGKILL" in errors["p1"]
+    assert not list((tmp_path / "out").glob("p*/*.parquet"))  # nothing half-published

@@ -79,6 +79,13 @@ def cli(ctx: click.Context, json_errors: bool) -> None:
     "once as the server's free connections allow.",
 )
 @click.option(
+    "--parallel-export-processes",
+    is_flag=True,
+    help="Run each export in its own child process (as parallel_export_processes: true), as "
+    "many at once as the server's free connections allow; a child that dies is reported failed.",
+)
+@click.option("--child", is_flag=True, hidden=True)
+@click.option(
     "--resume",
     is_flag=True,
     help="Continue the unfinished chunk run of each chunked export with chunk_checkpoint: true "
@@ -102,6 +109,8 @@ def run(
     validate: bool,
     reconcile: bool,
     parallel_exports: bool,
+    parallel_export_processes: bool,
+    child: bool,
     resume: bool,
     as_json: bool,
     summary_output: Path | None,
@@ -124,6 +133,8 @@ def run(
             reconcile=reconcile,
             resume=resume,
             parallel_exports=parallel_exports,
+            parallel_export_processes=parallel_export_processes,
+            child=child,
         )
         data = aggregate.to_json()
         if summary_output is not None:

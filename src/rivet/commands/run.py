@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from rivet.commands.processes import run_processes
 from rivet.config import load_config
 from rivet.config.connection import resolve_source_url
 from rivet.config.load import check_model, substitute_text
@@ -22,7 +23,14 @@ from rivet.pipeline.export import run_export
 from rivet.pipeline.options import RunOptions
 from rivet.planning.export_plan import ExportPlan, resolve_export
 from rivet.report.model import ExportResult, RunAggregate
-from rivet.report.progress import LiveBoard, LogProgress, NoProgress, ProgressView, progress_for
+from rivet.report.progress import (
+    EventProgress,
+    LiveBoard,
+    LogProgress,
+    NoProgress,
+    ProgressView,
+    progress_for,
+)
 from rivet.report.slack import notify
 from rivet.report.summary import render_aggregate, render_export, render_line
 from rivet.sources.base import Source
@@ -47,22 +55,21 @@ def run(
     reconcile: bool = False,
     quiet: bool = False,
     parallel_exports: bool = False,
+    parallel_export_processes: bool = False,
     planned: Planned | None = None,
+    child: bool = False,
 ) -> RunAggregate:
     """Run the selected exports (all when none given); each failure is recorded, not raised.
     `quiet`: no progress and no summary (the caller reads the returned result). `planned`: the
-    export plans and config directory of a sealed plan (`rivet apply`), used as they are."""
+    export plans and config directory of a sealed plan (`rivet apply`), used as they are.
+    `child`: this process runs one export for a parent (--parallel-export-processes): progress
+    goes to stderr as JSON events, and the parent prints the summary and notifies."""
     params = dict(params or {})
     options = RunOptions(validate=validate, reconcile=reconcile, resume=resume)
     if planned is not None:
         config, config_dir = check_model(planned.config, planned.config_dir), planned.config_dir
     else:
         config, config_dir = resolve_config(config_path, params)
-    if config.parallel_export_processes:
-        raise PlanError(
-            "parallel_export_processes is not available in this version yet",
-            hint="use parallel_exports: true (or --parallel-exports): exports run on threads",
-        )
     now = datetime.now(UTC)
     if planned is not None:
         plans = list(planned.plans)
@@ -77,11 +84,21 @@ def run(
 
     def done(result: ExportResult) -> None:
         _write_run_report(config_dir, result)
-        if not quiet:
+        if not quiet and not child:
             echo(render_export(result) if len(plans) == 1 else render_line(result))
 
+    processes = parallel_export_processes or config.parallel_export_processes
     try:
-        if (parallel_exports or config.parallel_exports) and len(plans) > 1:
+        if processes and len(plans) > 1:
+            if not isinstance(config_path, Path) or planned is not None:
+                raise PlanError(
+                    "parallel export processes need a config file: each child process reads it",
+                    hint="use parallel_exports (threads) with a config built in Python or a plan",
+                )
+            workers = _export_workers(config, config_dir, plans)
+            mode = f"processes ({workers} exports at a time)"
+            results = run_processes(config_path, plans, workers, params, options, quiet, done)
+        elif (parallel_exports or config.parallel_exports) and len(plans) > 1:
             workers = _export_workers(config, config_dir, plans)
             mode = f"parallel ({workers} exports at a time)"
             results = _run_parallel(
@@ -91,7 +108,7 @@ def run(
         else:
             mode = "sequential"
             results = _run_sequential(
-                plans, open_source(config, config_dir), state, quiet, done, options
+                plans, open_source(config, config_dir), state, quiet, done, options, child
             )
     finally:
         if state is not None:
@@ -105,7 +122,7 @@ def run(
     )
     if len(plans) > 1 and not quiet:
         echo(render_aggregate(aggregate))
-    if config.notifications is not None:
+    if config.notifications is not None and not child:
         notify(config.notifications.slack, results)
     return aggregate
 
@@ -161,12 +178,19 @@ def _run_sequential(
     quiet: bool,
     done: Callable[[ExportResult], None],
     options: RunOptions,
+    child: bool = False,
 ) -> list[ExportResult]:
     """Exports one after another on one source (its catalog connection is reused)."""
     results = []
     try:
         for plan in plans:
-            progress = NoProgress() if quiet else progress_for(sys.stderr)
+            progress: ProgressView = (
+                EventProgress(sys.stderr)
+                if child
+                else NoProgress()
+                if quiet
+                else progress_for(sys.stderr)
+            )
             results.append(run_export(plan, source, progress, state, options))
             done(results[-1])
     finally:

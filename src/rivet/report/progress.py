@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import threading
 import time
@@ -151,3 +152,51 @@ class LogProgress:
 
     def stop(self) -> None:
         pass
+
+
+EVENT_KEY = "rivet_event"
+
+
+class EventProgress:
+    """A child export process (--parallel-export-processes) reports its progress to the parent
+    as JSON lines on stderr, at most every `every_s`, which the parent shows on its own view."""
+
+    def __init__(self, stream: TextIO, every_s: float = 0.5) -> None:
+        self._stream = stream
+        self._every = every_s
+        self._rows = self._bytes = 0
+        self._last = 0.0
+
+    def start(self, export: str, estimated_rows: int | None) -> None:
+        self._emit({"kind": "start", "export": export, "estimate": estimated_rows})
+
+    def advance(self, rows: int, bytes_read: int) -> None:
+        self._rows += rows
+        self._bytes += bytes_read
+        now = time.monotonic()
+        if now - self._last >= self._every:
+            self._last = now
+            self._emit({"kind": "advance", "rows": self._rows, "bytes": self._bytes})
+
+    def stop(self) -> None:
+        self._emit({"kind": "advance", "rows": self._rows, "bytes": self._bytes})
+
+    def _emit(self, event: dict[str, object]) -> None:
+        print(json.dumps({EVENT_KEY: event}), file=self._stream, flush=True)
+
+
+def replay(line: str, view: ProgressView, state: dict[str, int]) -> bool:
+    """Apply one line of a child's stderr to `view`; False when it is not a progress event."""
+    if not line.startswith('{"' + EVENT_KEY):
+        return False
+    try:
+        event = json.loads(line)[EVENT_KEY]
+    except (ValueError, KeyError, TypeError):
+        return False
+    if event["kind"] == "start":
+        view.start(event["export"], event["estimate"])
+        state.update(rows=0, bytes=0)
+    else:
+        view.advance(event["rows"] - state["rows"], event["bytes"] - state["bytes"])
+        state.update(rows=event["rows"], bytes=event["bytes"])
+    return True

@@ -1,8 +1,9 @@
 """Slack notifications: one message per export whose outcome is in `notifications.slack.on`.
 
-Events: `failure` (the export failed) and `degraded` (it succeeded with warnings: a read with no
-key to page by, a lowered `parallel`, sparse chunks...). A notification that cannot be delivered
-costs a warning, never the run. `schema_change` fires once schema drift is tracked (not yet).
+Events: `failure` (the export failed), `degraded` (it succeeded with warnings: a read with no
+key to page by, a lowered `parallel`, sparse chunks...) and `schema_change` (its schema differs
+from the last run's, whatever on_schema_drift did about it). A notification that cannot be
+delivered costs a warning, never the run.
 """
 
 from __future__ import annotations
@@ -19,26 +20,24 @@ from rivet.report.model import ExportResult
 
 log = logging.getLogger(__name__)
 TIMEOUT_S = 10
-_COLOURS = {"failure": "#e74c3c", "degraded": "#f39c12"}
+_COLOURS = {"failure": "#e74c3c", "degraded": "#f39c12", "schema_change": "#3498db"}
 
 
 def events_of(result: ExportResult) -> list[str]:
+    events = []
     if result.status == "failed":
-        return ["failure"]
-    if result.status == "success" and result.warnings:
-        return ["degraded"]
-    return []
+        events.append("failure")
+    elif result.status == "success" and result.warnings:
+        events.append("degraded")
+    if result.schema == "CHANGED":
+        events.append("schema_change")
+    return events
 
 
 def notify(slack: SlackConfig | None, results: Sequence[ExportResult]) -> int:
     """Post the messages; returns how many were delivered."""
     if slack is None:
         return 0
-    if "schema_change" in slack.on:
-        log.warning(
-            "notifications.slack.on: schema_change does not fire yet (schema drift is not "
-            "tracked in this version); failure and degraded do"
-        )
     url = slack.webhook_url.get_secret_value() if slack.webhook_url else None
     if url is None and slack.webhook_url_env:
         url = os.environ.get(slack.webhook_url_env)
@@ -63,6 +62,8 @@ def _message(result: ExportResult, event: str) -> dict[str, object]:
     )
     if result.error:
         text += f"\nerror: {result.error}"
+    if event == "schema_change":
+        text += "".join(f"\nschema: {c}" for c in result.schema_changes)
     text += "".join(f"\nwarning: {w}" for w in result.warnings)
     return {
         "attachments": [
