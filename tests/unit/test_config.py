@@ -179,3 +179,17 @@ def test_keys_that_would_do_nothing_yet_are_refused(tmp_path: Path, key: str) ->
     )
     with pytest.raises(PlanError, match=f"{key.split(':')[0]} is not available"):
         resolve_export(config.exports[0], config, None, datetime.now(UTC))
+
+
+def test_cursor_lag_is_checked(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from rivet.config.lag import parse_lag
+
+    assert parse_lag("15m") == timedelta(minutes=15) and parse_lag(500) == 500
+    incremental = "format: parquet\n    mode: incremental\n    cursor_column: at"
+    bad = VALID.replace("format: parquet", incremental + "\n    cursor_lag: soon")
+    (problem,) = _problems(tmp_path, bad)
+    assert "exports[0] (orders).cursor_lag: 'soon' is not a lag" in problem
+    full = VALID.replace("format: parquet", "format: parquet\n    cursor_lag: 1h")
+    assert any("only allowed with mode: incremental" in p for p in _problems(tmp_path, full))

@@ -142,6 +142,9 @@ class ExportConfig(_Model):
     cursor_column: str | None = None
     cursor_fallback_column: str | None = None
     incremental_cursor_mode: Literal["single_column", "coalesce"] = "single_column"
+    # rivet extension: re-read this far behind the cursor ("15m", "2h", "1d"; an integer for an
+    # integer cursor) and skip the rows already exported, so late commits are not lost
+    cursor_lag: str | int | None = None
     chunk_column: str | None = None
     chunk_size: Annotated[int, Field(ge=1)] = 100_000
     chunk_size_memory_mb: Annotated[int, Field(ge=1)] | None = None

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from rivet.config.column_types import parse_column_type
+from rivet.config.lag import parse_lag
 from rivet.config.models import (
     ExportConfig,
     GcsDestination,
@@ -126,6 +127,13 @@ def _query_problems(export: ExportConfig, config_dir: Path) -> Iterator[str]:
 def _mode_problems(export: ExportConfig) -> Iterator[str]:
     if export.mode == "incremental" and export.cursor_column is None:
         yield "cursor_column: required for mode: incremental"
+    if export.cursor_lag is not None:
+        if export.mode != "incremental":
+            yield "cursor_lag: only allowed with mode: incremental"
+        try:
+            parse_lag(export.cursor_lag)
+        except ValueError as exc:
+            yield f"cursor_lag: {exc}"
     if export.incremental_cursor_mode == "coalesce" and export.cursor_fallback_column is None:
         yield "cursor_fallback_column: required with incremental_cursor_mode: coalesce"
     if export.cursor_fallback_column is not None and export.incremental_cursor_mode != "coalesce":

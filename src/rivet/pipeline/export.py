@@ -19,6 +19,7 @@ from rivet.core.faults import fault_point
 from rivet.destinations import Destination, StagedPart, open_destination
 from rivet.pipeline.chunked import export_chunked
 from rivet.pipeline.drift_gate import DriftWatch
+from rivet.pipeline.late_rows import LateRows, open_late_rows
 from rivet.pipeline.memory_guard import MemoryGuard
 from rivet.pipeline.meta import MetaColumns
 from rivet.pipeline.options import RunOptions
@@ -163,6 +164,11 @@ def _export(
     request = read_request(plan, cursor)
     # The catalog reads are retried like pages: a connection cut now costs a reconnect only.
     prepared = retrying(request, lambda: source.prepare(request))
+    late = open_late_rows(plan.name, plan.cursor_lag, state)
+    if late is not None and cursor is not None and cursor.cursor_value is not None:
+        assert plan.cursor_column is not None
+        cursor_type = prepared.schema.field(plan.cursor_column).type
+        request = late.widen(request, cursor_type, cursor.cursor_value)
     result.strategy = prepared.strategy
     result.warnings.extend(prepared.warnings)
     result.note("planned", strategy=prepared.strategy, tuning=result.tuning)
@@ -190,7 +196,7 @@ def _export(
             else None,
         )
         parts, stats = _write_parts(
-            plan, sink, source, request, prepared, progress, result, tracker, drift, meta
+            plan, sink, source, request, prepared, progress, result, tracker, drift, meta, late
         )
         if tracker is not None:
             _check_gates(tracker, parts, destination, result)
@@ -210,6 +216,8 @@ def _export(
             state.save_cursor(plan.name, stats.position_columns, stats.position, result.run_id)
             result.cursor = stats.position[0]
             result.note("cursor_committed", value=result.cursor)
+            if late is not None:
+                state.windows.save(plan.name, result.run_id, late.window())
         drift.record()
         result.validated = "pass" if options.validate else None
         result.status = "success"
@@ -240,6 +248,7 @@ def _write_parts(
     tracker: QualityTracker | None,
     drift: DriftWatch,
     meta: MetaColumns,
+    late: LateRows | None = None,
 ) -> tuple[list[StagedPart], ReadStats]:
     stats = ReadStats()
     progress.start(plan.name, prepared.row_estimate)
@@ -252,6 +261,10 @@ def _write_parts(
 
     guard = MemoryGuard(plan.name, plan.tuning, stats)
     batches = guard.watch(read_ahead(source.read(request, prepared, stats), plan))
+    if late is not None:
+        assert plan.cursor_column is not None
+        cursor_type = prepared.schema.field(plan.cursor_column).type
+        batches = late.filter(batches, plan.cursor_column, cursor_type)
     if meta.active:
         batches = meta.apply(batches)
     try:
@@ -262,6 +275,8 @@ def _write_parts(
         result.statements = stats.statements
         result.longest_statement_s = stats.longest_statement_s
         result.rows = sink.rows
+        if late is not None and late.skipped:
+            result.note("late_rows", reread_already_exported=late.skipped)
     return parts, stats
 
 

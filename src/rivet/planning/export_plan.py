@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from rivet.config.column_types import ColumnType, parse_column_type
+from rivet.config.lag import parse_lag
 from rivet.config.models import (
     AzureDestination,
     ExportConfig,
@@ -90,6 +91,7 @@ class ExportPlan:
     destination: Target
     tuning: Tuning
     cursor_column: str | None = None  # incremental mode
+    cursor_lag: timedelta | int | None = None  # incremental: re-read this far behind the cursor
     window: TimeWindow | None = None  # time_window mode
     gates: Gates | None = None  # quality:
     chunks: ChunkSpec | None = None  # chunked mode
@@ -120,6 +122,7 @@ def resolve_export(
         destination=_destination(export, now),
         tuning=tuning,
         cursor_column=export.cursor_column if export.mode == "incremental" else None,
+        cursor_lag=parse_lag(export.cursor_lag) if export.cursor_lag is not None else None,
         window=_window(export, now),
         gates=_gates(export),
         chunks=_chunks(export, tuning),

@@ -22,6 +22,7 @@ from typing import Any
 from rivet.core.redact import redact
 from rivet.state.backend import Backend
 from rivet.state.chunk_runs import ChunkRuns
+from rivet.state.cursor_window import CursorWindows
 from rivet.state.errors import StateError
 from rivet.state.history import FileLog, Journal, SchemaLog
 from rivet.state.run_log import RunLog
@@ -136,6 +137,18 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX file_log_recent ON file_log (export_name, created_at)",
         "ALTER TABLE export_metrics ADD COLUMN details_json TEXT",
     ),
+    # 5: cursor_lag: the identities of the rows exported within the lag of the newest cursor
+    (
+        """
+        CREATE TABLE cursor_window (
+            export_name TEXT PRIMARY KEY,
+            run_id TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            cursors BYTEA NOT NULL,
+            hashes BYTEA NOT NULL
+        )
+        """,
+    ),
 )
 
 
@@ -224,6 +237,7 @@ class StateStore:
         self.schemas = SchemaLog(backend)
         self.journal = Journal(backend)
         self.files = FileLog(backend)
+        self.windows = CursorWindows(backend)
 
     def close(self) -> None:
         self._db.close()
@@ -267,6 +281,7 @@ class StateStore:
         return [c for c in (self.cursor(n) for n in names) if c is not None]
 
     def reset(self, export: str) -> bool:
+        self.windows.reset(export)
         return self._db.change("DELETE FROM export_state WHERE export_name = ?", (export,)) > 0
 
     def _migrate(self) -> None:
