@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import glob
 import os
-import pwd
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import psycopg
+from pgserver import ThrowawayPostgres  # demo/ is on sys.path: python runs demo/demo.py
 
 HERE = Path(__file__).resolve().parent
 OUTPUT = Path.cwd() / "output"
@@ -65,19 +61,15 @@ exports:
 
 
 def main() -> int:
-    bindir = _postgres_bindir()
-    workdir = Path(tempfile.mkdtemp(prefix="rivet-demo-"))
-    owner = _server_user()
-    port = _free_port()
+    server = ThrowawayPostgres()
     try:
-        _start(bindir, workdir, owner, port)
-        url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
-        with psycopg.connect(url, autocommit=True) as conn:
+        server.start()
+        with psycopg.connect(server.url, autocommit=True) as conn:
             conn.execute(SEED)
-        config = workdir / "rivet.yaml"
+        config = server.workdir / "rivet.yaml"
         config.write_text(CONFIG.replace("OUTPUT", str(OUTPUT)))
-        print(f"demo database on port {port}, config {config}\n", flush=True)
-        env = {**os.environ, "DATABASE_URL": url}
+        print(f"demo database on port {server.port}, config {config}\n", flush=True)
+        env = {**os.environ, "DATABASE_URL": server.url}
         rivet = [sys.executable, "-m", "rivet", "run", "-c", str(config)]
         code = subprocess.call(rivet, env=env)
         print("\nfiles written:")
@@ -90,77 +82,7 @@ def main() -> int:
         )
         return code
     finally:
-        _stop(bindir, workdir, owner)
-        shutil.rmtree(workdir, ignore_errors=True)
-
-
-def _postgres_bindir() -> Path:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    if found:
-        return Path(found[-1]).parent
-    initdb = shutil.which("initdb")
-    if initdb:
-        return Path(initdb).parent
-    sys.exit("the demo needs the PostgreSQL server binaries (apt-get install postgresql)")
-
-
-def _server_user() -> str | None:
-    """initdb and pg_ctl refuse to run as root: run them as the postgres user then."""
-    if os.geteuid() != 0:
-        return None
-    try:
-        pwd.getpwnam("postgres")
-    except KeyError:
-        sys.exit("running as root needs a 'postgres' system user for the demo server")
-    return "postgres"
-
-
-def _as(owner: str | None, *cmd: str) -> None:
-    prefix = ["runuser", "-u", owner, "--"] if owner else []
-    subprocess.run([*prefix, *cmd], check=True, stdout=subprocess.DEVNULL)
-
-
-def _start(bindir: Path, workdir: Path, owner: str | None, port: int) -> None:
-    workdir.chmod(0o755)
-    if owner:
-        shutil.chown(workdir, owner)
-    data = workdir / "data"
-    _as(
-        owner,
-        str(bindir / "initdb"),
-        "-D",
-        str(data),
-        "-U",
-        "postgres",
-        "--auth=trust",
-        "-E",
-        "UTF8",
-        "--no-sync",
-    )
-    _as(
-        owner,
-        str(bindir / "pg_ctl"),
-        "-D",
-        str(data),
-        "-l",
-        str(workdir / "log"),
-        "-w",
-        "-o",
-        f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={workdir} "
-        "-c fsync=off",
-        "start",
-    )
-
-
-def _stop(bindir: Path, workdir: Path, owner: str | None) -> None:
-    if (workdir / "data" / "postmaster.pid").exists():
-        _as(owner, str(bindir / "pg_ctl"), "-D", str(workdir / "data"), "-m", "fast", "-w", "stop")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+        server.stop()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,78 @@
+"""A throwaway PostgreSQL server in a temporary directory (the demo's, and the tests' that
+restart a server mid-export). initdb and pg_ctl refuse to run as root: as root they run as the
+`postgres` system user."""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+
+
+class ThrowawayPostgres:
+    def __init__(self) -> None:
+        self.bindir = _bindir()
+        self.owner = _owner()
+        self.workdir = Path(tempfile.mkdtemp(prefix="rivet-pg-"))
+        self.port = _free_port()
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def start(self) -> None:
+        """initdb (fsync off: it is thrown away) and start on 127.0.0.1:port."""
+        self.workdir.chmod(0o755)
+        if self.owner:
+            shutil.chown(self.workdir, self.owner)
+        self._run("initdb", "-D", str(self._data), "-U", "postgres", "--auth=trust", "-E",
+                  "UTF8", "--no-sync")  # fmt: skip
+        self._run("pg_ctl", "-D", str(self._data), "-l", str(self.workdir / "log"), "-w", "-o",
+                  f"-c listen_addresses=127.0.0.1 -c port={self.port} "
+                  f"-c unix_socket_directories={self.workdir} -c fsync=off", "start")  # fmt: skip
+
+    def restart(self) -> None:
+        """Stop (fast: sessions are terminated) and start again, same port and data."""
+        self._run("pg_ctl", "-D", str(self._data), "-m", "fast", "-w", "restart")
+
+    def stop(self) -> None:
+        if (self._data / "postmaster.pid").exists():
+            self._run("pg_ctl", "-D", str(self._data), "-m", "fast", "-w", "stop")
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    @property
+    def _data(self) -> Path:
+        return self.workdir / "data"
+
+    def _run(self, tool: str, *args: str) -> None:
+        prefix = ["runuser", "-u", self.owner, "--"] if self.owner else []
+        command = [*prefix, str(self.bindir / tool), *args]
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+
+
+def _bindir() -> Path:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if found:
+        return Path(found[-1]).parent
+    initdb = shutil.which("initdb")
+    if initdb:
+        return Path(initdb).parent
+    raise SystemExit("needs the PostgreSQL server binaries (apt-get install postgresql)")
+
+
+def _owner() -> str | None:
+    if os.geteuid() != 0:
+        return None
+    try:
+        pwd.getpwnam("postgres")
+    except KeyError:
+        raise SystemExit("running as root needs a 'postgres' system user") from None
+    return "postgres"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
