@@ -34,6 +34,7 @@ from rivet.pipeline.drift_gate import DriftWatch
 from rivet.pipeline.memory_guard import MemoryGuard
 from rivet.pipeline.meta import MetaColumns
 from rivet.pipeline.options import RunOptions
+from rivet.pipeline.pacing import Pacer
 from rivet.pipeline.parts import PartSink, write_all
 from rivet.pipeline.prefetch import read_ahead
 from rivet.pipeline.publish import publish_run
@@ -303,6 +304,7 @@ class _ChunkRun:
         self.base_name = part_base_name(plan.name, run_id)
         self.stats = ReadStats()
         self.guard = MemoryGuard(plan.name, plan.tuning, self.stats)
+        self.pacer = Pacer(source, plan.name, self.stats, plan.tuning.adaptive)
         self._stop = threading.Event()
         self._errors: list[BaseException] = []
         self._progress_lock = threading.Lock()
@@ -326,12 +328,15 @@ class _ChunkRun:
                     threading.Thread(target=self._work, name=f"rivet-chunk-{i}", daemon=True)
                     for i in range(workers)
                 ]
-                for thread in threads:
-                    thread.start()
-                for thread in threads:
-                    thread.join()
+                with self.pacer:
+                    for thread in threads:
+                        thread.start()
+                    for thread in threads:
+                        thread.join()
         finally:
             self.progress.stop()
+        if self.pacer.summary:
+            self.warnings.append(self.pacer.summary)
         if self._errors:
             raise self._errors[0]
 

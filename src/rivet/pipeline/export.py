@@ -23,6 +23,7 @@ from rivet.pipeline.late_rows import LateRows, open_late_rows
 from rivet.pipeline.memory_guard import MemoryGuard
 from rivet.pipeline.meta import MetaColumns
 from rivet.pipeline.options import RunOptions
+from rivet.pipeline.pacing import Pacer
 from rivet.pipeline.parts import PartSink, write_all
 from rivet.pipeline.prefetch import read_ahead
 from rivet.pipeline.publish import publish_run
@@ -267,11 +268,15 @@ def _write_parts(
         batches = late.filter(batches, plan.cursor_column, cursor_type)
     if meta.active:
         batches = meta.apply(batches)
+    pacer = Pacer(source, plan.name, stats, plan.tuning.adaptive)
     try:
-        parts = write_all(sink, batches, observe)
+        with pacer:
+            parts = write_all(sink, batches, observe)
     finally:
         progress.stop()
         result.warnings.extend(guard.warnings)
+        if pacer.summary:
+            result.warnings.append(pacer.summary)
         result.statements = stats.statements
         result.longest_statement_s = stats.longest_statement_s
         result.rows = sink.rows

@@ -124,6 +124,8 @@ class ReadStats:
     position: tuple[str, ...] | None = None
     # The memory guard lowers this (1 -> 1/64) to shrink the statements still to come.
     page_scale: float = 1.0
+    # tuning.adaptive: extra pause between statements while the source is under pressure
+    pause_ms: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def record_statement(self, seconds: float) -> None:
@@ -172,10 +174,21 @@ def retrying(request: ReadRequest, attempt: Callable[[], T]) -> T:
             time.sleep(pause)
 
 
-def throttle(request: ReadRequest) -> None:
-    """tuning.throttle_ms between statements."""
-    if request.throttle_ms > 0:
-        time.sleep(request.throttle_ms / 1000)
+def throttle(request: ReadRequest, stats: ReadStats | None = None) -> None:
+    """tuning.throttle_ms between statements, plus the adaptive pause while the source is under
+    pressure (see rivet.pipeline.pacing)."""
+    pause = request.throttle_ms + (stats.pause_ms if stats is not None else 0.0)
+    if pause > 0:
+        time.sleep(pause / 1000)
+
+
+class LoadSampler(Protocol):
+    """Reads the source's pressure signals: cumulative counters (checkpoints requested, log
+    waits) and gauges (replication lag in seconds), by name."""
+
+    def sample(self) -> dict[str, float]: ...
+
+    def close(self) -> None: ...
 
 
 class Source(Protocol):
@@ -216,6 +229,10 @@ class Source(Protocol):
     ) -> int:
         """COUNT(*) of the rows the read covers (a chunk; an incremental window up to `upto`,
         the position of the last row exported): what `--reconcile` compares with."""
+        ...
+
+    def load_sampler(self, export: str) -> LoadSampler:
+        """What tuning.adaptive watches, on a connection of its own."""
         ...
 
     def server_info(self, export: str) -> tuple[str, list[str]]:

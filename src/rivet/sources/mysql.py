@@ -31,6 +31,7 @@ from rivet.sources.base import (
     MIN_PAGE_ROWS,
     ChunkLayout,
     Explain,
+    LoadSampler,
     PreparedRead,
     ReadRequest,
     ReadStats,
@@ -271,6 +272,14 @@ class MySQLSource:
         assert row is not None
         return int(row[0])
 
+    def load_sampler(self, export: str) -> LoadSampler:
+        from rivet.sources.load import MyLoad
+
+        try:
+            return MyLoad(self._url)
+        except pymysql.Error as exc:
+            raise source_error(exc, export, connecting=True) from None
+
     def server_info(self, export: str) -> tuple[str, list[str]]:
         conn = self._control_connection(export)
         try:
@@ -346,7 +355,7 @@ class MySQLSource:
                 page = self._fetch(sql, session, stats, request)
                 if page.num_rows:
                     yield page
-                throttle(request)
+                throttle(request, stats)
                 if page.num_rows < limit:  # a dense cluster makes a range longer: page through
                     return
                 after = int(page.column(prepared.key[0].name)[-1].as_py())
@@ -389,7 +398,7 @@ class MySQLSource:
                 return
             after = [k.literal(t) for k, t in zip(prepared.key, position, strict=True)]
             limit = next_page_rows(page, request, stats)
-            throttle(request)
+            throttle(request, stats)
 
     def _streamed(
         self, request: ReadRequest, select: str, session: list[str], stats: ReadStats

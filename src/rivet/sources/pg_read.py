@@ -198,7 +198,7 @@ def range_pages(
                 page = session.fetch(sql)
                 if page.num_rows:
                     yield page
-                throttle(request)
+                throttle(request, stats)
                 if page.num_rows < limit:  # a dense cluster makes a range longer: page through it
                     return
                 after = int(pc.max(page.column(key)).as_py())
@@ -244,7 +244,7 @@ def keyset_pages(
                 return
             after = literals(position, key)
             limit = next_page_rows(page, request, stats)
-            throttle(request)
+            throttle(request, stats)
     finally:
         session.close()
 
@@ -313,7 +313,7 @@ def cursor_pages(
                 session.execute("CLOSE _rivet_cur")
                 return
             limit = next_page_rows(page, request, stats)
-            throttle(request)
+            throttle(request, stats)
     finally:
         session.close()
 

@@ -26,6 +26,7 @@ from rivet.sources import chunking, pg_read, pg_sql
 from rivet.sources.base import (
     ChunkLayout,
     Explain,
+    LoadSampler,
     PreparedRead,
     ReadRequest,
     ReadStats,
@@ -333,6 +334,14 @@ class PostgresSource:
             raise source_error(exc, request.export) from None
         assert row is not None
         return int(row[0])
+
+    def load_sampler(self, export: str) -> LoadSampler:
+        from rivet.sources.load import PgLoad
+
+        try:
+            return PgLoad(self._url)
+        except psycopg.Error as exc:
+            raise source_error(exc, export, connecting=True) from None
 
     def server_info(self, export: str) -> tuple[str, list[str]]:
         conn = self._control_connection(export)
