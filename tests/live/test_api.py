@@ -59,13 +59,14 @@ def test_bad_input_raises_typed_errors(tmp_path: Path, pg: Pg) -> None:
         rivet.run(broken, quiet=True)
 
 
-def test_parallel_export_processes_are_refused_not_ignored(tmp_path: Path, pg: Pg) -> None:
+def test_export_processes_need_a_config_file(tmp_path: Path, pg: Pg) -> None:
+    """A child process reads the config file: a model built in Python has none to give it."""
     from rivet.core.errors import PlanError
 
     model = RivetConfig.model_validate(
         {"source": {"type": "postgres", "url": PG_URL}, "parallel_export_processes": True,
-         "exports": [_export(pg, tmp_path / "a")]}
+         "exports": [_export(pg, tmp_path / "a"), {**_export(pg, tmp_path / "b"), "name": "b"}]}
     )  # fmt: skip
-    with pytest.raises(PlanError, match="parallel_export_processes"):
+    with pytest.raises(PlanError, match="parallel export processes need a config file"):
         rivet.run(model, quiet=True)
     assert not (tmp_path / "a").exists()

@@ -56,13 +56,18 @@ def _json(result: Any) -> dict[str, Any]:
     return dict(payload)
 
 
-def _while_running(start: Callable[[], None], check: Callable[[], list[Any]]) -> list[Any]:
-    worker = threading.Thread(target=start)
+def _while_running(
+    start: Callable[[threading.Event], None], check: Callable[[], list[Any]]
+) -> list[Any]:
+    """Run `check` while `start` keeps its queries running (until it is told to stop)."""
+    stop = threading.Event()
+    worker = threading.Thread(target=start, args=(stop,))
     worker.start()
-    time.sleep(0.7)  # the long query is running
+    time.sleep(0.7)  # the long queries are running
     try:
         return check()
     finally:
+        stop.set()
         worker.join()
 
 
@@ -80,20 +85,23 @@ def test_every_tool_answers_and_a_long_query_shows_up(
     )  # fmt: skip
     assert rivet("run", "-c", str(config)).returncode == 0
 
-    def pg_sleeper() -> None:
+    # short sleeps back to back until the checks are done, however long the server takes to start
+    def pg_sleeper(stop: threading.Event) -> None:
         with psycopg.connect(PG_URL, application_name="rivet-test-sleeper") as conn:
-            conn.execute("SELECT pg_sleep(2.5) /* rivet-mcp-probe */")
+            while not stop.is_set():
+                conn.execute("SELECT pg_sleep(0.5) /* rivet-mcp-probe */")
 
-    def mysql_sleeper() -> None:
+    def mysql_sleeper(stop: threading.Event) -> None:
         import pymysql
 
         conn = pymysql.connect(host="127.0.0.1", user="root", password="")
         with conn.cursor() as cur:
-            cur.execute("SELECT SLEEP(2.5) /* rivet-mcp-probe */")
+            while not stop.is_set():
+                cur.execute("SELECT SLEEP(0.5) /* rivet-mcp-probe */")
         conn.close()
 
-    def both() -> None:
-        threads = [threading.Thread(target=f) for f in (pg_sleeper, mysql_sleeper)]
+    def both(stop: threading.Event) -> None:
+        threads = [threading.Thread(target=f, args=(stop,)) for f in (pg_sleeper, mysql_sleeper)]
         for t in threads:
             t.start()
         for t in threads:

@@ -79,7 +79,7 @@ def test_tuning_profile_resolution_and_origins() -> None:
     ).tuning
     assert (layered.profile, layered.throttle_ms, layered.statement_timeout_s) == ("safe", 7, 120)
     assert layered.origins["throttle_ms"] == "exports[].tuning"
-    assert not layered.batch_size_explicit and layered.page_bytes == 8 << 20
+    assert not layered.batch_size_explicit and layered.page_bytes == 4 << 20
     assert local.read_connections == 2 and default.read_connections == 1
     explicit = _plan({"tuning": {"batch_size": 500, "batch_size_memory_mb": None}}).tuning
     assert explicit.batch_size_explicit and explicit.batch_size == 500

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 import pyarrow as pa
 
 from rivet.core.errors import RivetError
+from rivet.core.memory import FreeMemoryReleaser
 from rivet.planning.tuning import Tuning
 from rivet.report.rss import current_rss_bytes
 from rivet.sources.base import ReadStats
@@ -34,13 +35,16 @@ class MemoryGuard:
         self._max_batch = (tuning.max_batch_memory_mb or 0) << 20
         self._policy = tuning.on_batch_memory_exceeded
         self._stats = stats
+        self._release = FreeMemoryReleaser()
         self.warnings: list[str] = []
 
     def watch(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        """The batches, each checked before it is handed on (and so before it is written)."""
+        """The batches, each checked before it is handed on (and so before it is written); once
+        one is written, the memory freed meanwhile goes back to the system."""
         for batch in batches:
             self.check(batch)
             yield batch
+            self._release()
 
     def check(self, batch: pa.RecordBatch) -> None:
         if self._max_batch and batch.nbytes > self._max_batch:

@@ -37,7 +37,7 @@ PROFILES: dict[str, dict[str, int | str | bool | None]] = {
 }
 # Bytes of Arrow data one read statement may return, per profile: this is what bounds both the
 # statement's duration on the server and the client's memory (rows per page = bytes / row width).
-PAGE_BYTES = {"fast": 8 << 20, "balanced": 16 << 20, "safe": 8 << 20}
+PAGE_BYTES = {"fast": 8 << 20, "balanced": 16 << 20, "safe": 4 << 20}
 # Connections one export reads with (parallel key ranges sharing one snapshot). Only `fast`, the
 # profile for sources that can take the load, opens more than one.
 READ_CONNECTIONS = {"fast": 2, "balanced": 1, "safe": 1}
