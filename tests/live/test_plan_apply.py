@@ -12,7 +12,7 @@ import pytest
 
 import rivet
 from rivet.commands.plan import PlanRefused, load_plan
-from tests.live.conftest import PG_URL, Pg, write_config
+from tests.live.conftest import PG_URL, My, Pg, write_config
 from tests.live.conftest import rivet as rivet_cli
 
 
@@ -64,6 +64,8 @@ def test_a_plan_is_sealed_reviewable_and_applied_exactly(
     assert "WHERE" in artifact["exports"][0]["statement"]
     # rows added after planning, beyond the planned ranges, are not part of this run
     pg.execute("INSERT INTO c VALUES (5000, 'late')")
+    pg.execute("INSERT INTO e VALUES (501, timestamptz '2027-01-01')")
+    assert artifact["exports"][1]["cursor"]["until"][1] == "500"  # (cursor, id) of the last row
     result = rivet.apply(tmp_path / "plan.json", quiet=True)
     assert [r.status for r in result.results] == ["success", "success"]
     assert _ids(tmp_path / "out" / "chunks") == list(range(1, 1001))
@@ -72,6 +74,9 @@ def test_a_plan_is_sealed_reviewable_and_applied_exactly(
     again = rivet_cli("apply", str(tmp_path / "plan.json"))
     assert again.returncode == 1
     assert "export 'events': its cursor moved since the plan was made" in again.stderr
+    # the next plain run picks up what came after the plan
+    (later,) = rivet.run(config, ["events"], quiet=True).results
+    assert later.rows == 1 and _ids(tmp_path / "out" / "events") == list(range(1, 502))
 
 
 def test_a_changed_plan_is_refused(setup: tuple[Path, Pg], tmp_path: Path) -> None:
@@ -119,3 +124,24 @@ def test_a_password_in_the_config_is_refused(tmp_path: Path, pg: Pg) -> None:
     result = rivet_cli("plan", "-c", str(config))
     assert result.returncode != 0
     assert "a plan never stores credentials" in result.stderr and "secret" not in result.stderr
+
+
+def test_an_incremental_mysql_plan_reads_up_to_the_planned_row(
+    tmp_path: Path, my: My, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RIVET_TEST_SOURCE_URL", my.url)
+    my.execute("CREATE TABLE ev (id INT PRIMARY KEY, at TIMESTAMP(6) NOT NULL)")
+    my.execute("INSERT INTO ev SELECT seq, TIMESTAMP '2026-01-01 00:00:00' + INTERVAL seq SECOND "
+               "FROM seq_1_to_300")  # fmt: skip
+    config = write_config(
+        tmp_path,
+        [{"name": "ev", "table": f"{my.database}.ev", "format": "parquet", "mode": "incremental",
+          "cursor_column": "at", "destination": {"type": "local", "path": str(tmp_path / "o")}}],
+        source={"type": "mysql", "url_env": "RIVET_TEST_SOURCE_URL"},
+    )  # fmt: skip
+    artifact = rivet.plan(config, output=tmp_path / "plan.json")
+    assert artifact["exports"][0]["cursor"]["until"][1] == "300"
+    my.execute("INSERT INTO ev VALUES (301, '2027-01-01 00:00:00')")
+    (applied,) = rivet.apply(tmp_path / "plan.json", quiet=True).results
+    assert applied.status == "success" and applied.rows == 300
+    assert _ids(tmp_path / "o") == list(range(1, 301))

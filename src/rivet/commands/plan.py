@@ -120,6 +120,8 @@ def _entry(plan: ExportPlan, source: Source, cursor: Any) -> dict[str, Any]:
             if cursor is not None
             else {"columns": [], "values": []}
         )
+        # the read's upper bound: the last row now, so apply reads exactly the planned range
+        entry["cursor"]["until"] = list(source.last_position(request, prepared) or ())
     if plan.window is not None:
         entry["window_from"] = plan.window.since.isoformat()
     if plan.chunks is not None:
@@ -198,6 +200,8 @@ def apply(
             export = by_name[entry["name"]]
             plan = resolve_export(export, config, artifact["queries"].get(export.name), planned_at)
             _check_cursor(entry, state.cursor(plan.name), path)
+            if entry["cursor"] is not None:
+                plan = replace(plan, cursor_until=tuple(entry["cursor"]["until"]))
             if entry["chunks"] is not None and plan.chunks is not None:
                 chunks = tuple(Chunk(*r) for r in entry["chunks"]["ranges"])
                 fixed = replace(plan.chunks, planned=(entry["chunks"]["column"], chunks))
@@ -246,7 +250,8 @@ def render_plan(artifact: Mapping[str, Any]) -> str:
             f"  statement:   {' '.join(str(e['statement']).split())[:160]}",
         ]
         if e["cursor"] is not None:
-            lines.append(f"  cursor:      after {e['cursor']['values'] or 'the beginning'}")
+            lines.append(f"  cursor:      after {e['cursor']['values'] or 'the beginning'}, "
+                         f"up to {e['cursor']['until'] or 'nothing (no rows)'}")  # fmt: skip
         if e["chunks"] is not None:
             ranges = e["chunks"]["ranges"]
             lines.append(f"  chunks:      {len(ranges)} on {e['chunks']['column']}")

@@ -15,6 +15,7 @@ def read_request(plan: ExportPlan, cursor: CursorState | None = None) -> ReadReq
             plan.cursor_column,
             cursor.position if cursor else None,
             cursor.position_columns if cursor else (),
+            until=plan.cursor_until,
         )
     elif plan.window is not None:  # the same ordered read, from a lower bound, with no state
         incremental = Incremental(plan.window.column, lower_bound=plan.window.bound)

@@ -92,6 +92,7 @@ class ExportPlan:
     tuning: Tuning
     cursor_column: str | None = None  # incremental mode
     cursor_lag: timedelta | int | None = None  # incremental: re-read this far behind the cursor
+    cursor_until: tuple[str, ...] | None = None  # `rivet apply`: the planned last row
     window: TimeWindow | None = None  # time_window mode
     gates: Gates | None = None  # quality:
     chunks: ChunkSpec | None = None  # chunked mode

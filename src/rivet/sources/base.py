@@ -34,6 +34,9 @@ class Incremental:
     # time_window: only rows whose cursor is >= this bound: ("timestamp", "2026-01-01 00:00:00")
     # (UTC) or ("unix", "1767225600")
     lower_bound: tuple[str, str] | None = None
+    # `rivet apply`: only rows up to this (cursor, key...) position, the last row at planning
+    # time; () when the plan found no row
+    until: tuple[str, ...] | None = None
 
     def lower_bound_sql(self, column_sql: str) -> str | None:
         if self.lower_bound is None:
@@ -233,6 +236,11 @@ class Source(Protocol):
 
     def load_sampler(self, export: str) -> LoadSampler:
         """What tuning.adaptive watches, on a connection of its own."""
+        ...
+
+    def last_position(self, request: ReadRequest, prepared: PreparedRead) -> tuple[str, ...] | None:
+        """The (cursor, key...) position of the last row an incremental read would reach now
+        (`rivet plan` fixes it as the read's upper bound); None when there is none."""
         ...
 
     def server_info(self, export: str) -> tuple[str, list[str]]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -272,6 +272,19 @@ class MySQLSource:
         assert row is not None
         return int(row[0])
 
+    def last_position(self, request: ReadRequest, prepared: PreparedRead) -> tuple[str, ...] | None:
+        assert isinstance(prepared, MyPreparedRead)
+        if request.incremental is None or not prepared.key:
+            return None
+        unbounded = replace(request, incremental=replace(request.incremental, until=None))
+        keys = ", ".join(f"_rivet.{quote_ident(k.name)} DESC" for k in prepared.key)
+        where = " AND ".join(_keyset_conditions(unbounded, prepared))
+        sql = f"{_select(request, prepared)} WHERE {where} ORDER BY {keys} LIMIT 1"
+        page = self._fetch(sql, _session(request, prepared.mariadb), ReadStats(), request)
+        if not page.num_rows:
+            return None
+        return tuple(k.text(page.column(k.name)[-1].as_py()) for k in prepared.key)
+
     def load_sampler(self, export: str) -> LoadSampler:
         from rivet.sources.load import MyLoad
 
@@ -449,12 +462,19 @@ def _select(request: ReadRequest, prepared: MyPreparedRead) -> str:
 
 
 def _keyset_conditions(request: ReadRequest, prepared: MyPreparedRead) -> list[str]:
-    """Incremental and time-window reads skip NULL cursors and start at the window's bound."""
-    if request.incremental is None:
+    """Incremental and time-window reads skip NULL cursors, start at the window's bound and
+    (applying a plan) stop at the planned last row."""
+    incremental = request.incremental
+    if incremental is None:
         return []
     cursor = f"_rivet.{quote_ident(prepared.key[0].name)}"
-    bound = request.incremental.lower_bound_sql(cursor)
-    return [f"{cursor} IS NOT NULL"] + ([bound] if bound else [])
+    bound = incremental.lower_bound_sql(cursor)
+    conditions = [f"{cursor} IS NOT NULL"] + ([bound] if bound else [])
+    if incremental.until is not None:
+        keys = ", ".join(f"_rivet.{quote_ident(k.name)}" for k in prepared.key)
+        values = [k.literal(t) for k, t in zip(prepared.key, incremental.until, strict=False)]
+        conditions.append(f"({keys}) <= ({', '.join(values)})" if incremental.until else "FALSE")
+    return conditions
 
 
 def _first_statement(request: ReadRequest, prepared: MyPreparedRead) -> str:

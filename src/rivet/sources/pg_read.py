@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import adbc_driver_manager
@@ -227,7 +228,7 @@ def keyset_pages(
         names = [k for k, _ in key]
         limit = min(FIRST_PAGE_ROWS, request.max_page_rows or FIRST_PAGE_ROWS)
         incremental = request.incremental
-        where = _keyset_where(request, names)
+        where = _keyset_where(request, key)
         after = None
         if incremental is not None and incremental.after:
             check_position(request, names)
@@ -249,13 +250,34 @@ def keyset_pages(
         session.close()
 
 
-def _keyset_where(request: ReadRequest, names: Sequence[str]) -> str | None:
-    """Incremental and time-window reads skip NULL cursors and start at the window's bound."""
-    if request.incremental is None:
+def _keyset_where(request: ReadRequest, key: Sequence[tuple[str, str]]) -> str | None:
+    """Incremental and time-window reads skip NULL cursors, start at the window's bound and
+    (applying a plan) stop at the planned last row."""
+    incremental = request.incremental
+    if incremental is None:
         return None
-    cursor = pg_sql.column_ref(names[0])
-    bound = request.incremental.lower_bound_sql(cursor)
-    return f"{cursor} IS NOT NULL" + (f" AND {bound}" if bound else "")
+    cursor = pg_sql.column_ref(key[0][0])
+    conditions = [f"{cursor} IS NOT NULL"]
+    bound = incremental.lower_bound_sql(cursor)
+    if bound:
+        conditions.append(bound)
+    if incremental.until is not None:
+        keys = ", ".join(pg_sql.column_ref(k) for k, _ in key)
+        upto = f"({keys}) <= ({', '.join(literals(incremental.until, key))})"
+        conditions.append(upto if incremental.until else "FALSE")
+    return " AND ".join(conditions)
+
+
+def last_statement(
+    request: ReadRequest, plans: Sequence[ColumnPlan], key: Sequence[tuple[str, str]]
+) -> str:
+    """The last row in keyset order, as a read would see it (no planned upper bound)."""
+    assert request.incremental is not None
+    unbounded = replace(request, incremental=replace(request.incremental, until=None))
+    source = pg_sql.from_clause(request.table, request.query)
+    keys = ", ".join(f"{pg_sql.column_ref(k)} DESC" for k, _ in key)
+    where = _keyset_where(unbounded, key)
+    return f"{pg_sql.select_all(select_list(plans), source)} WHERE {where} ORDER BY {keys} LIMIT 1"
 
 
 def first_statement(
@@ -270,9 +292,7 @@ def first_statement(
     if key:
         names = [k for k, _ in key]
         limit = min(FIRST_PAGE_ROWS, request.max_page_rows or FIRST_PAGE_ROWS)
-        return pg_sql.keyset_page(
-            columns, source, names, None, limit, _keyset_where(request, names)
-        )
+        return pg_sql.keyset_page(columns, source, names, None, limit, _keyset_where(request, key))
     return pg_sql.select_all(columns, source)
 
 
@@ -287,7 +307,7 @@ def count_statement(
     if request.incremental is not None:
         names = [k for k, _ in key]
         keys = ", ".join(pg_sql.column_ref(n) for n in names)
-        conditions.append(_keyset_where(request, names) or "TRUE")
+        conditions.append(_keyset_where(request, key) or "TRUE")
         if request.incremental.after:
             conditions.append(f"({keys}) > ({', '.join(literals(request.incremental.after, key))})")
         if upto is not None:

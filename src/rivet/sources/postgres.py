@@ -335,6 +335,20 @@ class PostgresSource:
         assert row is not None
         return int(row[0])
 
+    def last_position(self, request: ReadRequest, prepared: PreparedRead) -> tuple[str, ...] | None:
+        assert isinstance(prepared, PgPreparedRead)
+        if request.incremental is None or not prepared.key:
+            return None
+        sql = pg_read.last_statement(request, prepared.plans, prepared.key)
+        session = pg_read.Session(self._url, request, ReadStats())
+        try:
+            page = session.fetch(sql)
+        except adbc_driver_manager.Error as exc:
+            raise source_error(exc, request.export) from None
+        finally:
+            session.close()
+        return pg_read.last_key_texts(page, prepared.key) if page.num_rows else None
+
     def load_sampler(self, export: str) -> LoadSampler:
         from rivet.sources.load import PgLoad
 
