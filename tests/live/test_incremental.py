@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from rivet.state.store import MIGRATIONS
-from tests.live.conftest import Pg, rivet, write_config
+from tests.live.conftest import PG_URL, My, Pg, rivet, write_config
 
 
 def _ids(out: Path) -> list[list[int]]:
@@ -151,3 +151,53 @@ def test_postgres_state_backend_and_concurrent_first_use(tmp_path: Path, events:
     assert not (tmp_path / ".rivet_state.db").exists()
     second = rivet("run", "-c", str(config), "--json", env=env)
     assert json.loads(second.stdout)["exports"][0]["rows"] == 0
+
+
+def test_coalesce_cursor_falls_back_for_null_cursors(
+    tmp_path: Path, pg: Pg, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """incremental_cursor_mode: coalesce orders by COALESCE(updated_at, created_at): rows never
+    updated (updated_at NULL) are exported by their creation time, and nothing is lost."""
+    monkeypatch.setenv("RIVET_TEST_SOURCE_URL", PG_URL)
+    pg.execute("CREATE TABLE acct (id int PRIMARY KEY, created_at timestamptz NOT NULL, "
+               "updated_at timestamptz, v text)")  # fmt: skip
+    pg.execute("INSERT INTO acct SELECT g, timestamptz '2026-01-01' + g * interval '1 min', "
+               "CASE WHEN g % 2 = 0 THEN timestamptz '2026-02-01' + g * interval '1 min' END, "
+               "'v' FROM generate_series(1, 200) g")  # fmt: skip
+    out = tmp_path / "out"
+    config = write_config(
+        tmp_path,
+        [{"name": "acct", "table": f"{pg.schema}.acct", "format": "parquet",
+          "mode": "incremental", "cursor_column": "updated_at",
+          "incremental_cursor_mode": "coalesce", "cursor_fallback_column": "created_at",
+          "destination": {"type": "local", "path": str(out)}}],
+    )  # fmt: skip
+    import rivet as api
+
+    (first,) = api.run(config, quiet=True).results
+    assert first.status == "success" and first.rows == 200, first.error
+    assert first.cursor is not None and first.cursor.startswith("2026-02-01 03:20")  # g = 200
+    pg.execute("UPDATE acct SET updated_at = timestamptz '2026-03-01' WHERE id IN (1, 2)")
+    pg.execute("INSERT INTO acct VALUES (201, timestamptz '2026-03-02', NULL, 'new')")
+    (second,) = api.run(config, quiet=True).results
+    assert second.rows == 3
+    tables = [pq.read_table(p) for p in sorted(out.glob("*.parquet"))]
+    assert all(t.column_names == ["id", "created_at", "updated_at", "v"] for t in tables)
+    ids = sorted(i for t in tables for i in t.column("id").to_pylist())
+    assert ids == sorted([*range(1, 202), 1, 2])  # 1 and 2 again: they changed
+
+
+def test_coalesce_on_mysql_says_what_to_do_instead(tmp_path: Path, my: My) -> None:
+    my.execute("CREATE TABLE acct (id INT PRIMARY KEY, created_at DATETIME, updated_at DATETIME)")
+    config = write_config(
+        tmp_path,
+        [{"name": "acct", "table": f"{my.database}.acct", "format": "csv",
+          "mode": "incremental", "cursor_column": "updated_at",
+          "incremental_cursor_mode": "coalesce", "cursor_fallback_column": "created_at",
+          "destination": {"type": "local", "path": str(tmp_path / "out")}}],
+        source={"type": "mysql", "url_env": "RIVET_TEST_SOURCE_URL"},
+    )  # fmt: skip
+    result = rivet("run", "-c", str(config), url=my.url)
+    assert result.returncode == 1
+    assert "coalesce is available for PostgreSQL sources only" in result.stderr
+    assert "COALESCE(updated_at, created_at)) STORED" in result.stderr

@@ -130,6 +130,8 @@ def _mode_problems(export: ExportConfig) -> Iterator[str]:
     if export.cursor_lag is not None:
         if export.mode != "incremental":
             yield "cursor_lag: only allowed with mode: incremental"
+        if export.incremental_cursor_mode == "coalesce":
+            yield "cursor_lag: not available with incremental_cursor_mode: coalesce"
         try:
             parse_lag(export.cursor_lag)
         except ValueError as exc:

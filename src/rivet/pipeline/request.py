@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rivet.planning.export_plan import ExportPlan
-from rivet.sources.base import Incremental, ReadRequest
+from rivet.sources.base import COALESCED, Incremental, ReadRequest
 from rivet.state import CursorState
 
 
@@ -11,11 +11,15 @@ def read_request(plan: ExportPlan, cursor: CursorState | None = None) -> ReadReq
     """What the source needs of a plan: the SQL source, overrides, tuning, cursor position."""
     incremental = None
     if plan.cursor_column is not None:
+        coalesce = (
+            (plan.cursor_column, plan.cursor_fallback) if plan.cursor_fallback is not None else None
+        )
         incremental = Incremental(
-            plan.cursor_column,
+            COALESCED if coalesce else plan.cursor_column,
             cursor.position if cursor else None,
             cursor.position_columns if cursor else (),
             until=plan.cursor_until,
+            coalesce=coalesce,
         )
     elif plan.window is not None:  # the same ordered read, from a lower bound, with no state
         incremental = Incremental(plan.window.column, lower_bound=plan.window.bound)

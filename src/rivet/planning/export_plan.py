@@ -93,6 +93,7 @@ class ExportPlan:
     cursor_column: str | None = None  # incremental mode
     cursor_lag: timedelta | int | None = None  # incremental: re-read this far behind the cursor
     cursor_until: tuple[str, ...] | None = None  # `rivet apply`: the planned last row
+    cursor_fallback: str | None = None  # incremental_cursor_mode: coalesce
     window: TimeWindow | None = None  # time_window mode
     gates: Gates | None = None  # quality:
     chunks: ChunkSpec | None = None  # chunked mode
@@ -124,6 +125,9 @@ def resolve_export(
         tuning=tuning,
         cursor_column=export.cursor_column if export.mode == "incremental" else None,
         cursor_lag=parse_lag(export.cursor_lag) if export.cursor_lag is not None else None,
+        cursor_fallback=export.cursor_fallback_column
+        if export.incremental_cursor_mode == "coalesce"
+        else None,
         window=_window(export, now),
         gates=_gates(export),
         chunks=_chunks(export, tuning),
@@ -183,11 +187,6 @@ def _refuse_unimplemented(export: ExportConfig) -> None:
         raise PlanError(
             f"{where}: mode '{export.mode}' is not available in this version of rivet yet",
             hint="use mode: full, incremental or time_window for now",
-        )
-    if export.incremental_cursor_mode == "coalesce":
-        raise PlanError(
-            f"{where}: incremental_cursor_mode: coalesce is not available in this version yet",
-            hint="use a single cursor_column for now",
         )
     if isinstance(export.destination, AzureDestination):
         raise PlanError(

@@ -24,6 +24,9 @@ FIRST_PAGE_ROWS = 10_000  # rows of the first statement, before bytes per row ar
 MIN_PAGE_ROWS, MAX_PAGE_ROWS = 1_000, 5_000_000
 
 
+COALESCED = "_rivet_cursor"  # the computed cursor of incremental_cursor_mode: coalesce
+
+
 @dataclass(frozen=True)
 class Incremental:
     """Read only rows after a stored position, in (cursor, primary key...) order."""
@@ -37,6 +40,8 @@ class Incremental:
     # `rivet apply`: only rows up to this (cursor, key...) position, the last row at planning
     # time; () when the plan found no row
     until: tuple[str, ...] | None = None
+    # incremental_cursor_mode: coalesce: (primary, fallback); the cursor is then COALESCED
+    coalesce: tuple[str, str] | None = None
 
     def lower_bound_sql(self, column_sql: str) -> str | None:
         if self.lower_bound is None:

@@ -86,6 +86,15 @@ class MySQLSource:
 
     # -- catalog ---------------------------------------------------------------------------
     def prepare(self, request: ReadRequest) -> MyPreparedRead:
+        if request.incremental is not None and request.incremental.coalesce is not None:
+            primary, fallback = request.incremental.coalesce
+            raise SourceError(
+                f"export '{request.export}': incremental_cursor_mode: coalesce is available for "
+                "PostgreSQL sources only",
+                hint=f"add a generated column, e.g. ALTER TABLE ... ADD COLUMN cursor_at "
+                f"DATETIME AS (COALESCE({primary}, {fallback})) STORED, index it, and use it as "
+                "cursor_column (an index makes each page a short range scan)",
+            )
         conn = self._control_connection(request.export)
         try:
             with conn.cursor() as cur:

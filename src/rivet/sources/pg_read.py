@@ -31,6 +31,7 @@ import pyarrow.compute as pc
 
 from rivet.sources import pg_sql
 from rivet.sources.base import (
+    COALESCED,
     FIRST_PAGE_ROWS,
     MIN_PAGE_ROWS,
     ReadRequest,
@@ -167,8 +168,18 @@ def _session_settings(request: ReadRequest, snapshot: str | None) -> list[str]:
     return settings
 
 
-def select_list(plans: Sequence[ColumnPlan]) -> list[str]:
-    return [p.select_sql for p in plans] + guard_select_list(plans, '"_rivet_guard_{}"')
+def select_list(plans: Sequence[ColumnPlan], request: ReadRequest) -> list[str]:
+    """The planned columns, their guards, then (coalesce mode) the computed cursor: `normalize`
+    reads columns by position, so a trailing key-only column is not exported."""
+    extra = []
+    if request.incremental is not None and request.incremental.coalesce is not None:
+        extra = [pg_sql.column_ref(COALESCED)]
+    return [p.select_sql for p in plans] + guard_select_list(plans, '"_rivet_guard_{}"') + extra
+
+
+def source_of(request: ReadRequest) -> str:
+    coalesce = request.incremental.coalesce if request.incremental is not None else None
+    return pg_sql.from_clause(request.table, request.query, coalesce)
 
 
 def range_pages(
@@ -186,8 +197,8 @@ def range_pages(
             snapshot = sessions[0].export_snapshot()
             for _ in range(min(request.read_connections, len(ranges)) - 1):
                 sessions.append(Reader(url, request, stats, snapshot))
-        columns = select_list(plans)
-        source = pg_sql.from_clause(request.table, request.query)
+        columns = select_list(plans, request)
+        source = source_of(request)
         cap = max(MIN_PAGE_ROWS, rows_per_range * 2)
 
         def pages_of(session: Reader, index: int) -> Iterator[pa.Table]:
@@ -223,8 +234,8 @@ def keyset_pages(
     whose cursor is NULL (they have no place in the order)."""
     session = Reader(url, request, stats)
     try:
-        columns = select_list(plans)
-        source = pg_sql.from_clause(request.table, request.query)
+        columns = select_list(plans, request)
+        source = source_of(request)
         names = [k for k, _ in key]
         limit = min(FIRST_PAGE_ROWS, request.max_page_rows or FIRST_PAGE_ROWS)
         incremental = request.incremental
@@ -274,18 +285,19 @@ def last_statement(
     """The last row in keyset order, as a read would see it (no planned upper bound)."""
     assert request.incremental is not None
     unbounded = replace(request, incremental=replace(request.incremental, until=None))
-    source = pg_sql.from_clause(request.table, request.query)
+    source = source_of(request)
     keys = ", ".join(f"{pg_sql.column_ref(k)} DESC" for k, _ in key)
     where = _keyset_where(unbounded, key)
-    return f"{pg_sql.select_all(select_list(plans), source)} WHERE {where} ORDER BY {keys} LIMIT 1"
+    select = pg_sql.select_all(select_list(plans, request), source)
+    return f"{select} WHERE {where} ORDER BY {keys} LIMIT 1"
 
 
 def first_statement(
     request: ReadRequest, plans: Sequence[ColumnPlan], key: Sequence[tuple[str, str]]
 ) -> str:
     """The first data statement of a read, as the server will see it (for EXPLAIN)."""
-    source = pg_sql.from_clause(request.table, request.query)
-    columns = select_list(plans)
+    source = source_of(request)
+    columns = select_list(plans, request)
     if request.chunk is not None:
         where = chunk_where(pg_sql.column_ref(request.chunk.column), request.chunk.chunk)
         return f"{pg_sql.select_all(columns, source)} WHERE {where}"
@@ -313,7 +325,7 @@ def count_statement(
         if upto is not None:
             conditions.append(f"({keys}) <= ({', '.join(literals(upto, key))})")
     where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
-    return f"SELECT count(*) FROM {pg_sql.from_clause(request.table, request.query)}{where}"
+    return f"SELECT count(*) FROM {source_of(request)}{where}"
 
 
 def cursor_pages(
@@ -321,8 +333,8 @@ def cursor_pages(
 ) -> Iterator[pa.Table]:
     session = Session(url, request, stats)
     try:
-        source = pg_sql.from_clause(request.table, request.query)
-        query = pg_sql.select_all(select_list(plans), source)
+        source = source_of(request)
+        query = pg_sql.select_all(select_list(plans, request), source)
         session.execute(f"DECLARE _rivet_cur NO SCROLL CURSOR FOR {query}")
         limit = min(FIRST_PAGE_ROWS, request.max_page_rows or FIRST_PAGE_ROWS)
         while True:
@@ -350,8 +362,10 @@ def chunk_pages(
     transaction (importing the run's snapshot when there is one)."""
     session = Session(url, request, stats, snapshot)
     try:
-        source = pg_sql.from_clause(request.table, request.query)
-        yield from session.stream(f"{pg_sql.select_all(select_list(plans), source)} WHERE {where}")
+        source = source_of(request)
+        yield from session.stream(
+            f"{pg_sql.select_all(select_list(plans, request), source)} WHERE {where}"
+        )
     finally:
         session.close()
 

@@ -18,12 +18,21 @@ def quote_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def from_clause(table: str | None, query: str | None) -> str:
+def from_clause(
+    table: str | None, query: str | None, coalesce: tuple[str, str] | None = None
+) -> str:
     """`table:` names are validated identifiers and used as written; queries are wrapped.
 
     Both get the alias `_rivet`, so key columns are referenced as `_rivet."k"`: an unqualified
     ORDER BY would bind to a same-named output column, which may be a cast of the key.
     """
+    if coalesce is not None:  # the computed cursor, as a column of a derived table
+        primary, fallback = (quote_ident(c) for c in coalesce)
+        inner = table if table is not None else f"({(query or '').strip().rstrip(';')}) AS _src"
+        return (
+            f'(SELECT *, COALESCE({primary}, {fallback}) AS "_rivet_cursor" FROM {inner}) '
+            f"AS {ALIAS}"
+        )
     if table is not None:
         return f"{table} AS {ALIAS}"
     assert query is not None

@@ -24,6 +24,7 @@ from rivet.core.chunks import ChunkSpec
 from rivet.core.errors import SourceError
 from rivet.sources import chunking, pg_read, pg_sql
 from rivet.sources.base import (
+    COALESCED,
     ChunkLayout,
     Explain,
     LoadSampler,
@@ -159,7 +160,11 @@ class PostgresSource:
                     span = self._key_span(conn, request.table, key, estimate)
         except psycopg.Error as exc:
             raise source_error(exc, request.export) from None
-        plans = [plan_column(c, request.column_overrides.get(c.name)) for c in columns]
+        plans = [
+            plan_column(c, request.column_overrides.get(c.name))
+            for c in columns
+            if c.name != COALESCED  # read for the key only, not exported
+        ]
         warnings = column_notes(plans)
         if not key:
             warnings.append(
@@ -212,7 +217,7 @@ class PostgresSource:
             else "none"
         )
         conn = self._control_connection(request.export)
-        source = pg_sql.from_clause(request.table, request.query)
+        source = pg_read.source_of(request)
         try:
             with conn.transaction():
                 for setting in ("SET TRANSACTION READ ONLY", "SET LOCAL TimeZone = 'UTC'"):
@@ -387,7 +392,7 @@ class PostgresSource:
         return self._control
 
     def _describe(self, conn: psycopg.Connection[Any], request: ReadRequest) -> list[PgColumn]:
-        source = pg_sql.from_clause(request.table, request.query)
+        source = pg_read.source_of(request)
         cur = conn.execute(f"SELECT * FROM {source} LIMIT 0")
         result = cur.pgresult
         assert result is not None and cur.description is not None
