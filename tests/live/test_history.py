@@ -50,6 +50,10 @@ def test_metrics_journal_and_files_tell_what_each_run_did(tmp_path: Path, pg: Pg
     for f in files:
         assert (tmp_path / "out" / f["file_name"]).stat().st_size == f["bytes"]
 
+    (progress,) = json.loads(rivet("state", "progression", "-c", str(config), "--json").stdout)
+    assert progress["committed"] == f"run {run_ids[1]} (2,500 rows)"
+    assert progress["verified"] == progress["committed"]  # --reconcile matched
+
     report = tmp_path / ".rivet" / "runs" / run_ids[1]
     summary = json.loads((report / "summary.json").read_text())
     assert summary["schema_changes"] == ["added: w (int32)"]

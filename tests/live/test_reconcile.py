@@ -11,6 +11,7 @@ import pytest
 
 import rivet
 from rivet.commands.reconcile import reconcile, repair
+from rivet.commands.state import progression
 from rivet.commands.validate import validate
 from tests.live.conftest import PG_URL, My, Pg, write_config
 from tests.live.conftest import rivet as rivet_cli
@@ -55,6 +56,8 @@ def test_a_clean_chunk_run_reconciles(chunked: tuple[Path, Pg]) -> None:
     summary = report.to_json()["summary"]
     assert (summary["chunks"], summary["source_rows"], summary["exported_rows"]) == (10, 1000, 1000)
     assert repair(config, "r").candidates == []
+    (progress,) = progression(config)
+    assert progress.committed_mode == "chunked" and progress.verified == progress.committed
 
 
 def test_rows_added_in_a_chunk_are_found_and_repaired(chunked: tuple[Path, Pg]) -> None:

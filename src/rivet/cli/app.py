@@ -526,6 +526,36 @@ def state_files(
     guarded(ctx, action)
 
 
+@state.command("progression")
+@config_option
+@click.option("-e", "--export", "export", metavar="NAME", help="Only this export.")
+@click.option("--json", "as_json", is_flag=True, help="Print the progression as JSON.")
+@click.pass_context
+def state_progression(
+    ctx: click.Context, config_path: Path, export: str | None, as_json: bool
+) -> None:
+    """How far each export is committed (its cursor, or its last published run) and how far it
+    is verified (the last run or chunk run a reconcile found equal to the source)."""
+    from rivet.commands.state import progression
+
+    def action() -> None:
+        rows = progression(config_path, export)
+        if as_json:
+            click.echo(json.dumps([r.to_json() for r in rows], indent=2))
+            return
+        if not rows:
+            click.echo("No progression recorded yet.")
+            return
+        click.echo(f"{'EXPORT':<24} {'MODE':<12} {'COMMITTED':<44} {'VERIFIED':<44}")
+        for r in rows:
+            committed = f"{r.committed or '-'} ({(r.committed_at or '')[:19]})"
+            verified = f"{r.verified} ({(r.verified_at or '')[:19]})" if r.verified else "-"
+            click.echo(f"{r.export_name:<24} {r.committed_mode or '-':<12} {committed:<44} "
+                       f"{verified:<44}")  # fmt: skip
+
+    guarded(ctx, action)
+
+
 @cli.group()
 def schema() -> None:
     """Print schemas of rivet's file formats."""

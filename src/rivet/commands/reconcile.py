@@ -138,7 +138,11 @@ def reconcile(
 ) -> ReconcileReport:
     """Count each chunk of the latest chunk run in the source and compare with its rows."""
     with _chunk_run(config_path, export, params) as ctx:
-        return _reconcile(ctx)
+        report = _reconcile(ctx)
+        if report.clean:
+            rows = report.to_json()["summary"]["exported_rows"]
+            ctx.state.progression.verify(export, "chunked", f"run {ctx.run.run_id} ({rows:,} rows)")
+        return report
 
 
 def _reconcile(ctx: _Context) -> ReconcileReport:

@@ -13,6 +13,7 @@ from rivet.core.errors import ExportNotFound
 from rivet.state import CursorState, StateStore, open_state
 from rivet.state.chunk_runs import ChunkRun, ChunkTask
 from rivet.state.history import FileRecord, JournalEntry
+from rivet.state.progression import Progress
 from rivet.state.run_log import RunRecord
 
 
@@ -97,3 +98,11 @@ def journal(
     """The journals of an export's recent runs (or of one run), newest first."""
     with _state(config_path, params, export) as state:
         return state.journal.recent(export, limit, run_id)
+
+
+def progression(
+    config_path: Path, export: str | None = None, params: Mapping[str, str] | None = None
+) -> list[Progress]:
+    """How far each export is committed, and how far verified by a reconcile."""
+    with _state(config_path, params, export) as state:
+        return state.progression.all(export)

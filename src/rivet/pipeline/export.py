@@ -129,6 +129,7 @@ def record_run(state: StateStore, result: ExportResult) -> None:
             result.export_name,
             {"run_id": result.run_id, "export_name": result.export_name, "events": result.events},
         )
+        _progress(state, result)
         state.files.record(
             [
                 FileRecord(
@@ -147,6 +148,22 @@ def record_run(state: StateStore, result: ExportResult) -> None:
         log.warning(
             "export %s: could not record the run in the state store: %s", result.export_name, exc
         )
+
+
+def _progress(state: StateStore, result: ExportResult) -> None:
+    """A published run moves the export's committed progression; a matching reconcile, its
+    verified one."""
+    if result.status != "success" or result.mode == "repair":
+        return
+    if result.mode == "incremental":
+        if result.cursor is None:
+            return  # nothing new: the committed cursor stays
+        value = result.cursor
+    else:
+        value = f"run {result.run_id} ({result.rows:,} rows)"
+    state.progression.commit(result.export_name, result.mode, value)
+    if result.reconcile is not None and result.reconcile.startswith("match"):
+        state.progression.verify(result.export_name, result.mode, value)
 
 
 def _export(

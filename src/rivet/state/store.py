@@ -25,6 +25,7 @@ from rivet.state.chunk_runs import ChunkRuns
 from rivet.state.cursor_window import CursorWindows
 from rivet.state.errors import StateError
 from rivet.state.history import FileLog, Journal, SchemaLog
+from rivet.state.progression import Progression
 from rivet.state.run_log import RunLog
 
 STATE_FILE = ".rivet_state.db"
@@ -149,6 +150,20 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )
         """,
     ),
+    # 6: progression: how far each export is committed, and how far verified by a reconcile
+    (
+        """
+        CREATE TABLE progression (
+            export_name TEXT PRIMARY KEY,
+            committed_mode TEXT,
+            committed_value TEXT,
+            committed_at TEXT,
+            verified_mode TEXT,
+            verified_value TEXT,
+            verified_at TEXT
+        )
+        """,
+    ),
 )
 
 
@@ -238,6 +253,7 @@ class StateStore:
         self.journal = Journal(backend)
         self.files = FileLog(backend)
         self.windows = CursorWindows(backend)
+        self.progression = Progression(backend)
 
     def close(self) -> None:
         self._db.close()
