@@ -15,9 +15,10 @@ from rivet.cli.common import (
     guarded,
     param_option,
     parse_params,
+    write_new_file,
 )
 from rivet.cli.logging import configure_logging
-from rivet.core.errors import ExportFailed, RivetError
+from rivet.core.errors import ExportFailed
 from rivet.core.memory import limit_malloc_arenas, use_system_allocator_for_arrow
 
 RUN_EXAMPLES = """
@@ -323,14 +324,7 @@ def init(
         if output is None:
             click.echo(text, nl=False)
             return
-        try:
-            with open(output, "x", encoding="utf-8") as handle:
-                handle.write(text)
-        except FileExistsError:
-            raise RivetError(
-                f"{output} already exists; rivet init never overwrites a config",
-                hint="remove it, or choose another -o",
-            ) from None
+        write_new_file(output, text, "config")
         click.echo(f"wrote {output}: {len(advice)} export(s); next: rivet check -c {output}",
                    err=True)  # fmt: skip
 
@@ -466,36 +460,6 @@ def state_reset_chunks(ctx: click.Context, config_path: Path, export: str) -> No
     guarded(ctx, action)
 
 
-@state.command("runs")
-@config_option
-@click.option("-e", "--export", "export", metavar="NAME", help="Only this export's runs.")
-@click.option("--limit", default=20, show_default=True, help="How many recent runs.")
-@click.option("--json", "as_json", is_flag=True, help="Print the runs as JSON.")
-@click.pass_context
-def state_runs(
-    ctx: click.Context, config_path: Path, export: str | None, limit: int, as_json: bool
-) -> None:
-    """List recent export runs: status, rows, files, bytes, duration, peak memory."""
-    from rivet.commands.state import runs
-
-    def action() -> None:
-        records = runs(config_path, export, limit)
-        if as_json:
-            click.echo(json.dumps([r.to_json() for r in records], indent=2))
-            return
-        if not records:
-            click.echo("No runs recorded yet.")
-            return
-        click.echo(f"{'STARTED':<26} {'EXPORT':<24} {'STATUS':<8} {'ROWS':>12} {'SECONDS':>8}")
-        for r in records:
-            click.echo(
-                f"{r.started_at[:26]:<26} {r.export_name:<24} {r.status:<8} {r.rows:>12,} "
-                f"{r.duration_ms / 1000:>8.1f}" + (f"  {r.error}" if r.error else "")
-            )
-
-    guarded(ctx, action)
-
-
 @state.command("files")
 @config_option
 @click.option("-e", "--export", "export", metavar="NAME", help="Only this export's files.")
@@ -590,6 +554,7 @@ def completions(shell: str) -> None:
 
 for command in [*trust.COMMANDS, *planning.COMMANDS]:
     cli.add_command(command)
+state.add_command(trust.metrics, "runs")  # the same table, where session-2 users look for it
 
 
 def main() -> None:

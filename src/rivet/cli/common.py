@@ -62,3 +62,16 @@ def fail(ctx: click.Context, exc: BaseException, code: int) -> NoReturn:
     else:
         click.echo(f"Error: {message}", err=True)
     sys.exit(code)
+
+
+def write_new_file(path: Path, text: str, what: str) -> None:
+    """Write `text` to a file that must not exist yet (rivet never overwrites a config or a
+    plan someone may have edited)."""
+    try:
+        with open(path, "x", encoding="utf-8") as handle:
+            handle.write(text)
+    except FileExistsError:
+        raise RivetError(
+            f"{path} already exists; rivet never overwrites a {what}",
+            hint="remove it, or choose another -o",
+        ) from None

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from rivet.cli.common import config_option, guarded, param_option, parse_params
-from rivet.core.errors import ExportFailed, RivetError
+from rivet.cli.common import config_option, guarded, param_option, parse_params, write_new_file
+from rivet.core.errors import ExportFailed
 
 
 @click.command(
@@ -61,14 +61,7 @@ def plan(
         artifact = make_plan(config_path, exports, parse_params(params))
         text = json.dumps(artifact, indent=2) + "\n"
         if output is not None:
-            try:
-                with open(output, "x", encoding="utf-8") as handle:
-                    handle.write(text)
-            except FileExistsError:
-                raise RivetError(
-                    f"{output} already exists; rivet plan never overwrites a plan",
-                    hint="remove it, or choose another -o",
-                ) from None
+            write_new_file(output, text, "plan")
             click.echo(f"wrote {output}; run it with: rivet apply {output}", err=True)
         if output_format == "json":
             click.echo(text, nl=False)

@@ -193,7 +193,9 @@ def repair(
 @click.command()
 @config_option
 @click.option("-e", "--export", "export", metavar="NAME", help="Only this export.")
-@click.option("--last", "limit", default=20, show_default=True, help="How many recent runs.")
+@click.option(
+    "--last", "--limit", "limit", default=20, show_default=True, help="How many recent runs."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the runs as JSON.")
 @click.pass_context
 def metrics(
