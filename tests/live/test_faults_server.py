@@ -22,12 +22,12 @@ from tests.live.test_faults import ROWS, _config, _ids
 
 
 def _while_running(action: Callable[[], bool], deadline_s: float = 30) -> threading.Thread:
-    """Call `action` every 10 ms until it says it acted (or the deadline passes)."""
+    """Call `action` every few ms until it says it acted (or the deadline passes)."""
 
     def loop() -> None:
         end = time.monotonic() + deadline_s
         while time.monotonic() < end and not action():
-            time.sleep(0.01)
+            time.sleep(0.003)
 
     thread = threading.Thread(target=loop)
     thread.start()
@@ -44,7 +44,7 @@ def _pg_table(pg: Pg) -> str:
 def test_an_operator_cancel_fails_the_export_with_its_cause(tmp_path: Path, pg: Pg) -> None:
     """pg_cancel_backend raises the same SQLSTATE as a statement timeout (57014): reading the
     statement again would defy the operator, so the export fails, saying why."""
-    config = _config(tmp_path, "postgres", _pg_table(pg), throttle_ms=20)
+    config = _config(tmp_path, "postgres", _pg_table(pg), throttle_ms=20, batch_size_memory_mb=8)
     watcher = psycopg.connect(PG_URL, autocommit=True)
 
     def cancel() -> bool:
@@ -92,7 +92,8 @@ def _my_killer(my: My, statement: str) -> Callable[[], bool]:
 
 def test_a_killed_mysql_connection_is_read_again(tmp_path: Path, my_table: tuple[My, str]) -> None:
     my, table = my_table
-    config = _config(tmp_path, "mysql", table, throttle_ms=20)
+    # 8 MB pages: each statement runs ~100 ms, long enough to be caught in the processlist
+    config = _config(tmp_path, "mysql", table, throttle_ms=20, batch_size_memory_mb=8)
     killer = _while_running(_my_killer(my, "KILL CONNECTION"))
     result = rivet("run", "-c", str(config), url=my.url + "?prefer_socket=false")
     killer.join()
@@ -105,7 +106,8 @@ def test_kill_query_fails_the_export_with_its_cause(
     tmp_path: Path, my_table: tuple[My, str]
 ) -> None:
     my, table = my_table
-    config = _config(tmp_path, "mysql", table, throttle_ms=20)
+    # 8 MB pages: each statement runs ~100 ms, long enough to be caught in the processlist
+    config = _config(tmp_path, "mysql", table, throttle_ms=20, batch_size_memory_mb=8)
     killer = _while_running(_my_killer(my, "KILL QUERY"))
     result = rivet("run", "-c", str(config), url=my.url + "?prefer_socket=false")
     killer.join()
@@ -135,7 +137,14 @@ def test_a_server_restart_mid_export_is_survived(
     command = [sys.executable, "-m", "rivet", "run", "-c", str(config)]
     env = {"RIVET_TEST_SOURCE_URL": throwaway.url, "PATH": "/usr/bin:/bin"}
     export = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
-    time.sleep(1.5)  # it is reading (interpreter start ~0.5 s, then ~50 pages per second)
+    with psycopg.connect(throwaway.url, autocommit=True) as watcher:
+        deadline = time.monotonic() + 30
+        while not watcher.execute(  # restart once the export is reading its pages
+            "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%FROM public.t AS%' "
+            "AND pid <> pg_backend_pid()"
+        ).fetchone()[0]:  # type: ignore[index]
+            assert time.monotonic() < deadline, "the export never started reading"
+            time.sleep(0.01)
     throwaway.restart()
     _, stderr = export.communicate(timeout=120)
     assert export.returncode == 0, stderr
