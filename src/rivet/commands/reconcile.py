@@ -14,10 +14,10 @@ from rivet.commands.run import open_source, query_text, select_exports
 from rivet.config import load_config
 from rivet.core.errors import PlanError
 from rivet.destinations import Destination, open_destination
-from rivet.pipeline.export import record_run
 from rivet.pipeline.reconcile import ChunkCount, count_chunks
 from rivet.pipeline.repair import repair_chunks
 from rivet.pipeline.request import read_request
+from rivet.pipeline.run_record import record_run
 from rivet.pipeline.verify import verify
 from rivet.planning.export_plan import ExportPlan, resolve_export
 from rivet.sources.base import PreparedRead, ReadRequest, Source, retrying
