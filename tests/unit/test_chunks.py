@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 from datetime import date
 
@@ -59,3 +60,27 @@ def test_the_fingerprint_changes_with_the_plan_not_with_parallelism() -> None:
     assert SPEC.fingerprint("t", "other") != base
     assert SPEC.fingerprint("u", "id") != base
     assert len(base) == 16
+
+
+def test_an_integer_chunk_is_read_in_sub_ranges_that_cover_it_once() -> None:
+    import pyarrow as pa
+
+    from rivet.core.chunks import Chunk
+    from rivet.sources.chunking import integer_bounds, sub_ranges
+
+    keys = sorted([*range(0, 10_000, 3), *([5_000] * 700)])  # sparse, with a dense cluster
+    statements: list[tuple[int, int]] = []
+
+    def fetch(low: int, high: int) -> pa.Table:
+        statements.append((low, high))
+        return pa.table({"k": [k for k in keys if low <= k < high]})
+
+    bounds = integer_bounds(Chunk(3, "0", "10000"))
+    assert bounds == (0, 10_000)
+    pages = list(sub_ranges(*bounds, fetch, lambda page: 200))
+    assert sorted(k for p in pages for k in p.column("k").to_pylist()) == keys
+    assert statements[0][0] == 0 and statements[-1][1] == 10_000
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(statements))  # no gap, no overlap
+    assert max(p.num_rows for p in pages) >= 700  # the repeated value stays in one statement
+    assert integer_bounds(Chunk(1, "'2026-01-01'", "'2026-01-02'")) is None
+    assert integer_bounds(Chunk(2, None, None, is_null=True)) is None

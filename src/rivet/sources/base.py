@@ -156,6 +156,12 @@ def next_page_rows(page: pa.Table, request: ReadRequest, stats: ReadStats) -> in
     return rows_for(budget, page.nbytes / max(page.num_rows, 1), request)
 
 
+def page_rows_of(page: pa.Table, request: ReadRequest, stats: ReadStats) -> int:
+    """Rows the next statement should return, from the bytes per row of `page`."""
+    per_row = page.nbytes / max(page.num_rows, 1)
+    return scaled(rows_for(request.page_bytes, per_row, request), stats)
+
+
 def scaled(rows: int, stats: ReadStats) -> int:
     """A fixed statement size (key ranges), shrunk by the memory guard's scale."""
     return max(MIN_PAGE_ROWS, int(rows * stats.page_scale))

@@ -7,8 +7,11 @@ so no statement here reads the table itself when the column is indexed.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from datetime import date
 from typing import Protocol
+
+import pyarrow as pa
 
 from rivet.core.chunks import (
     MAX_CHUNKS,
@@ -118,3 +121,33 @@ def _require(export: str, column: str, kind: str, allowed: tuple[str, ...], why:
             f"export '{export}': chunk_column '{column}' cannot be chunked: {why}",
             hint="choose another chunk_column, or chunk_by_days / chunk_dense to match its type",
         )
+
+
+def integer_bounds(chunk: Chunk) -> tuple[int, int] | None:
+    """(low, high) of a chunk of integer keys with both bounds, else None."""
+    if chunk.is_null or chunk.low is None or chunk.high is None:
+        return None
+    try:
+        return int(chunk.low), int(chunk.high)
+    except ValueError:
+        return None
+
+
+def sub_ranges(
+    low: int, high: int, fetch: Callable[[int, int], pa.Table], page_rows: Callable[[pa.Table], int]
+) -> Iterator[pa.Table]:
+    """Read an integer chunk [low, high) as key sub-ranges `k >= a AND k < b` (no LIMIT, so
+    repeated values of a non-unique chunk column are never split), each sized from the rows per
+    key seen so far to return about `page_rows` rows: short statements however large the chunk."""
+    width = max(1, (high - low) // 64) if high - low > 64 else high - low
+    start = low
+    while start < high:
+        end = min(high, start + width)
+        page = fetch(start, end)
+        if page.num_rows:
+            yield page
+            wanted = page_rows(page)
+            width = max(1, min(width * 4, int(width * wanted / page.num_rows)))
+        else:
+            width *= 4
+        start = end

@@ -37,6 +37,7 @@ from rivet.sources.base import (
     ReadStats,
     check_position,
     next_page_rows,
+    page_rows_of,
     retrying,
     rows_for,
     scaled,
@@ -339,7 +340,7 @@ class MySQLSource:
         session = _session(request, prepared.mariadb)
         select = _select(request, prepared)
         if request.chunk is not None:
-            yield from self._streamed(request, _first_statement(request, prepared), session, stats)
+            yield from self._chunk_pages(request, prepared, select, session, stats)
         elif prepared.key_span is not None:
             yield from self._range_pages(request, prepared, select, session, stats)
         elif prepared.key:
@@ -421,6 +422,32 @@ class MySQLSource:
             after = [k.literal(t) for k, t in zip(prepared.key, position, strict=True)]
             limit = next_page_rows(page, request, stats)
             throttle(request, stats)
+
+    def _chunk_pages(
+        self,
+        request: ReadRequest,
+        prepared: MyPreparedRead,
+        select: str,
+        session: list[str],
+        stats: ReadStats,
+    ) -> Iterator[pa.Table]:
+        """An integer chunk as key sub-ranges sized to the page budget (each a short statement
+        on its own connection, read again on a transient error); others as one statement."""
+        assert request.chunk is not None
+        bounds = chunking.integer_bounds(request.chunk.chunk)
+        if bounds is None:
+            yield from self._streamed(request, _first_statement(request, prepared), session, stats)
+            return
+        column = f"_rivet.{quote_ident(request.chunk.column)}"
+
+        def fetch(low: int, high: int) -> pa.Table:
+            sql = f"{select} WHERE {column} >= {low} AND {column} < {high}"
+            page = self._fetch(sql, session, stats, request)
+            throttle(request, stats)
+            return page
+
+        pages = chunking.sub_ranges(*bounds, fetch, lambda p: page_rows_of(p, request, stats))
+        yield from pages
 
     def _streamed(
         self, request: ReadRequest, select: str, session: list[str], stats: ReadStats

@@ -34,15 +34,17 @@ from rivet.sources.base import (
     COALESCED,
     FIRST_PAGE_ROWS,
     MIN_PAGE_ROWS,
+    ChunkRead,
     ReadRequest,
     ReadStats,
     check_position,
     next_page_rows,
+    page_rows_of,
     retrying,
     scaled,
     throttle,
 )
-from rivet.sources.chunking import chunk_where
+from rivet.sources.chunking import chunk_where, integer_bounds, sub_ranges
 from rivet.sources.columns import ColumnPlan
 from rivet.sources.normalize import guard_select_list
 from rivet.sources.pg_errors import source_error
@@ -355,17 +357,26 @@ def chunk_pages(
     request: ReadRequest,
     plans: Sequence[ColumnPlan],
     stats: ReadStats,
-    where: str,
-    snapshot: str | None,
+    chunk: ChunkRead,
 ) -> Iterator[pa.Table]:
-    """One chunk: one streamed statement `SELECT ... WHERE <chunk>` (no order), in its own
-    transaction (importing the run's snapshot when there is one)."""
-    session = Session(url, request, stats, snapshot)
+    """One chunk, in its own transaction (importing the run's snapshot when there is one): an
+    integer chunk as key sub-ranges sized to the page budget (short statements, whatever the
+    chunk size); other chunks as one streamed statement `SELECT ... WHERE <chunk>`."""
+    session = Session(url, request, stats, chunk.snapshot)
     try:
-        source = source_of(request)
-        yield from session.stream(
-            f"{pg_sql.select_all(select_list(plans, request), source)} WHERE {where}"
-        )
+        select = pg_sql.select_all(select_list(plans, request), source_of(request))
+        column = pg_sql.column_ref(chunk.column)
+        bounds = integer_bounds(chunk.chunk)
+        if bounds is None:
+            yield from session.stream(f"{select} WHERE {chunk_where(column, chunk.chunk)}")
+            return
+
+        def fetch(low: int, high: int) -> pa.Table:
+            page = session.fetch(f"{select} WHERE {column} >= {low} AND {column} < {high}")
+            throttle(request, stats)
+            return page
+
+        yield from sub_ranges(*bounds, fetch, lambda page: page_rows_of(page, request, stats))
     finally:
         session.close()
 

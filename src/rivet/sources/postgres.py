@@ -458,11 +458,7 @@ class PostgresSource:
         self, request: ReadRequest, prepared: PgPreparedRead, stats: ReadStats
     ) -> Iterator[pa.Table]:
         if request.chunk is not None:
-            chunk = request.chunk
-            where = chunking.chunk_where(pg_sql.column_ref(chunk.column), chunk.chunk)
-            return pg_read.chunk_pages(
-                self._url, request, prepared.plans, stats, where, chunk.snapshot
-            )
+            return pg_read.chunk_pages(self._url, request, prepared.plans, stats, request.chunk)
         if prepared.key_span is not None:
             low, high, estimate, bytes_per_row = prepared.key_span
             rows = rows_for(request.page_bytes, max(bytes_per_row, 16), request)
