@@ -46,7 +46,7 @@ def _export(tmp_path: Path, my: My, export: dict[str, object]) -> tuple[object, 
         ],
         source={"type": "mysql", "url_env": "RIVET_TEST_SOURCE_URL"},
     )
-    return rivet("run", "-c", str(config), "--json", url=my.url), out
+    return rivet("run", "-c", str(config), "--json", "--validate", url=my.url), out
 
 
 def test_every_type_round_trips_exactly(tmp_path: Path, my: My) -> None:

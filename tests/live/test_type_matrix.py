@@ -60,7 +60,8 @@ def _export(tmp_path: Path, table: str, fmt: str) -> Path:
             }
         ],
     )
-    result = rivet("run", "-c", str(config))
+    # --validate: every part is read back and its column checksums compared, for every type
+    result = rivet("run", "-c", str(config), "--validate")
     assert result.returncode == 0, result.stderr
     (part,) = out.glob(f"matrix_*.{fmt}")
     return part

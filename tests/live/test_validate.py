@@ -198,3 +198,40 @@ def test_a_deleted_object_on_s3_is_missing(
     s3.client.delete_object(Bucket=s3.bucket, Key=part)
     (report,) = validate(config)
     assert [(p.kind, p.path) for p in report.problems] == [("missing", part.split("/")[-1])]
+
+
+def test_csv_parts_are_parsed_back_into_their_types(
+    tmp_path: Path, pg: Pg, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--validate and validate --full compare a CSV part's column checksums too: an edited value
+    is named by its column even when the size and hash in the manifests were patched."""
+    monkeypatch.setenv("RIVET_TEST_SOURCE_URL", PG_URL)
+    pg.execute("CREATE TABLE c (id int PRIMARY KEY, name text, amount numeric(10,2), "
+               "at timestamptz, d date, ok boolean, f float8, raw bytea)")  # fmt: skip
+    pg.execute("INSERT INTO c SELECT g, CASE g % 3 WHEN 0 THEN NULL WHEN 1 THEN '' "
+               "ELSE 'n,\"' || g END, g / 8.0, timestamptz '2026-01-01' + g * interval '1 s', "
+               "date '2026-01-01' + g, g % 2 = 0, g / 3.0, decode(md5(g::text), 'hex') "
+               "FROM generate_series(1, 2000) g")  # fmt: skip
+    out = tmp_path / "out"
+    config = write_config(
+        tmp_path,
+        [{"name": "c", "table": f"{pg.schema}.c", "format": "csv",
+          "destination": {"type": "local", "path": str(out)}}],
+    )  # fmt: skip
+    (result,) = rivet.run(config, validate=True, quiet=True).results
+    assert result.status == "success" and result.validated == "pass", result.error
+    (report,) = validate(config, full=True)
+    assert report.status == "passed", report.problems
+    (part,) = out.glob("*.csv")
+    text = part.read_text()
+    edited = text.replace("2026-01-01 00:00:07", "2026-01-01 00:00:08", 1)
+    assert edited != text
+    part.write_text(edited)
+    for path in [out / "manifest.json", *(out / "_manifests").glob("*.json")]:
+        manifest = json.loads(path.read_text())
+        manifest["parts"][0]["content_fingerprint"] = fingerprint(part)
+        path.write_text(json.dumps(manifest, indent=2) + "\n")
+    (out / "_SUCCESS").write_text(success_marker((out / "manifest.json").read_bytes()).decode())
+    assert _problems(config) == []
+    (report,) = validate(config, full=True)
+    assert [p.detail for p in report.problems] == ["column checksums differ: at"]

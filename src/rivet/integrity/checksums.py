@@ -4,7 +4,8 @@ A column's checksum is `xxh3:<16 hex>` over its type family and row count and th
 that follow the rows in order, whatever the batch boundaries:
 
     validity  one byte per row: 1 = value, 0 = NULL (so NULL is never the same as "" or 0)
-    values    fixed-width types: each value's little-endian bytes (NULL slots zeroed);
+    values    fixed-width types: each value's little-endian bytes (NULL slots zeroed, every
+              floating-point NaN as the one quiet NaN);
               variable-width types: each value's length as int64 (NULL: 0)
     data      variable-width types: the value bytes, back to back
 
@@ -118,6 +119,13 @@ class ColumnChecksum:
             values = raw.reshape(count, width).copy()
             values[~array.is_valid().to_numpy(zero_copy_only=False)] = 0
             raw = values.reshape(-1)
+        if pa.types.is_floating(array.type) and width in (4, 8):
+            floats = raw.view(f"<f{width}")
+            nans = np.isnan(floats)
+            if nans.any():  # one NaN: drivers and text parsers differ in sign and payload bits
+                floats = floats.copy()
+                floats[nans] = np.nan
+                raw = floats.view(np.uint8)
         self._values.update(np.ascontiguousarray(raw).data)
 
     def _feed_variable(self, array: pa.Array) -> None:

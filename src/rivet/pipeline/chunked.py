@@ -402,7 +402,9 @@ class _ChunkRun:
             f"{self.base_name}_chunk{index:05d}",
             self.plan.max_file_size,
             deliver=self.destination.deliver,
-            check=(lambda part: validate_part(part, self.plan.output.kind, self.plan.name))
+            check=(
+                lambda part: validate_part(part, self.plan.output.kind, self.plan.name, self.schema)
+            )
             if self.validate
             else None,
         )

@@ -136,7 +136,7 @@ def _export(
             # With quality gates, parts wait on local disk until the gates pass: an object store
             # must not receive a part of a run that will not be published.
             deliver=destination.deliver if tracker is None else lambda part: None,
-            check=(lambda part: validate_part(part, plan.output.kind, plan.name))
+            check=(lambda part: validate_part(part, plan.output.kind, plan.name, schema))
             if options.validate
             else None,
         )

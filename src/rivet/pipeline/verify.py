@@ -9,10 +9,13 @@ Parts a repair moved to `_quarantine/` are expected to be gone.
 
 from __future__ import annotations
 
+import re
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+import pyarrow as pa
 
 from rivet.destinations import Destination
 from rivet.destinations.base import MANIFEST, MANIFESTS, PROBE, QUARANTINE, SUCCESS, run_manifest
@@ -126,10 +129,11 @@ def _check_part(
             return Problem("altered", part.path, "content hash differs from the manifest")
         if full:
             try:
-                rows, columns = read_back(local, manifest.format)
+                rows, columns = read_back(local, manifest.format, _types(manifest))
             except Exception as exc:
                 return Problem("unreadable", part.path, f"{type(exc).__name__}: {exc}")
-            found = differences(part.rows, part.column_checksums, rows, columns)
+            csv = manifest.format == "csv"
+            found = differences(part.rows, part.column_checksums, rows, columns, partial=csv)
             if found:
                 return Problem("altered", part.path, "; ".join(found))
     finally:
@@ -167,6 +171,31 @@ def _check_latest(
         )
     elif not marker_matches(marker, latest):
         result.problems.append(Problem("marker", SUCCESS, "does not hold manifest.json's hash"))
+
+
+_TIMESTAMP = re.compile(r"timestamp\[(s|ms|us|ns)(?:, tz=(.+))?\]")
+_DECIMAL = re.compile(r"decimal128\((\d+), (-?\d+)\)")
+
+
+def _types(manifest: Manifest) -> dict[str, pa.DataType] | None:
+    """The written Arrow types, from the manifest's type names (a CSV part is parsed into
+    them); a type it cannot name is read as text, and its checksum is not compared."""
+    if not manifest.columns:
+        return None
+    return {name: _arrow_type(family) for name, family in manifest.columns}
+
+
+def _arrow_type(family: str) -> pa.DataType:
+    if match := _TIMESTAMP.fullmatch(family):
+        return pa.timestamp(match.group(1), match.group(2))
+    if match := _DECIMAL.fullmatch(family):
+        return pa.decimal128(int(match.group(1)), int(match.group(2)))
+    if family == "date32[day]":
+        return pa.date32()
+    try:
+        return pa.type_for_alias(family)
+    except ValueError:
+        return pa.large_binary()  # not parsed back: compared by the content hash only
 
 
 def _bookkeeping(name: str) -> bool:
