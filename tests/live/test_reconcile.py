@@ -13,7 +13,7 @@ import rivet
 from rivet.commands.reconcile import reconcile, repair
 from rivet.commands.state import progression
 from rivet.commands.validate import validate
-from tests.live.conftest import PG_URL, My, Pg, write_config
+from tests.live.conftest import PG_URL, S3, My, Pg, write_config
 from tests.live.conftest import rivet as rivet_cli
 
 
@@ -150,3 +150,29 @@ def test_reconcile_refuses_what_it_cannot_check(tmp_path: Path, pg: Pg) -> None:
     result = rivet_cli("reconcile", "-c", str(config), "-e", "f")
     assert result.returncode != 0
     assert "is not chunked" in result.stderr and "rivet run --reconcile" in result.stderr
+
+
+def test_repair_on_s3_moves_what_it_replaces_and_validates(
+    tmp_path: Path, pg: Pg, s3: S3, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RIVET_TEST_SOURCE_URL", PG_URL)
+    pg.execute("CREATE TABLE r (id int PRIMARY KEY, v text)")
+    pg.execute("INSERT INTO r SELECT g, 'v' || g FROM generate_series(1, 1000) g")
+    config = write_config(
+        tmp_path,
+        [{"name": "r", "table": f"{pg.schema}.r", "format": "csv", "mode": "chunked",
+          "chunk_size": 250, "chunk_checkpoint": True,
+          "destination": {"type": "s3", "bucket": s3.bucket, "prefix": "r/",
+                          "endpoint": s3.endpoint, "region": "us-east-1"}}],
+    )  # fmt: skip
+    assert rivet.run(config, quiet=True).results[0].status == "success"
+    victim = next(k for k in s3.keys("r/") if k.endswith("_chunk00002.csv"))
+    s3.client.delete_object(Bucket=s3.bucket, Key=victim)
+    pg.execute("UPDATE r SET v = 'changed' WHERE id = 10")  # same count: not a candidate
+    (before,) = validate(config)
+    assert [(p.kind, p.path) for p in before.problems] == [("missing", victim[2:])]
+    done = repair(config, "r", execute=True)
+    assert [c.index for c in done.candidates] == [2] and done.rows == 250
+    (after,) = validate(config, full=True)
+    assert after.status == "passed", after.problems
+    assert after.rows == 1000

@@ -64,14 +64,16 @@ def verify(
     # A prefix may be shared by several exports: their parts are listed, not extra.
     listed = {part.path for m in every for part in m.parts}
     replaced = {path for m in every for path in m.replaces}
+    checked: set[str] = set()  # a repair manifest lists the parts it kept again: check once
     with tempfile.TemporaryDirectory(prefix="rivet-validate-") as scratch:
         for manifest in manifests:
             result.runs.append(manifest.run_id)
             for problem in manifest.problems():
                 result.problems.append(Problem("manifest", run_manifest(manifest.run_id), problem))
             for part in manifest.parts:
-                if part.path in replaced:
+                if part.path in replaced or part.path in checked:
                     continue
+                checked.add(part.path)
                 found = _check_part(destination, objects, manifest, part, Path(scratch), full)
                 if found:
                     result.problems.append(found)
