@@ -13,7 +13,6 @@ from __future__ import annotations
 import ctypes
 import os
 import sys
-import time
 
 _M_ARENA_MAX = -8  # from glibc's malloc.h
 
@@ -38,23 +37,19 @@ def use_system_allocator_for_arrow() -> None:
 
 
 class FreeMemoryReleaser:
-    """Hand freed heap memory back to the kernel (glibc `malloc_trim`), at most every `every_s`
-    (by default after every batch: a call costs well under a millisecond here).
+    """Hand freed heap memory back to the kernel (glibc `malloc_trim`); called after every batch
+    (a call costs well under a millisecond here).
 
     glibc keeps memory freed by other threads' arenas (the drivers decode on their own threads)
     mapped: a loop of 4 MB ConnectorX pages alone grows to ~250 MB resident, and to ~100 MB
     when the free memory is released after each page. A no-op off glibc."""
 
-    def __init__(self, every_s: float = 0.0) -> None:
-        self._every = every_s
-        self._last = 0.0
+    def __init__(self) -> None:
         try:
             self._trim = ctypes.CDLL("libc.so.6").malloc_trim if sys.platform == "linux" else None
         except (OSError, AttributeError):
             self._trim = None
 
     def __call__(self) -> None:
-        now = time.monotonic()
-        if self._trim is not None and now - self._last >= self._every:
-            self._last = now
+        if self._trim is not None:
             self._trim(0)

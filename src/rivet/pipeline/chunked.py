@@ -147,18 +147,12 @@ def export_chunked(
 def _check_gates(tracker: QualityTracker, rows: int, resumed: bool, result: ExportResult) -> None:
     """The gates over every chunk: row counts from the ledger, the rest from what was read."""
     read = tracker.rows
-    tracker.rows = rows
     if resumed and read < rows and tracker.column_gates:
         tracker.warnings.append(
             f"quality: null ratios and uniqueness cover the {read:,} rows this resumed run read, "
             f"not the {rows - read:,} of chunks completed before"
         )
-        tracker.rows = read
-        problems = [p for p in tracker.problems() if p.startswith("column")]
-        tracker.rows = rows
-        problems = [p for p in tracker.problems() if not p.startswith("column")] + problems
-    else:
-        problems = tracker.problems()
+    problems = tracker.problems(row_count=rows)
     result.warnings.extend(tracker.warnings)
     result.quality = "FAIL" if problems else "pass"
     result.note("quality", result=result.quality, problems=problems)

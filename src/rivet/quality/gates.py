@@ -75,12 +75,15 @@ class QualityTracker:
                 )
                 del self._seen[name]
 
-    def problems(self) -> list[str]:
+    def problems(self, row_count: int | None = None) -> list[str]:
+        """What fails. `row_count`: the rows the count gates judge, when they are more than
+        the rows observed here (chunks completed by an earlier, resumed-from run)."""
         gates, found = self._gates, []
-        if gates.row_count_min is not None and self.rows < gates.row_count_min:
-            found.append(f"{self.rows:,} rows, fewer than row_count_min {gates.row_count_min:,}")
-        if gates.row_count_max is not None and self.rows > gates.row_count_max:
-            found.append(f"{self.rows:,} rows, more than row_count_max {gates.row_count_max:,}")
+        count = self.rows if row_count is None else row_count
+        if gates.row_count_min is not None and count < gates.row_count_min:
+            found.append(f"{count:,} rows, fewer than row_count_min {gates.row_count_min:,}")
+        if gates.row_count_max is not None and count > gates.row_count_max:
+            found.append(f"{count:,} rows, more than row_count_max {gates.row_count_max:,}")
         for name, limit in gates.null_ratio_max.items():
             ratio = self._nulls[name] / self.rows if self.rows else 0.0
             if ratio > limit:
