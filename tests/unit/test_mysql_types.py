@@ -6,9 +6,11 @@ import pyarrow as pa
 import pytest
 
 from rivet.config.column_types import parse_column_type
+from rivet.core.errors import TypeMappingError
 from rivet.sources import mysql_types as t
 from rivet.sources.mysql_errors import source_error
 from rivet.sources.mysql_types import MyColumn, decimal_precision, plan_column
+from rivet.sources.normalize import normalize, select_list, target_schema
 
 TEXT, BINARY = 45, 63
 U = t.UNSIGNED_FLAG
@@ -17,7 +19,7 @@ U = t.UNSIGNED_FLAG
 @pytest.mark.parametrize(
     ("column", "arrow_type", "select", "conversion"),
     [
-        (MyColumn("c", t.TINY, 0, BINARY, 1), pa.bool_(), "_rivet.`c`", "none"),
+        (MyColumn("c", t.TINY, 0, BINARY, 1), pa.bool_(), "_rivet.`c`", "boolean_01"),
         (MyColumn("c", t.TINY, 0, BINARY, 4), pa.int8(), "_rivet.`c`", "none"),
         (MyColumn("c", t.TINY, U, BINARY, 3), pa.uint8(), "_rivet.`c`", "none"),
         (MyColumn("c", t.SHORT, U, BINARY, 5), pa.uint16(), "_rivet.`c`", "none"),
@@ -53,7 +55,7 @@ U = t.UNSIGNED_FLAG
         (
             MyColumn("c", t.TIMESTAMP),
             pa.timestamp("us", tz="UTC"),
-            "IF(_rivet.`c` = 0, NULL, CAST(UNIX_TIMESTAMP(_rivet.`c`) * 1000000 AS SIGNED))",
+            "CAST(UNIX_TIMESTAMP(_rivet.`c`) * 1000000 AS SIGNED)",
             "epoch_micros_utc",
         ),
         (
@@ -83,13 +85,36 @@ def test_mapping(column: MyColumn, arrow_type: pa.DataType, select: str, convers
     assert plan.conversion == conversion
 
 
-def test_guards_refuse_zero_dates_and_non_boolean_tinyint1() -> None:
-    assert (
-        plan_column(MyColumn("c", t.DATE)).guard_sql
-        == "(MONTH(_rivet.`c`) = 0 OR DAYOFMONTH(_rivet.`c`) = 0)"
-    )
-    assert plan_column(MyColumn("c", t.TINY, 0, BINARY, 1)).guard_sql == "_rivet.`c` NOT IN (0, 1)"
+def test_zero_dates_are_guarded_only_on_a_page_the_driver_refused() -> None:
+    date = plan_column(MyColumn("c", t.DATE))
+    assert date.guard_sql == "(MONTH(_rivet.`c`) = 0 OR DAYOFMONTH(_rivet.`c`) = 0)"
+    assert date.lean_sql == "_rivet.`c` AS `c`"
+    lean = select_list([date], lambda name: f"`{name}`", lean=True)
+    guarded = select_list([date], lambda name: f"`{name}`", lean=False)
+    assert lean == ["_rivet.`c` AS `c`"]
+    assert guarded == [date.select_sql, f"({date.guard_sql}) AS `_rivet_guard_0`"]
+    # Values ConnectorX reads without complaint are checked in Arrow instead of per row in SQL.
+    for column in (MyColumn("c", t.TINY, 0, BINARY, 1), MyColumn("c", t.TIMESTAMP)):
+        plan = plan_column(column)
+        assert plan.guard_sql is None and plan.lean_sql is None and plan.guard_problem
     assert plan_column(MyColumn("c", t.LONG, 0, BINARY, 11)).guard_sql is None
+
+
+def test_normalize_refuses_non_boolean_tinyint1_and_the_zero_timestamp() -> None:
+    boolean = plan_column(MyColumn("b", t.TINY, 0, BINARY, 1))
+    stamp = plan_column(MyColumn("s", t.TIMESTAMP))
+    schema = target_schema([boolean, stamp])
+    good = pa.record_batch([pa.array([0, 1, None], pa.int8()), pa.array([1, None, 5])], ["b", "s"])
+    out = normalize(good, [boolean, stamp], schema, "e")
+    assert out.column(0).to_pylist() == [False, True, None]
+    assert out.column(1).type == pa.timestamp("us", tz="UTC")
+    assert out.column(1).cast(pa.int64()).to_pylist() == [1, None, 5]
+    for bad, name in (
+        (pa.record_batch([pa.array([0, 2], pa.int8()), pa.array([1, 1])], ["b", "s"]), "b"),
+        (pa.record_batch([pa.array([0, 1], pa.int8()), pa.array([1, 0])], ["b", "s"]), "s"),
+    ):
+        with pytest.raises(TypeMappingError, match=f"column '{name}'"):
+            normalize(bad, [boolean, stamp], schema, "e")
 
 
 def test_decimal_precision_from_display_length() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 from pathlib import Path
@@ -123,6 +124,10 @@ def run(
     export succeeded (or was skipped), 1 otherwise.
     """
     from rivet.commands.run import run as run_command
+
+    # The modules just imported stay for the life of the process: leave them out of the
+    # garbage collector's full passes, which would otherwise walk them again and again.
+    gc.freeze()
 
     def action() -> None:
         aggregate = run_command(

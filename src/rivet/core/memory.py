@@ -15,6 +15,7 @@ import os
 import sys
 
 _M_ARENA_MAX = -8  # from glibc's malloc.h
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 def limit_malloc_arenas(arenas: int = 2) -> None:
@@ -38,18 +39,33 @@ def use_system_allocator_for_arrow() -> None:
 
 class FreeMemoryReleaser:
     """Hand freed heap memory back to the kernel (glibc `malloc_trim`); called after every batch
-    (a call costs well under a millisecond here).
+    (a call costs well under a millisecond here), it acts only while resident memory is above
+    `above_bytes` (0: always).
 
     glibc keeps memory freed by other threads' arenas (the drivers decode on their own threads)
     mapped: a loop of 4 MB ConnectorX pages alone grows to ~250 MB resident, and to ~100 MB
     when the free memory is released after each page. A no-op off glibc."""
 
-    def __init__(self) -> None:
+    def __init__(self, above_bytes: int = 0) -> None:
+        self._above = above_bytes
         try:
             self._trim = ctypes.CDLL("libc.so.6").malloc_trim if sys.platform == "linux" else None
         except (OSError, AttributeError):
             self._trim = None
 
     def __call__(self) -> None:
-        if self._trim is not None:
-            self._trim(0)
+        if self._trim is None:
+            return
+        if self._above and current_rss_bytes() <= self._above:
+            return
+        self._trim(0)
+
+
+def current_rss_bytes() -> int:
+    try:
+        with open("/proc/self/statm") as handle:
+            return int(handle.read().split()[1]) * _PAGE
+    except (OSError, IndexError, ValueError):
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024

@@ -16,9 +16,8 @@ from collections.abc import Iterator
 import pyarrow as pa
 
 from rivet.core.errors import RivetError
-from rivet.core.memory import FreeMemoryReleaser
+from rivet.core.memory import FreeMemoryReleaser, current_rss_bytes
 from rivet.planning.tuning import Tuning
-from rivet.report.rss import current_rss_bytes
 from rivet.sources.base import ReadStats
 
 MIN_SCALE = 1 / 64
@@ -35,12 +34,13 @@ class MemoryGuard:
         self._max_batch = (tuning.max_batch_memory_mb or 0) << 20
         self._policy = tuning.on_batch_memory_exceeded
         self._stats = stats
-        self._release = FreeMemoryReleaser()
+        self._release = FreeMemoryReleaser(tuning.release_memory_above_mb << 20)
         self.warnings: list[str] = []
 
     def watch(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         """The batches, each checked before it is handed on (and so before it is written); once
-        one is written, the memory freed meanwhile goes back to the system."""
+        one is written, the memory freed meanwhile goes back to the system (on `fast`, only
+        while the process is above its resident bound)."""
         for batch in batches:
             self.check(batch)
             yield batch

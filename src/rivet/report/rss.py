@@ -2,21 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from types import TracebackType
 
-_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
-
-
-def current_rss_bytes() -> int:
-    try:
-        with open("/proc/self/statm") as handle:
-            return int(handle.read().split()[1]) * _PAGE
-    except (OSError, IndexError, ValueError):
-        import resource
-
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+from rivet.core.memory import current_rss_bytes
 
 
 class PeakRss:

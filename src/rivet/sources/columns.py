@@ -26,7 +26,10 @@ EXACT, COMPATIBLE, LOGICAL_STRING, LOSSY, UNSUPPORTED = (
 NONE = "none"
 DECIMAL = "decimal"  # exact decimal text -> decimal128/256
 DECIMAL_LIST = "decimal_list"  # list of decimal text -> list of decimals
-EPOCH_MICROS_UTC = "epoch_micros_utc"  # int64 microseconds since the epoch -> timestamp[us, UTC]
+# int64 microseconds since the epoch -> timestamp[us, UTC]; 0 is refused with `guard_problem`
+# (MySQL reads its zero TIMESTAMP as 0, and no valid TIMESTAMP is the epoch itself)
+EPOCH_MICROS_UTC = "epoch_micros_utc"
+BOOLEAN_01 = "boolean_01"  # integer 0/1 -> bool; any other value is refused with `guard_problem`
 MICROS_DURATION = "micros_duration"  # int64 microseconds -> duration[us]
 
 
@@ -43,6 +46,10 @@ class ColumnPlan:
     # (e.g. a multi-dimensional array, a MySQL zero date): values rivet refuses to carry silently.
     guard_sql: str | None = None
     guard_problem: str | None = None
+    # A cheaper select-list entry without the guard, for values the driver itself refuses
+    # loudly (ConnectorX panics on a MySQL zero date): pages are read with it, and only a page
+    # the driver refused is read again with `select_sql` and the guard, which names the column.
+    lean_sql: str | None = None
     note: str | None = None
 
     def field(self) -> pa.Field:

@@ -60,7 +60,7 @@ from rivet.sources.mysql_types import (
     plan_column,
     quote_ident,
 )
-from rivet.sources.normalize import guard_select_list, normalize, target_schema
+from rivet.sources.normalize import normalize, select_list, target_schema
 from rivet.sources.ranges import in_range_order, plan_ranges
 from rivet.sources.versions import require_supported
 
@@ -289,8 +289,9 @@ class MySQLSource:
         unbounded = replace(request, incremental=replace(request.incremental, until=None))
         keys = ", ".join(f"_rivet.{quote_ident(k.name)} DESC" for k in prepared.key)
         where = " AND ".join(_keyset_conditions(unbounded, prepared))
-        sql = f"{_select(request, prepared)} WHERE {where} ORDER BY {keys} LIMIT 1"
-        page = self._fetch(sql, _session(request, prepared.mariadb), ReadStats(), request)
+        selects = _Selects(_select(request, prepared, lean=True), _select(request, prepared))
+        sql = f"{selects.lean} WHERE {where} ORDER BY {keys} LIMIT 1"
+        page = self._fetch(sql, _session(request, prepared.mariadb), ReadStats(), request, selects)
         if not page.num_rows:
             return None
         return tuple(k.text(page.column(k.name)[-1].as_py()) for k in prepared.key)
@@ -338,21 +339,21 @@ class MySQLSource:
         self, request: ReadRequest, prepared: MyPreparedRead, stats: ReadStats
     ) -> Iterator[pa.Table]:
         session = _session(request, prepared.mariadb)
-        select = _select(request, prepared)
+        selects = _Selects(_select(request, prepared, lean=True), _select(request, prepared))
         if request.chunk is not None:
-            yield from self._chunk_pages(request, prepared, select, session, stats)
+            yield from self._chunk_pages(request, prepared, selects, session, stats)
         elif prepared.key_span is not None:
-            yield from self._range_pages(request, prepared, select, session, stats)
+            yield from self._range_pages(request, prepared, selects, session, stats)
         elif prepared.key:
-            yield from self._keyset_pages(request, prepared, select, session, stats)
-        else:
-            yield from self._streamed(request, select, session, stats)
+            yield from self._keyset_pages(request, prepared, selects, session, stats)
+        else:  # one statement, not read again: guarded from the start
+            yield from self._streamed(request, selects.guarded, session, stats)
 
     def _range_pages(
         self,
         request: ReadRequest,
         prepared: MyPreparedRead,
-        select: str,
+        selects: _Selects,
         session: list[str],
         stats: ReadStats,
     ) -> Iterator[pa.Table]:
@@ -372,10 +373,10 @@ class MySQLSource:
             while True:
                 limit = scaled(cap, stats)
                 sql = (
-                    f"{select} WHERE {key} > {after} AND {key} <= {upto} ORDER BY {key} "
+                    f"{selects.lean} WHERE {key} > {after} AND {key} <= {upto} ORDER BY {key} "
                     f"LIMIT {limit}"
                 )
-                page = self._fetch(sql, session, stats, request)
+                page = self._fetch(sql, session, stats, request, selects)
                 if page.num_rows:
                     yield page
                 throttle(request, stats)
@@ -392,7 +393,7 @@ class MySQLSource:
         self,
         request: ReadRequest,
         prepared: MyPreparedRead,
-        select: str,
+        selects: _Selects,
         session: list[str],
         stats: ReadStats,
     ) -> Iterator[pa.Table]:
@@ -408,10 +409,10 @@ class MySQLSource:
         while True:
             where = conditions + ([f"({keys}) > ({', '.join(after)})"] if after else [])
             sql = (
-                f"{select}{' WHERE ' + ' AND '.join(where) if where else ''} "
+                f"{selects.lean}{' WHERE ' + ' AND '.join(where) if where else ''} "
                 f"ORDER BY {keys} LIMIT {limit}"
             )
-            page = self._fetch(sql, session, stats, request)
+            page = self._fetch(sql, session, stats, request, selects)
             if page.num_rows == 0:
                 return
             position = tuple(k.text(page.column(k.name)[-1].as_py()) for k in prepared.key)
@@ -427,7 +428,7 @@ class MySQLSource:
         self,
         request: ReadRequest,
         prepared: MyPreparedRead,
-        select: str,
+        selects: _Selects,
         session: list[str],
         stats: ReadStats,
     ) -> Iterator[pa.Table]:
@@ -441,8 +442,8 @@ class MySQLSource:
         column = f"_rivet.{quote_ident(request.chunk.column)}"
 
         def fetch(low: int, high: int) -> pa.Table:
-            sql = f"{select} WHERE {column} >= {low} AND {column} < {high}"
-            page = self._fetch(sql, session, stats, request)
+            sql = f"{selects.lean} WHERE {column} >= {low} AND {column} < {high}"
+            page = self._fetch(sql, session, stats, request, selects)
             throttle(request, stats)
             return page
 
@@ -473,27 +474,46 @@ class MySQLSource:
         stats.record_statement(time.perf_counter() - started)
 
     def _fetch(
-        self, sql: str, session: list[str], stats: ReadStats, request: ReadRequest
+        self,
+        sql: str,
+        session: list[str],
+        stats: ReadStats,
+        request: ReadRequest,
+        selects: _Selects,
     ) -> pa.Table:
         """One page on its own connection; a transient error (lost connection) reads the same
-        page again on a new one. Pages are keyed, so this never duplicates or skips a row."""
+        page again on a new one. Pages are keyed, so this never duplicates or skips a row. A
+        page the driver refuses (a value it cannot decode) is read again guarded, so that the
+        guard names the column and its problem."""
 
-        def attempt() -> pa.Table:
+        def attempt(statement: str) -> pa.Table:
             started = time.perf_counter()
             with _driver_errors(request.export):
                 page: pa.Table = connectorx.read_sql(
-                    self._url, sql, return_type="arrow", pre_execution_query=session
+                    self._url, statement, return_type="arrow", pre_execution_query=session
                 )
             stats.record_statement(time.perf_counter() - started)
             return page
 
-        return retrying(request, attempt)
+        try:
+            return retrying(request, lambda: attempt(sql))
+        except DriverRefused:
+            if selects.lean == selects.guarded:
+                raise
+            guarded = selects.guarded + sql[len(selects.lean) :]
+            return retrying(request, lambda: attempt(guarded))
 
 
-def _select(request: ReadRequest, prepared: MyPreparedRead) -> str:
-    columns = [p.select_sql for p in prepared.plans] + guard_select_list(
-        prepared.plans, "`_rivet_guard_{}`"
-    )
+@dataclass(frozen=True)
+class _Selects:
+    """A read's `SELECT ... FROM`, lean (see ColumnPlan.lean_sql) and guarded."""
+
+    lean: str
+    guarded: str
+
+
+def _select(request: ReadRequest, prepared: MyPreparedRead, lean: bool = False) -> str:
+    columns = select_list(prepared.plans, quote_ident, lean)
     return f"SELECT {', '.join(columns)} FROM {from_clause(request)}"
 
 
@@ -550,9 +570,16 @@ def _driver_errors(export: str) -> Iterator[None]:
     try:
         yield
     except BaseException as exc:
-        if isinstance(exc, RuntimeError) or type(exc).__name__ == "PanicException":
+        if type(exc).__name__ == "PanicException":
+            error = source_error(exc, export)
+            raise DriverRefused(error.message, hint=error.hint) from None
+        if isinstance(exc, RuntimeError):
             raise source_error(exc, export) from None
         raise
+
+
+class DriverRefused(SourceError):
+    """ConnectorX could not decode a value of the page (a Rust panic): a permanent error."""
 
 
 class _MyChunkCatalog:

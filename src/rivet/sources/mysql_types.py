@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from rivet.config.column_types import ColumnType
 from rivet.sources.columns import (
+    BOOLEAN_01,
     COMPATIBLE,
     DECIMAL,
     EPOCH_MICROS_UTC,
@@ -135,7 +136,7 @@ def plan_column(column: MyColumn, override: ColumnType | None = None) -> ColumnP
             pa.bool_(),
             EXACT,
             native="tinyint(1)",
-            guard=f"{ref} NOT IN (0, 1)",
+            conversion=BOOLEAN_01,
             problem="holds values other than 0 and 1 in a TINYINT(1) (boolean) column",
         )
     if code in _INTEGERS:
@@ -163,17 +164,22 @@ def plan_column(column: MyColumn, override: ColumnType | None = None) -> ColumnP
         zero = f"(MONTH({ref}) = 0 OR DAYOFMONTH({ref}) = 0)"
         arrow_type = pa.date32() if code != DATETIME else pa.timestamp("us")
         return _plan(
-            column, f"IF({zero}, NULL, {ref})", arrow_type, EXACT, guard=zero, problem=_ZERO_DATE
+            column,
+            f"IF({zero}, NULL, {ref})",
+            arrow_type,
+            EXACT,
+            guard=zero,
+            problem=_ZERO_DATE,
+            lean=ref,  # ConnectorX refuses a zero date: the guard only names the column
         )
     if code == TIMESTAMP:
         micros = f"CAST(UNIX_TIMESTAMP({ref}) * 1000000 AS SIGNED)"
         return _plan(
             column,
-            f"IF({ref} = 0, NULL, {micros})",
+            micros,  # the zero TIMESTAMP reads as 0 and is refused in normalize
             pa.timestamp("us", tz="UTC"),
             EXACT,
             conversion=EPOCH_MICROS_UTC,
-            guard=f"{ref} = 0",
             problem=_ZERO_DATE,
         )
     if code == TIME:
@@ -258,11 +264,13 @@ def _plan(
     guard: str | None = None,
     problem: str | None = None,
     note: str | None = None,
+    lean: str | None = None,
 ) -> ColumnPlan:
+    alias = quote_ident(column.name)
     return ColumnPlan(
         name=column.name,
         native_type=native or _TYPE_NAMES.get(column.type_code, f"type {column.type_code}"),
-        select_sql=f"{expr} AS {quote_ident(column.name)}",
+        select_sql=f"{expr} AS {alias}",
         arrow_type=arrow_type,
         fidelity=fidelity,
         logical_type=logical,
@@ -270,6 +278,7 @@ def _plan(
         guard_sql=guard,
         guard_problem=problem,
         note=note,
+        lean_sql=f"{lean} AS {alias}" if lean is not None else None,
     )
 
 

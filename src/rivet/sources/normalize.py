@@ -7,7 +7,7 @@ column's guard flags (multi-dimensional arrays, MySQL zero dates, ...).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -16,6 +16,7 @@ from rivet.core.errors import TypeMappingError
 from rivet.sources import columns as conv
 from rivet.sources.columns import ColumnPlan
 
+GUARD_NAME = "_rivet_guard_{}"
 # PostgreSQL's earliest date is Julian day 0 (4714-11-24 BC); anything earlier is a sentinel
 # (±infinity) or an out-of-range value wrapped around by the reader.
 _MIN_DAYS = -2_440_588
@@ -29,33 +30,42 @@ def target_schema(columns: Sequence[ColumnPlan]) -> pa.Schema:
 def normalize(
     batch: pa.RecordBatch, columns: Sequence[ColumnPlan], schema: pa.Schema, export: str
 ) -> pa.RecordBatch:
-    """`batch` holds the planned columns, then one guard column per column that has a guard."""
+    """`batch` holds the planned columns, then the guard columns of `guard_select_list` (a lean
+    read, see ColumnPlan.lean_sql, leaves out those of columns with a lean form)."""
     arrays = []
-    guard_index = len(columns)
     for index, column in enumerate(columns):
         array = _convert(batch.column(index), column, export)
         _check_range(array, column, export)
         if column.guard_sql is not None:
-            if pc.any(batch.column(guard_index).cast(pa.bool_())).as_py():
-                raise TypeMappingError(
-                    f"export '{export}': column '{column.name}' ({column.native_type}) "
-                    f"{column.guard_problem}",
-                    hint=f"add `columns: {{{column.name}: text}}` to export its text form",
-                )
-            guard_index += 1
+            guard = batch.schema.get_field_index(GUARD_NAME.format(index))
+            assert guard >= 0 or column.lean_sql is not None, f"no guard for {column.name}"
+            if guard >= 0 and pc.any(batch.column(guard).cast(pa.bool_())).as_py():
+                raise _refused(column, export)
         if array.type != column.arrow_type:
             array = array.cast(column.arrow_type)
         arrays.append(array)
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
-def guard_select_list(columns: Sequence[ColumnPlan], alias: str) -> list[str]:
-    """The guard expressions, appended after the planned columns, in `normalize`'s order."""
-    return [
-        f"({c.guard_sql}) AS {alias.format(i)}"
+def select_list(
+    columns: Sequence[ColumnPlan], quote: Callable[[str], str], lean: bool
+) -> list[str]:
+    """The planned columns, then their guard expressions (named for `normalize`). `lean`: the
+    columns that have a lean form are read in it, without their guard."""
+    selected = [c.lean_sql if lean and c.lean_sql else c.select_sql for c in columns]
+    guards = [
+        f"({c.guard_sql}) AS {quote(GUARD_NAME.format(i))}"
         for i, c in enumerate(columns)
-        if c.guard_sql is not None
+        if c.guard_sql is not None and not (lean and c.lean_sql)
     ]
+    return selected + guards
+
+
+def _refused(column: ColumnPlan, export: str) -> TypeMappingError:
+    return TypeMappingError(
+        f"export '{export}': column '{column.name}' ({column.native_type}) {column.guard_problem}",
+        hint=f"add `columns: {{{column.name}: text}}` to export its text form",
+    )
 
 
 def _convert(array: pa.Array, column: ColumnPlan, export: str) -> pa.Array:
@@ -64,7 +74,14 @@ def _convert(array: pa.Array, column: ColumnPlan, export: str) -> pa.Array:
     if column.conversion == conv.DECIMAL:
         return _to_decimal(array, column, export)
     if column.conversion == conv.EPOCH_MICROS_UTC:
-        return array.cast(pa.int64()).view(pa.timestamp("us", tz="UTC"))
+        micros = array.cast(pa.int64())
+        if column.guard_problem and pc.any(pc.equal(micros, 0)).as_py():
+            raise _refused(column, export)
+        return micros.view(pa.timestamp("us", tz="UTC"))
+    if column.conversion == conv.BOOLEAN_01:
+        if pc.any(pc.and_(pc.not_equal(array, 0), pc.not_equal(array, 1))).as_py():
+            raise _refused(column, export)
+        return array.cast(pa.bool_())
     if column.conversion == conv.MICROS_DURATION:
         return array.cast(pa.int64()).view(pa.duration("us"))
     if column.conversion == conv.DECIMAL_LIST:

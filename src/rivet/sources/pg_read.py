@@ -46,7 +46,7 @@ from rivet.sources.base import (
 )
 from rivet.sources.chunking import chunk_where, integer_bounds, sub_ranges
 from rivet.sources.columns import ColumnPlan
-from rivet.sources.normalize import guard_select_list
+from rivet.sources.normalize import select_list as select_columns
 from rivet.sources.pg_errors import source_error
 from rivet.sources.ranges import in_range_order
 
@@ -176,7 +176,7 @@ def select_list(plans: Sequence[ColumnPlan], request: ReadRequest) -> list[str]:
     extra = []
     if request.incremental is not None and request.incremental.coalesce is not None:
         extra = [pg_sql.column_ref(COALESCED)]
-    return [p.select_sql for p in plans] + guard_select_list(plans, '"_rivet_guard_{}"') + extra
+    return select_columns(plans, pg_sql.quote_ident, lean=False) + extra
 
 
 def source_of(request: ReadRequest) -> str:
