@@ -18,7 +18,9 @@ from tests.live.faultproxy import FaultProxy
 ROWS = 120_000
 
 
-def _config(tmp_path: Path, engine: str, table: str, **tuning: Any) -> Path:
+def _config(tmp_path: Path, engine: str, table: str, mode: str = "full", **tuning: Any) -> Path:
+    """`tuning` keys; in chunked `mode`, export keys (chunk_*, quality) too."""
+    export = {k: tuning.pop(k) for k in list(tuning) if k.startswith("chunk") or k == "quality"}
     return write_config(
         tmp_path,
         [
@@ -26,6 +28,8 @@ def _config(tmp_path: Path, engine: str, table: str, **tuning: Any) -> Path:
                 "name": "f",
                 "table": table,
                 "format": "parquet",
+                "mode": mode,
+                **export,
                 # small pages, so that each finishes between two cuts; quick retries
                 "tuning": {"batch_size_memory_mb": 1, "retry_backoff_ms": 50, "max_retries": 20,
                            "throttle_ms": 0, **tuning},
@@ -138,3 +142,31 @@ def test_a_permanent_error_is_not_retried(tmp_path: Path, pg: Pg) -> None:
     assert "57014" in result.stderr and "statement_timeout_s" in result.stderr
     assert "retry" not in result.stderr
     assert time.monotonic() - started < 20
+
+
+def test_a_chunk_read_again_after_a_cut_counts_once_for_the_quality_gates(
+    tmp_path: Path, pg: Pg
+) -> None:
+    """The first attempt of a chunk had written and observed ~2 MB of rows when its connection
+    was cut; the chunk is read again whole. The uniqueness gate sees its rows once."""
+    pg.execute("CREATE TABLE t AS SELECT g AS id, repeat('x', 200) AS pad "
+               f"FROM generate_series(1, {ROWS}) g")  # fmt: skip
+    pg.execute("ALTER TABLE t ADD PRIMARY KEY (id)")
+    pg.execute("ANALYZE t")
+    config = _config(
+        tmp_path,
+        "postgres",
+        f"{pg.schema}.t",
+        mode="chunked",
+        chunk_size=30_000,
+        chunk_max_attempts=5,
+        quality={"unique_columns": ["id"], "null_ratio_max": {"pad": 0.0}},
+    )
+    with FaultProxy(5432, cut_after_bytes=2_500_000, cut_connections=8) as proxy:
+        result = rivet("run", "-c", str(config), "--json",
+                       url=PG_URL.replace("5432", str(proxy.port)))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "failed, retrying" in result.stderr, result.stderr
+    summary = json.loads(result.stdout)["exports"][0]
+    assert summary["quality"] == "pass" and summary["rows"] == ROWS
+    assert _ids(tmp_path / "out") == list(range(1, ROWS + 1))

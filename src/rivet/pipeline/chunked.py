@@ -108,7 +108,8 @@ def export_chunked(
                 destination,
                 progress,
                 options.validate,
-                observers=[o for o in (tracker, drift) if o is not None],
+                tracker,
+                drift,
             )
             try:
                 run.execute()
@@ -285,7 +286,8 @@ class _ChunkRun:
         destination: Destination,
         progress: ProgressView,
         validate: bool,
-        observers: list[QualityTracker | DriftWatch],
+        tracker: QualityTracker | None,
+        drift: DriftWatch,
     ) -> None:
         assert plan.chunks is not None
         self.plan, self.spec = plan, plan.chunks
@@ -302,7 +304,7 @@ class _ChunkRun:
         self._stop = threading.Event()
         self._errors: list[BaseException] = []
         self._progress_lock = threading.Lock()
-        self._observers = observers
+        self.tracker, self.drift = tracker, drift
         self.meta = MetaColumns.of(plan, datetime.now(UTC))
         self.schema = self.meta.schema(prepared.schema)
 
@@ -404,12 +406,16 @@ class _ChunkRun:
         )
         chunk = ChunkRead(self.layout.column, task.chunk, self._snapshot)
         request = replace(self.request, chunk=chunk)
+        # This attempt's rows count for the gates only once it completes: a chunk read again
+        # after a failure would otherwise count its first rows twice (false duplicates).
+        tracker = self.tracker.fork() if self.tracker is not None else None
 
         def observe(batch: pa.RecordBatch) -> None:
+            if tracker is not None:
+                tracker.observe(batch)
             with self._progress_lock:
                 self.progress.advance(batch.num_rows, batch.nbytes)
-                for observer in self._observers:
-                    observer.observe(batch)
+                self.drift.observe(batch)  # widest values only: reading rows again is harmless
             if self._stop.is_set():
                 raise RivetError("stopped: another chunk failed")
 
@@ -419,4 +425,8 @@ class _ChunkRun:
         if self.meta.active:
             batches = self.meta.apply(batches)
         parts = write_all(sink, batches, observe)
+        if tracker is not None:
+            assert self.tracker is not None
+            with self._progress_lock:
+                self.tracker.merge(tracker)
         return sink.rows, [part_record(p, self.staging) for p in parts]

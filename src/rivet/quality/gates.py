@@ -67,12 +67,36 @@ class QualityTracker:
             column = batch.column(name)
             self._values[name] += len(column) - column.null_count
             seen.add(column_hashes(column.drop_null()))
-            cap = self._gates.unique_max_entries
+        self._cap()
+
+    def fork(self) -> QualityTracker:
+        """An empty tracker of the same gates, for rows that count only once `merge`d: a chunk
+        observes into its own, so the rows of an attempt that failed are never counted."""
+        return QualityTracker(self._gates, self._export, sorted(self._gates.columns()))
+
+    def merge(self, other: QualityTracker) -> None:
+        self.rows += other.rows
+        for name in self._nulls:
+            self._nulls[name] += other._nulls[name]
+        for name in list(self._seen):
+            if name not in other._seen:  # the fork stopped counting it (unique_max_entries)
+                del self._seen[name]
+                continue
+            self._values[name] += other._values[name]
+            self._seen[name].absorb(other._seen[name])
+        self.warnings.extend(w for w in other.warnings if w not in self.warnings)
+        self._cap()
+
+    def _cap(self) -> None:
+        cap = self._gates.unique_max_entries
+        for name, seen in list(self._seen.items()):
             if cap is not None and seen.bound() >= cap and seen.count() >= cap:
-                self.warnings.append(
+                warning = (
                     f"uniqueness check of column '{name}' stopped at {cap:,} "
                     "distinct values (quality.unique_max_entries)"
                 )
+                if warning not in self.warnings:
+                    self.warnings.append(warning)
                 del self._seen[name]
 
     def problems(self, row_count: int | None = None) -> list[str]:
@@ -118,6 +142,10 @@ class _Distinct:
         self._parts.append(_sorted_unique(hashes))
         if len(self._parts) >= _MERGE_EVERY:
             self._merge()
+
+    def absorb(self, other: _Distinct) -> None:
+        self._parts.extend(other._parts)
+        self._merge()
 
     def bound(self) -> int:
         """At least the distinct count (cheap: no merge)."""

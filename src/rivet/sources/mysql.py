@@ -534,8 +534,9 @@ def _keyset_conditions(request: ReadRequest, prepared: MyPreparedRead) -> list[s
 
 
 def _first_statement(request: ReadRequest, prepared: MyPreparedRead) -> str:
-    """The first data statement of a read (a chunk's only one), as the server will see it."""
-    select = _select(request, prepared)
+    """The first data statement of a read (a chunk's only one), as the server will see it:
+    paged reads start lean, one streamed statement carries the guards."""
+    select = _select(request, prepared, lean=request.chunk is None and bool(prepared.key))
     if request.chunk is not None:
         column = f"_rivet.{quote_ident(request.chunk.column)}"
         return f"{select} WHERE {chunking.chunk_where(column, request.chunk.chunk)}"
