@@ -8,8 +8,10 @@ limit), rivet, ConnectorX (one `read_sql` to Arrow, written to Parquet), DuckDB'
 
 Creates `rivet_bench.narrow` (5M rows) and `rivet_bench.wide` (1M rows x 20 columns) once, then
 runs each tool on each table, interleaved, `--runs` times, and reports medians of wall time,
-rows/s, peak RSS (GNU time), output bytes and the longest single statement the server saw
-(sampled every 50 ms). Not a test: run it by hand, paste the table into bench/README.md.
+rows/s, peak RSS (GNU time), output bytes, the longest single statement the server saw
+(sampled every 50 ms) and the cores the whole machine kept busy (client and server CPU seconds
+over the wall time: 2.00 is all of this machine). Not a test: run it by hand, paste the
+table into bench/README.md.
 
     .venv/bin/pip install -e '.[bench]'
     .venv/bin/python bench/bench.py --runs 3
@@ -19,6 +21,7 @@ rows/s, peak RSS (GNU time), output bytes and the longest single statement the s
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import subprocess
@@ -43,6 +46,7 @@ class Cell:
     rss_mb: list[float] = field(default_factory=list)
     out_mb: list[float] = field(default_factory=list)
     longest: list[float] = field(default_factory=list)
+    cores: list[float] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
 
 
@@ -83,7 +87,6 @@ def main() -> None:
 def start_s3() -> None:
     """moto's S3 server on loopback for the `s3` tool; it stops with this process."""
     import atexit
-    import os
     import socket
     import urllib.request
 
@@ -112,9 +115,11 @@ def measure(cell: Cell, command: list[str], sampler: engines.Sampler, out: Path)
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     sampler.start()
+    busy = machine_busy_s()
     started = time.perf_counter()
     proc = subprocess.run(["/usr/bin/time", "-f", "%M", *command], capture_output=True, text=True)
     wall = time.perf_counter() - started
+    busy = machine_busy_s() - busy
     longest = sampler.stop()
     lines = proc.stderr.strip().splitlines()
     if proc.returncode != 0:
@@ -123,6 +128,14 @@ def measure(cell: Cell, command: list[str], sampler: engines.Sampler, out: Path)
     cell.rss_mb.append(int(lines[-1]) / 1024 if lines and lines[-1].isdigit() else 0.0)
     cell.out_mb.append(sum(p.stat().st_size for p in out.rglob("*") if p.is_file()) / 2**20)
     cell.longest.append(longest)
+    cell.cores.append(busy / wall)
+
+
+def machine_busy_s() -> float:
+    """CPU seconds all processes of the machine (client and database server) have used."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 def report(cells: dict[tuple[str, str], Cell], tables: list[str], tools: list[str],
@@ -131,8 +144,8 @@ def report(cells: dict[tuple[str, str], Cell], tables: list[str], tools: list[st
         f"Medians of {runs} interleaved runs; x first = wall / the wall of `{tools[0]}`.",
         "",
         "| table | tool | wall s | x first | rows/s | peak RSS MB | output MB "
-        "| longest statement s | failures |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---|",
+        "| longest statement s | cores busy | failures |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for table in tables:
         first = statistics.median(cells[(tools[0], table)].wall)
@@ -143,7 +156,7 @@ def report(cells: dict[tuple[str, str], Cell], tables: list[str], tools: list[st
                 f"| {table} | {tool} | {wall:.2f} | {wall / first:.2f} | "
                 f"{ROWS[table] / wall:,.0f} | {max(c.rss_mb):.0f} | "
                 f"{statistics.median(c.out_mb):.0f} | {max(c.longest):.2f} | "
-                f"{'; '.join(c.failures) or '-'} |"
+                f"{statistics.median(c.cores):.2f} | {'; '.join(c.failures) or '-'} |"
             )
     return "\n".join(lines)
 

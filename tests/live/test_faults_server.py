@@ -27,7 +27,7 @@ def _while_running(action: Callable[[], bool], deadline_s: float = 30) -> thread
     def loop() -> None:
         end = time.monotonic() + deadline_s
         while time.monotonic() < end and not action():
-            time.sleep(0.003)
+            time.sleep(0.001)
 
     thread = threading.Thread(target=loop)
     thread.start()
@@ -44,13 +44,17 @@ def _pg_table(pg: Pg) -> str:
 def test_an_operator_cancel_fails_the_export_with_its_cause(tmp_path: Path, pg: Pg) -> None:
     """pg_cancel_backend raises the same SQLSTATE as a statement timeout (57014): reading the
     statement again would defy the operator, so the export fails, saying why."""
-    config = _config(tmp_path, "postgres", _pg_table(pg), throttle_ms=20, batch_size_memory_mb=8)
+    _pg_table(pg)
+    # A view whose statements each sleep 0.3 s once (an InitPlan), so the canceller sees one
+    # running however fast the machine reads; it has no key, so it is read through a cursor.
+    pg.execute("CREATE VIEW slow AS SELECT id, pad FROM t WHERE (SELECT pg_sleep(0.3)) IS NOT NULL")
+    config = _config(tmp_path, "postgres", f"{pg.schema}.slow", throttle_ms=20)
     watcher = psycopg.connect(PG_URL, autocommit=True)
 
     def cancel() -> bool:
         row = watcher.execute(
             "SELECT count(pg_cancel_backend(pid)) FROM pg_stat_activity WHERE state = 'active' "
-            f"AND query LIKE '%FROM {pg.schema}.t%' AND pid <> pg_backend_pid()"
+            "AND query LIKE 'FETCH % FROM _rivet_cur' AND pid <> pg_backend_pid()"
         ).fetchone()
         return bool(row and row[0])
 
@@ -106,8 +110,10 @@ def test_kill_query_fails_the_export_with_its_cause(
     tmp_path: Path, my_table: tuple[My, str]
 ) -> None:
     my, table = my_table
-    # 8 MB pages: each statement runs ~100 ms, long enough to be caught in the processlist
-    config = _config(tmp_path, "mysql", table, throttle_ms=20, batch_size_memory_mb=8)
+    # A view that sleeps 0.3 s once per statement (a derived table), so the killer sees the
+    # statement running however fast the machine reads; it has no key: one streamed statement.
+    my.execute(f"CREATE VIEW slow AS SELECT id, pad FROM {table} JOIN (SELECT SLEEP(0.3) AS s) z")
+    config = _config(tmp_path, "mysql", f"{my.database}.slow", throttle_ms=20)
     killer = _while_running(_my_killer(my, "KILL QUERY"))
     result = rivet("run", "-c", str(config), url=my.url + "?prefer_socket=false")
     killer.join()
