@@ -13,6 +13,7 @@ from __future__ import annotations
 import ctypes
 import os
 import sys
+import time
 
 _M_ARENA_MAX = -8  # from glibc's malloc.h
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
@@ -40,14 +41,16 @@ def use_system_allocator_for_arrow() -> None:
 class FreeMemoryReleaser:
     """Hand freed heap memory back to the kernel (glibc `malloc_trim`); called after every batch
     (a call costs well under a millisecond here), it acts only while resident memory is above
-    `above_bytes` (0: always).
+    `above_bytes` (0: always), and at most once per `every_s` seconds, whichever thread calls:
+    memory handed back is faulted in again by the next pages (see planning.tuning).
 
     glibc keeps memory freed by other threads' arenas (the drivers decode on their own threads)
     mapped: a loop of 4 MB ConnectorX pages alone grows to ~250 MB resident, and to ~100 MB
     when the free memory is released after each page. A no-op off glibc."""
 
-    def __init__(self, above_bytes: int = 0) -> None:
-        self._above = above_bytes
+    def __init__(self, above_bytes: int = 0, every_s: float = 0.0) -> None:
+        self._above, self._every_s = above_bytes, every_s
+        self._last = 0.0
         try:
             self._trim = ctypes.CDLL("libc.so.6").malloc_trim if sys.platform == "linux" else None
         except (OSError, AttributeError):
@@ -56,8 +59,11 @@ class FreeMemoryReleaser:
     def __call__(self) -> None:
         if self._trim is None:
             return
+        if self._every_s and time.monotonic() - self._last < self._every_s:
+            return
         if self._above and current_rss_bytes() <= self._above:
             return
+        self._last = time.monotonic()
         self._trim(0)
 
 

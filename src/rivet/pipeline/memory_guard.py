@@ -34,7 +34,9 @@ class MemoryGuard:
         self._max_batch = (tuning.max_batch_memory_mb or 0) << 20
         self._policy = tuning.on_batch_memory_exceeded
         self._stats = stats
-        self._release = FreeMemoryReleaser(tuning.release_memory_above_mb << 20)
+        self._release = FreeMemoryReleaser(
+            tuning.release_memory_above_mb << 20, tuning.release_memory_every_s
+        )
         self.warnings: list[str] = []
 
     def watch(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:

@@ -41,10 +41,12 @@ PAGE_BYTES = {"fast": 8 << 20, "balanced": 16 << 20, "safe": 4 << 20}
 # Connections one export reads with (parallel key ranges sharing one snapshot). Only `fast`, the
 # profile for sources that can take the load, opens more than one.
 READ_CONNECTIONS = {"fast": 2, "balanced": 1, "safe": 1}
-# Resident memory above which the heap that the drivers freed is handed back to the system after
-# each batch. Handing it back costs page faults when the next page is decoded (~9% of the wall
-# time on the wide benchmark), so `fast` keeps it while the process stays small.
-RELEASE_MEMORY_ABOVE_MB = {"fast": 256, "balanced": 0, "safe": 0}
+# When the heap the drivers freed goes back to the system: after each batch, above this resident
+# memory (0: always), at most once per this many seconds (0: every batch). Memory handed back is
+# faulted in again by the next pages (~9% of the wall time of one export of the wide benchmark,
+# 10-20% with 4 chunk workers trimming in turn), so `fast` keeps it while the process is small,
+# and trims at most twice a second when it is not.
+RELEASE_MEMORY = {"fast": (256, 0.5), "balanced": (0, 0.0), "safe": (0, 0.0)}
 _ENVIRONMENT_PROFILE = {"local": "fast", "replica": "balanced", "production": "balanced"}
 _COMMON_DEFAULTS: dict[str, int | str | bool | None] = {
     "batch_size_memory_mb": None,
@@ -88,7 +90,11 @@ class Tuning:
 
     @property
     def release_memory_above_mb(self) -> int:
-        return RELEASE_MEMORY_ABOVE_MB[self.profile]
+        return RELEASE_MEMORY[self.profile][0]
+
+    @property
+    def release_memory_every_s(self) -> float:
+        return RELEASE_MEMORY[self.profile][1]
 
     @property
     def page_bytes(self) -> int:
