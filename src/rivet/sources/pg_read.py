@@ -19,6 +19,7 @@ chunk is read again whole by the chunk runner.
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
@@ -55,17 +56,25 @@ T = TypeVar("T")
 
 
 class Session:
-    """One ADBC connection in one REPEATABLE READ, READ ONLY transaction (SET LOCAL only)."""
+    """One ADBC connection (a new one, or `conn` from a pool) in one REPEATABLE READ, READ ONLY
+    transaction (SET LOCAL only)."""
 
     def __init__(
-        self, url: str, request: ReadRequest, stats: ReadStats, snapshot: str | None = None
+        self,
+        url: str,
+        request: ReadRequest,
+        stats: ReadStats,
+        snapshot: str | None = None,
+        conn: Any = None,
     ) -> None:
         self._stats = stats
         self._no_copy: Any = None
-        try:
-            self._conn = adbc.connect(url)
-        except adbc_driver_manager.Error as exc:
-            raise source_error(exc, request.export, connecting=True) from None
+        if conn is None:
+            try:
+                conn = adbc.connect(url)
+            except adbc_driver_manager.Error as exc:
+                raise source_error(exc, request.export, connecting=True) from None
+        self._conn = conn
         self._cursor = self._conn.cursor()
         try:
             for statement in _session_settings(request, snapshot):
@@ -109,6 +118,64 @@ class Session:
         for action in (self._conn.rollback, self._conn.close):
             with contextlib.suppress(adbc_driver_manager.Error):
                 action()
+
+    def detach(self) -> Any:
+        """End the transaction and hand the connection on for another one (None: it failed)."""
+        try:
+            for cursor in (self._cursor, self._no_copy):
+                if cursor is not None:
+                    cursor.close()
+            self._conn.rollback()
+        except adbc_driver_manager.Error:
+            self.close()
+            return None
+        return self._conn
+
+
+class Connections:
+    """Idle ADBC connections of one source, reused by chunk reads one transaction at a time:
+    connecting costs ~26 ms of client and server CPU (the driver loads pg_type), which a run of
+    many chunks paid per chunk. Holds at most as many as were in use at once (the workers)."""
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+        self._idle: list[Any] = []
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def session(
+        self, request: ReadRequest, stats: ReadStats, snapshot: str | None
+    ) -> Iterator[Session]:
+        session = self._open(request, stats, snapshot)
+        reusable = False
+        try:
+            yield session
+            reusable = True
+        finally:
+            conn = session.detach() if reusable else None
+            if not reusable:
+                session.close()
+            if conn is not None:
+                with self._lock:
+                    self._idle.append(conn)
+
+    def _open(self, request: ReadRequest, stats: ReadStats, snapshot: str | None) -> Session:
+        with self._lock:
+            conn = self._idle.pop() if self._idle else None
+        if conn is not None:
+            try:
+                return Session(self._url, request, stats, snapshot, conn)
+            except adbc_driver_manager.Error:  # it died while idle (server restart, cut)
+                with contextlib.suppress(adbc_driver_manager.Error):
+                    conn.close()
+        return Session(self._url, request, stats, snapshot)
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            with contextlib.suppress(adbc_driver_manager.Error):
+                conn.close()
 
 
 class Reader:
@@ -353,17 +420,17 @@ def cursor_pages(
 
 
 def chunk_pages(
-    url: str,
+    connections: Connections,
     request: ReadRequest,
     plans: Sequence[ColumnPlan],
     stats: ReadStats,
     chunk: ChunkRead,
 ) -> Iterator[pa.Table]:
-    """One chunk, in its own transaction (importing the run's snapshot when there is one): an
-    integer chunk as key sub-ranges sized to the page budget (short statements, whatever the
-    chunk size); other chunks as one streamed statement `SELECT ... WHERE <chunk>`."""
-    session = Session(url, request, stats, chunk.snapshot)
-    try:
+    """One chunk, in its own transaction (importing the run's snapshot when there is one), on a
+    connection of the pool: an integer chunk as key sub-ranges sized to the page budget (short
+    statements, whatever the chunk size); other chunks as one streamed statement
+    `SELECT ... WHERE <chunk>`."""
+    with connections.session(request, stats, chunk.snapshot) as session:
         select = pg_sql.select_all(select_list(plans, request), source_of(request))
         column = pg_sql.column_ref(chunk.column)
         bounds = integer_bounds(chunk.chunk)
@@ -377,8 +444,6 @@ def chunk_pages(
             return page
 
         yield from sub_ranges(*bounds, fetch, lambda page: page_rows_of(page, request, stats))
-    finally:
-        session.close()
 
 
 def last_key_texts(page: pa.Table, key: Sequence[tuple[str, str]]) -> tuple[str, ...]:

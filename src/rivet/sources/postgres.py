@@ -134,8 +134,10 @@ class PostgresSource:
     def __init__(self, url: str) -> None:
         self._url = url
         self._control: psycopg.Connection[Any] | None = None
+        self._chunk_connections = pg_read.Connections(url)
 
     def close(self) -> None:
+        self._chunk_connections.close()
         if self._control is not None:
             self._control.close()
             self._control = None
@@ -458,7 +460,9 @@ class PostgresSource:
         self, request: ReadRequest, prepared: PgPreparedRead, stats: ReadStats
     ) -> Iterator[pa.Table]:
         if request.chunk is not None:
-            return pg_read.chunk_pages(self._url, request, prepared.plans, stats, request.chunk)
+            return pg_read.chunk_pages(
+                self._chunk_connections, request, prepared.plans, stats, request.chunk
+            )
         if prepared.key_span is not None:
             low, high, estimate, bytes_per_row = prepared.key_span
             rows = rows_for(request.page_bytes, max(bytes_per_row, 16), request)
