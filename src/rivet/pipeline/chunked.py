@@ -35,7 +35,7 @@ from rivet.pipeline.memory_guard import MemoryGuard
 from rivet.pipeline.meta import MetaColumns
 from rivet.pipeline.options import RunOptions
 from rivet.pipeline.pacing import Pacer
-from rivet.pipeline.parts import PartSink, write_all
+from rivet.pipeline.parts import PartSink, finish, write_batches
 from rivet.pipeline.prefetch import read_ahead
 from rivet.pipeline.publish import publish_run
 from rivet.pipeline.reconcile import check_chunks, count_chunks
@@ -356,16 +356,29 @@ class _ChunkRun:
         return workers
 
     def _work(self) -> None:
+        """Claim and read chunks until none is left. A chunk read to its end is finished (its
+        last row group encoded, parts closed, checked and handed over, then checkpointed) on a
+        thread of its own while this worker reads the next one: the source is never idle while
+        a part is closed, and each worker has at most one chunk finishing."""
+        finishing: threading.Thread | None = None
+        try:
+            finishing = self._read_chunks()
+        finally:
+            if finishing is not None:
+                finishing.join()
+
+    def _read_chunks(self) -> threading.Thread | None:
+        finishing: threading.Thread | None = None
         while not self._stop.is_set():
             try:
                 task = self.runs.claim(self.run_id)
             except BaseException as exc:
                 self._give_up(exc)
-                return
+                return finishing
             if task is None:
-                return
+                return finishing
             try:
-                rows, parts = self._read_chunk(task)
+                sink, tracker = self._read_chunk(task)
             except BaseException as exc:
                 retry = (
                     isinstance(exc, SourceError)
@@ -378,15 +391,40 @@ class _ChunkRun:
                     time.sleep(self.plan.tuning.retry_backoff_ms / 1000 * task.attempts)
                     continue
                 self._give_up(exc)
-                return
-            self.runs.complete(self.run_id, task.chunk.index, rows, parts)
+                return finishing
+            if finishing is not None:
+                finishing.join()
+            finishing = threading.Thread(
+                target=self._finish_chunk,
+                args=(task, sink, tracker),
+                name=f"rivet-finish-{task.chunk.index}",
+                daemon=True,
+            )
+            finishing.start()
+        return finishing
+
+    def _finish_chunk(
+        self, task: ChunkTask, sink: PartSink, tracker: QualityTracker | None
+    ) -> None:
+        try:
+            parts = finish(sink)
+            if tracker is not None:
+                assert self.tracker is not None
+                with self._progress_lock:
+                    self.tracker.merge(tracker)
+            records = [part_record(p, self.staging) for p in parts]
+            self.runs.complete(self.run_id, task.chunk.index, sink.rows, records)
             fault_point("after_chunk_checkpoint")
+        except BaseException as exc:  # a full disk, a failed check or upload: not read again
+            self.runs.fail(self.run_id, task.chunk.index, str(exc), retry=False)
+            self._give_up(exc)
 
     def _give_up(self, exc: BaseException) -> None:
         self._errors.append(exc)
         self._stop.set()
 
-    def _read_chunk(self, task: ChunkTask) -> tuple[int, list[dict[str, Any]]]:
+    def _read_chunk(self, task: ChunkTask) -> tuple[PartSink, QualityTracker | None]:
+        """Every batch of the chunk written; its parts are still open (see _finish_chunk)."""
         index = task.chunk.index
         folder = self.staging / f"chunk-{index:05d}"
         shutil.rmtree(folder, ignore_errors=True)  # what an earlier attempt left
@@ -424,9 +462,5 @@ class _ChunkRun:
         )
         if self.meta.active:
             batches = self.meta.apply(batches)
-        parts = write_all(sink, batches, observe)
-        if tracker is not None:
-            assert self.tracker is not None
-            with self._progress_lock:
-                self.tracker.merge(tracker)
-        return sink.rows, [part_record(p, self.staging) for p in parts]
+        write_batches(sink, batches, observe)
+        return sink, tracker

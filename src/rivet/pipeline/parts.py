@@ -143,12 +143,30 @@ def write_all(
 ) -> list[StagedPart]:
     """Write every batch (calling `observe` after each) and finish the parts; on any error the
     open part is aborted and the error goes on."""
+    write_batches(sink, batches, observe)
+    return finish(sink)
+
+
+def write_batches(
+    sink: PartSink,
+    batches: Iterable[pa.RecordBatch],
+    observe: Callable[[pa.RecordBatch], None],
+) -> None:
+    """Write every batch, calling `observe` after each; the parts stay open (see `finish`)."""
     try:
         for batch in batches:
             sink.write(batch)
             observe(batch)
             if sink.rows == batch.num_rows:
                 fault_point("after_first_batch")
+    except BaseException:
+        sink.abort()
+        raise
+
+
+def finish(sink: PartSink) -> list[StagedPart]:
+    """Close the parts (the last row group is encoded now) and hand them over."""
+    try:
         return sink.finish()
     except BaseException:
         sink.abort()
