@@ -296,3 +296,20 @@ def test_incremental_over_a_timestamp_cursor_keeps_ties(tmp_path: Path, my: My) 
     assert json.loads(second.stdout)["exports"][0]["rows"] == 2
     parts = sorted(out.glob("m_*.parquet"))
     assert sorted(pq.read_table(parts[-1]).column("id").to_pylist()) == [96, 97]
+
+
+def test_read_sessions_are_utc_read_only_and_bounded(tmp_path: Path, my: My) -> None:
+    """The settings each read connection runs first (one SET on MariaDB) are in force."""
+    result, out = _export(
+        tmp_path,
+        my,
+        {
+            "query": "SELECT @@tx_read_only AS ro, @@time_zone AS tz, "
+            "@@max_statement_time AS mst, @@lock_wait_timeout AS lwt",
+            "tuning": {"statement_timeout_s": 42, "lock_timeout_s": 7},
+        },
+    )
+    assert result.returncode == 0, result.stderr  # type: ignore[attr-defined]
+    (part,) = out.glob("m_*.parquet")
+    (row,) = pq.read_table(part).to_pylist()
+    assert (int(row["ro"]), row["tz"], float(row["mst"]), int(row["lwt"])) == (1, "+00:00", 42, 7)
