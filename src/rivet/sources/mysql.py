@@ -359,11 +359,10 @@ class MySQLSource:
     ) -> Iterator[pa.Table]:
         assert prepared.key_span is not None
         low, high, estimate, bytes_per_row = prepared.key_span
-        # ConnectorX holds a page twice while it builds and exports it: with several workers the
-        # page budget is shared, so memory stays the same whatever the parallelism.
-        rows = rows_for(
-            request.page_bytes / max(1, request.read_connections), max(bytes_per_row, 16), request
-        )
+        # Each reader gets the whole page budget: every page costs a new connection (and its
+        # settings), so halving pages for two readers cost ~10% of the wall on the wide table,
+        # for ~25 MB less memory (ConnectorX holds a page twice while it builds it).
+        rows = rows_for(request.page_bytes, max(bytes_per_row, 16), request)
         key = f"_rivet.{quote_ident(prepared.key[0].name)}"
         cap = max(MIN_PAGE_ROWS, rows * 2)
         ranges = plan_ranges(low, high, estimate, rows)
