@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pyarrow.parquet as pq
 import pytest
 import yaml
 
@@ -71,6 +72,14 @@ def write_config(
     path = directory / "rivet.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
+
+
+def parquet_ids(folder: Path) -> list[int]:
+    """The `id` column of every Parquet part in `folder`, sorted."""
+    ids: list[int] = []
+    for part in folder.glob("*.parquet"):
+        ids += pq.read_table(part).column("id").to_pylist()
+    return sorted(ids)
 
 
 def rivet(*args: str, env: dict[str, str] | None = None, url: str = PG_URL) -> Cli:

@@ -18,9 +18,14 @@ from tests.live.faultproxy import FaultProxy
 ROWS = 120_000
 
 
-def _config(tmp_path: Path, engine: str, table: str, mode: str = "full", **tuning: Any) -> Path:
-    """`tuning` keys; in chunked `mode`, export keys (chunk_*, quality) too."""
-    export = {k: tuning.pop(k) for k in list(tuning) if k.startswith("chunk") or k == "quality"}
+def _config(
+    tmp_path: Path,
+    engine: str,
+    table: str,
+    export: dict[str, Any] | None = None,
+    **tuning: Any,
+) -> Path:
+    """One parquet export `f` of `table`: `export` adds export keys, `tuning` tuning keys."""
     return write_config(
         tmp_path,
         [
@@ -28,8 +33,7 @@ def _config(tmp_path: Path, engine: str, table: str, mode: str = "full", **tunin
                 "name": "f",
                 "table": table,
                 "format": "parquet",
-                "mode": mode,
-                **export,
+                **(export or {}),
                 # small pages, so that each finishes between two cuts; quick retries
                 "tuning": {"batch_size_memory_mb": 1, "retry_backoff_ms": 50, "max_retries": 20,
                            "throttle_ms": 0, **tuning},
@@ -157,10 +161,12 @@ def test_a_chunk_read_again_after_a_cut_counts_once_for_the_quality_gates(
         tmp_path,
         "postgres",
         f"{pg.schema}.t",
-        mode="chunked",
-        chunk_size=30_000,
-        chunk_max_attempts=5,
-        quality={"unique_columns": ["id"], "null_ratio_max": {"pad": 0.0}},
+        export={
+            "mode": "chunked",
+            "chunk_size": 30_000,
+            "chunk_max_attempts": 5,
+            "quality": {"unique_columns": ["id"], "null_ratio_max": {"pad": 0.0}},
+        },
     )
     with FaultProxy(5432, cut_after_bytes=2_500_000, cut_connections=8) as proxy:
         result = rivet("run", "-c", str(config), "--json",

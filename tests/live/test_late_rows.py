@@ -7,18 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-import pyarrow.parquet as pq
 import pytest
 
 import rivet
-from tests.live.conftest import PG_URL, My, Pg, write_config
-
-
-def _ids(out: Path) -> list[int]:
-    ids: list[int] = []
-    for part in out.glob("*.parquet"):
-        ids += pq.read_table(part).column("id").to_pylist()
-    return sorted(ids)
+from tests.live.conftest import PG_URL, My, Pg, parquet_ids, write_config
 
 
 def _run(config: Path) -> Any:
@@ -54,12 +46,12 @@ def test_a_late_commit_is_exported_once(
     third = _run(config)
     if lag:
         assert third.rows == 1  # 101; the re-read rows already exported are skipped
-        assert _ids(out) == list(range(1, 103))  # every row exactly once
+        assert parquet_ids(out) == list(range(1, 103))  # every row exactly once
         assert any(e["event"] == "late_rows" for e in third.events)
         assert _run(config).rows == 0  # and nothing comes back on the next run
     else:
         assert third.rows == 0
-        assert 101 not in _ids(out)  # lost for good: the cursor is past it
+        assert 101 not in parquet_ids(out)  # lost for good: the cursor is past it
 
 
 def test_lag_on_mysql_with_an_integer_cursor(
@@ -79,7 +71,7 @@ def test_lag_on_mysql_with_an_integer_cursor(
     assert _run(config).rows == 50
     my.execute("INSERT INTO seqs VALUES (51, 455), (52, 600)")  # 455 is behind the cursor (500)
     assert _run(config).rows == 2
-    assert _ids(out) == list(range(1, 53))
+    assert parquet_ids(out) == list(range(1, 53))
 
 
 def test_a_lag_that_does_not_fit_the_cursor_is_refused(

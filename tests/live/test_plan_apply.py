@@ -7,12 +7,11 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pyarrow.parquet as pq
 import pytest
 
 import rivet
 from rivet.commands.plan import PlanRefused, load_plan
-from tests.live.conftest import PG_URL, My, Pg, write_config
+from tests.live.conftest import PG_URL, My, Pg, parquet_ids, write_config
 from tests.live.conftest import rivet as rivet_cli
 
 
@@ -38,13 +37,6 @@ def setup(tmp_path: Path, pg: Pg, monkeypatch: pytest.MonkeyPatch) -> tuple[Path
     return config, pg
 
 
-def _ids(folder: Path) -> list[int]:
-    ids: list[int] = []
-    for part in folder.glob("*.parquet"):
-        ids += pq.read_table(part).column("id").to_pylist()
-    return sorted(ids)
-
-
 def test_a_plan_is_sealed_reviewable_and_applied_exactly(
     setup: tuple[Path, Pg], tmp_path: Path
 ) -> None:
@@ -68,15 +60,15 @@ def test_a_plan_is_sealed_reviewable_and_applied_exactly(
     assert artifact["exports"][1]["cursor"]["until"][1] == "500"  # (cursor, id) of the last row
     result = rivet.apply(tmp_path / "plan.json", quiet=True)
     assert [r.status for r in result.results] == ["success", "success"]
-    assert _ids(tmp_path / "out" / "chunks") == list(range(1, 1001))
-    assert _ids(tmp_path / "out" / "events") == list(range(1, 501))
+    assert parquet_ids(tmp_path / "out" / "chunks") == list(range(1, 1001))
+    assert parquet_ids(tmp_path / "out" / "events") == list(range(1, 501))
     # applying it again: the incremental cursor has moved since planning
     again = rivet_cli("apply", str(tmp_path / "plan.json"))
     assert again.returncode == 1
     assert "export 'events': its cursor moved since the plan was made" in again.stderr
     # the next plain run picks up what came after the plan
     (later,) = rivet.run(config, ["events"], quiet=True).results
-    assert later.rows == 1 and _ids(tmp_path / "out" / "events") == list(range(1, 502))
+    assert later.rows == 1 and parquet_ids(tmp_path / "out" / "events") == list(range(1, 502))
 
 
 def test_a_changed_plan_is_refused(setup: tuple[Path, Pg], tmp_path: Path) -> None:
@@ -144,4 +136,4 @@ def test_an_incremental_mysql_plan_reads_up_to_the_planned_row(
     my.execute("INSERT INTO ev VALUES (301, '2027-01-01 00:00:00')")
     (applied,) = rivet.apply(tmp_path / "plan.json", quiet=True).results
     assert applied.status == "success" and applied.rows == 300
-    assert _ids(tmp_path / "o") == list(range(1, 301))
+    assert parquet_ids(tmp_path / "o") == list(range(1, 301))

@@ -6,14 +6,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
 import pytest
 
 import rivet
 from rivet.commands.reconcile import reconcile, repair
 from rivet.commands.state import progression
 from rivet.commands.validate import validate
-from tests.live.conftest import PG_URL, S3, My, Pg, write_config
+from tests.live.conftest import PG_URL, S3, My, Pg, parquet_ids, write_config
 from tests.live.conftest import rivet as rivet_cli
 
 
@@ -42,13 +41,6 @@ def chunked(tmp_path: Path, pg: Pg, monkeypatch: pytest.MonkeyPatch) -> tuple[Pa
     return config, pg
 
 
-def _ids(out: Path) -> list[int]:
-    ids: list[int] = []
-    for part in out.glob("*.parquet"):
-        ids += pq.read_table(part).column("id").to_pylist()
-    return sorted(ids)
-
-
 def test_a_clean_chunk_run_reconciles(chunked: tuple[Path, Pg]) -> None:
     config, _ = chunked
     report = reconcile(config, "r")
@@ -71,11 +63,11 @@ def test_rows_added_in_a_chunk_are_found_and_repaired(chunked: tuple[Path, Pg]) 
         (1, "source 101, exported 100"),
         (9, "source 101, exported 100"),
     ]
-    assert _ids(config.parent / "out") == list(range(2, 2001, 2))  # a dry run writes nothing
+    assert parquet_ids(config.parent / "out") == list(range(2, 2001, 2))  # a dry run writes nothing
     done = repair(config, "r", execute=True)
     assert done.executed and done.rows == 202
     out = config.parent / "out"
-    assert _ids(out) == sorted([*range(2, 2001, 2), 251, 1999])  # each row once
+    assert parquet_ids(out) == sorted([*range(2, 2001, 2), 251, 1999])  # each row once
     assert len(list((out / "_quarantine" / str(done.repair_run_id)).glob("*.parquet"))) == 2
     assert reconcile(config, "r").clean
     (report,) = validate(config, full=True)
@@ -96,7 +88,7 @@ def test_a_deleted_part_is_repaired_until_it_validates(chunked: tuple[Path, Pg])
     assert f"chunk 4 [802, 1002): missing: {victim.name}" in cli.stdout
     (after,) = validate(config, full=True)
     assert after.status == "passed", after.problems
-    assert _ids(out) == list(range(2, 2001, 2))
+    assert parquet_ids(out) == list(range(2, 2001, 2))
 
 
 def test_run_reconcile_fails_before_publishing(

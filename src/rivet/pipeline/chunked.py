@@ -362,46 +362,41 @@ class _ChunkRun:
         a part is closed, and each worker has at most one chunk finishing."""
         finishing: threading.Thread | None = None
         try:
-            finishing = self._read_chunks()
+            while not self._stop.is_set():
+                try:
+                    task = self.runs.claim(self.run_id)
+                except BaseException as exc:
+                    self._give_up(exc)
+                    return
+                if task is None:
+                    return
+                try:
+                    sink, tracker = self._read_chunk(task)
+                except BaseException as exc:
+                    retry = (
+                        isinstance(exc, SourceError)
+                        and exc.transient
+                        and task.attempts < self.spec.max_attempts
+                    )
+                    self.runs.fail(self.run_id, task.chunk.index, str(exc), retry=retry)
+                    if retry:
+                        log.warning("chunk %d failed, retrying: %s", task.chunk.index, exc)
+                        time.sleep(self.plan.tuning.retry_backoff_ms / 1000 * task.attempts)
+                        continue
+                    self._give_up(exc)
+                    return
+                if finishing is not None:
+                    finishing.join()
+                finishing = threading.Thread(
+                    target=self._finish_chunk,
+                    args=(task, sink, tracker),
+                    name=f"rivet-finish-{task.chunk.index}",
+                    daemon=True,
+                )
+                finishing.start()
         finally:
             if finishing is not None:
                 finishing.join()
-
-    def _read_chunks(self) -> threading.Thread | None:
-        finishing: threading.Thread | None = None
-        while not self._stop.is_set():
-            try:
-                task = self.runs.claim(self.run_id)
-            except BaseException as exc:
-                self._give_up(exc)
-                return finishing
-            if task is None:
-                return finishing
-            try:
-                sink, tracker = self._read_chunk(task)
-            except BaseException as exc:
-                retry = (
-                    isinstance(exc, SourceError)
-                    and exc.transient
-                    and task.attempts < self.spec.max_attempts
-                )
-                self.runs.fail(self.run_id, task.chunk.index, str(exc), retry=retry)
-                if retry:
-                    log.warning("chunk %d failed, retrying: %s", task.chunk.index, exc)
-                    time.sleep(self.plan.tuning.retry_backoff_ms / 1000 * task.attempts)
-                    continue
-                self._give_up(exc)
-                return finishing
-            if finishing is not None:
-                finishing.join()
-            finishing = threading.Thread(
-                target=self._finish_chunk,
-                args=(task, sink, tracker),
-                name=f"rivet-finish-{task.chunk.index}",
-                daemon=True,
-            )
-            finishing.start()
-        return finishing
 
     def _finish_chunk(
         self, task: ChunkTask, sink: PartSink, tracker: QualityTracker | None
@@ -451,9 +446,9 @@ class _ChunkRun:
         def observe(batch: pa.RecordBatch) -> None:
             if tracker is not None:
                 tracker.observe(batch)
+            self.drift.observe(batch)  # widest values only (thread safe): re-reads are harmless
             with self._progress_lock:
                 self.progress.advance(batch.num_rows, batch.nbytes)
-                self.drift.observe(batch)  # widest values only: reading rows again is harmless
             if self._stop.is_set():
                 raise RivetError("stopped: another chunk failed")
 

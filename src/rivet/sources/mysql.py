@@ -290,8 +290,8 @@ class MySQLSource:
         keys = ", ".join(f"_rivet.{quote_ident(k.name)} DESC" for k in prepared.key)
         where = " AND ".join(_keyset_conditions(unbounded, prepared))
         selects = _Selects(_select(request, prepared, lean=True), _select(request, prepared))
-        sql = f"{selects.lean} WHERE {where} ORDER BY {keys} LIMIT 1"
-        page = self._fetch(sql, _session(request, prepared.mariadb), ReadStats(), request, selects)
+        tail = f"WHERE {where} ORDER BY {keys} LIMIT 1"
+        page = self._fetch(selects, tail, _session(request, prepared.mariadb), ReadStats(), request)
         if not page.num_rows:
             return None
         return tuple(k.text(page.column(k.name)[-1].as_py()) for k in prepared.key)
@@ -373,11 +373,8 @@ class MySQLSource:
             after, upto = ranges[index]
             while True:
                 limit = scaled(cap, stats)
-                sql = (
-                    f"{selects.lean} WHERE {key} > {after} AND {key} <= {upto} ORDER BY {key} "
-                    f"LIMIT {limit}"
-                )
-                page = self._fetch(sql, session, stats, request, selects)
+                tail = f"WHERE {key} > {after} AND {key} <= {upto} ORDER BY {key} LIMIT {limit}"
+                page = self._fetch(selects, tail, session, stats, request)
                 if page.num_rows:
                     yield page
                 throttle(request, stats)
@@ -409,11 +406,9 @@ class MySQLSource:
             after = [k.literal(t) for k, t in zip(prepared.key, incremental.after, strict=True)]
         while True:
             where = conditions + ([f"({keys}) > ({', '.join(after)})"] if after else [])
-            sql = (
-                f"{selects.lean}{' WHERE ' + ' AND '.join(where) if where else ''} "
-                f"ORDER BY {keys} LIMIT {limit}"
-            )
-            page = self._fetch(sql, session, stats, request, selects)
+            filtered = f"WHERE {' AND '.join(where)} " if where else ""
+            tail = f"{filtered}ORDER BY {keys} LIMIT {limit}"
+            page = self._fetch(selects, tail, session, stats, request)
             if page.num_rows == 0:
                 return
             position = tuple(k.text(page.column(k.name)[-1].as_py()) for k in prepared.key)
@@ -443,8 +438,8 @@ class MySQLSource:
         column = f"_rivet.{quote_ident(request.chunk.column)}"
 
         def fetch(low: int, high: int) -> pa.Table:
-            sql = f"{selects.lean} WHERE {column} >= {low} AND {column} < {high}"
-            page = self._fetch(sql, session, stats, request, selects)
+            tail = f"WHERE {column} >= {low} AND {column} < {high}"
+            page = self._fetch(selects, tail, session, stats, request)
             throttle(request, stats)
             return page
 
@@ -476,33 +471,32 @@ class MySQLSource:
 
     def _fetch(
         self,
-        sql: str,
+        selects: _Selects,
+        tail: str,
         session: list[str],
         stats: ReadStats,
         request: ReadRequest,
-        selects: _Selects,
     ) -> pa.Table:
-        """One page on its own connection; a transient error (lost connection) reads the same
-        page again on a new one. Pages are keyed, so this never duplicates or skips a row. A
-        page the driver refuses (a value it cannot decode) is read again guarded, so that the
-        guard names the column and its problem."""
+        """One page, `SELECT ... FROM ... <tail>`, on its own connection; a transient error (lost
+        connection) reads the same page again on a new one. Pages are keyed, so this never
+        duplicates or skips a row. Read lean first; a page the driver refuses (a value it cannot
+        decode) is read again guarded, so that the guard names the column and its problem."""
 
-        def attempt(statement: str) -> pa.Table:
+        def attempt(select: str) -> pa.Table:
             started = time.perf_counter()
             with _driver_errors(request.export):
                 page: pa.Table = connectorx.read_sql(
-                    self._url, statement, return_type="arrow", pre_execution_query=session
+                    self._url, f"{select} {tail}", return_type="arrow", pre_execution_query=session
                 )
             stats.record_statement(time.perf_counter() - started)
             return page
 
         try:
-            return retrying(request, lambda: attempt(sql))
+            return retrying(request, lambda: attempt(selects.lean))
         except DriverRefused:
             if selects.lean == selects.guarded:
                 raise
-            guarded = selects.guarded + sql[len(selects.lean) :]
-            return retrying(request, lambda: attempt(guarded))
+            return retrying(request, lambda: attempt(selects.guarded))
 
 
 @dataclass(frozen=True)

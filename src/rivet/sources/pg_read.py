@@ -152,10 +152,9 @@ class Connections:
             yield session
             reusable = True
         finally:
-            conn = session.detach() if reusable else None
             if not reusable:
                 session.close()
-            if conn is not None:
+            elif (conn := session.detach()) is not None:
                 with self._lock:
                     self._idle.append(conn)
 
