@@ -21,6 +21,7 @@ table into bench/README.md.
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import shutil
 import statistics
@@ -47,6 +48,7 @@ class Cell:
     out_mb: list[float] = field(default_factory=list)
     longest: list[float] = field(default_factory=list)
     cores: list[float] = field(default_factory=list)
+    ratio: list[float] = field(default_factory=list)  # wall / the first tool's wall, same run
     failures: list[str] = field(default_factory=list)
 
 
@@ -66,6 +68,9 @@ def main() -> None:
     tables = args.tables.split(",")
     tools = args.tools.split(",") if args.tools else list(engine.tools)
     engine.prepare(url, tables)
+    # pip compiles an installed package's bytecode; an editable checkout run with
+    # PYTHONDONTWRITEBYTECODE (as here) would compile its ~90 modules on every start (~0.1 s).
+    compileall.compile_dir(engines.ROOT / "src" / "rivet", quiet=1)
     work = Path(tempfile.mkdtemp(prefix="rivet-bench-"))
     cells = {(tool, t): Cell(tool, t) for t in tables for tool in tools}
     try:
@@ -75,6 +80,7 @@ def main() -> None:
                     cell = cells[(tool, table)]
                     command = engine.tools[tool](url, table, work / "out", work, args.profile)
                     measure(cell, command, engine.sampler(url), work / "out")
+                    cell.ratio.append(cell.wall[-1] / cells[(tools[0], table)].wall[-1])
                     print(f"run {run + 1} {tool:10} {table:7} wall {cell.wall[-1]:6.2f}s "
                           f"rss {cell.rss_mb[-1]:6.0f} MB longest {cell.longest[-1]:5.2f}s",
                           flush=True)  # fmt: skip
@@ -141,19 +147,19 @@ def machine_busy_s() -> float:
 def report(cells: dict[tuple[str, str], Cell], tables: list[str], tools: list[str],
            runs: int) -> str:  # fmt: skip
     lines = [
-        f"Medians of {runs} interleaved runs; x first = wall / the wall of `{tools[0]}`.",
+        f"Medians of {runs} interleaved runs; x first = the median over runs of wall / the wall "
+        f"of `{tools[0]}` in the same run (the machine's speed drifts between runs).",
         "",
         "| table | tool | wall s | x first | rows/s | peak RSS MB | output MB "
         "| longest statement s | cores busy | failures |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for table in tables:
-        first = statistics.median(cells[(tools[0], table)].wall)
         for tool in tools:
             c = cells[(tool, table)]
             wall = statistics.median(c.wall)
             lines.append(
-                f"| {table} | {tool} | {wall:.2f} | {wall / first:.2f} | "
+                f"| {table} | {tool} | {wall:.2f} | {statistics.median(c.ratio):.2f} | "
                 f"{ROWS[table] / wall:,.0f} | {max(c.rss_mb):.0f} | "
                 f"{statistics.median(c.out_mb):.0f} | {max(c.longest):.2f} | "
                 f"{statistics.median(c.cores):.2f} | {'; '.join(c.failures) or '-'} |"
