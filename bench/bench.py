@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import compileall
+import importlib.metadata
 import os
 import shutil
 import statistics
@@ -137,6 +138,18 @@ def measure(cell: Cell, command: list[str], sampler: engines.Sampler, out: Path)
     cell.cores.append(busy / wall)
 
 
+def versions() -> str:
+    """The decoders and writer measured: a driver's build can move the results by a fifth
+    (bench/README.md, session 5)."""
+    found = []
+    for name in ("adbc-driver-postgresql", "connectorx", "pyarrow", "duckdb"):
+        try:
+            found.append(f"{name} {importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return ", ".join(found)
+
+
 def machine_busy_s() -> float:
     """CPU seconds all processes of the machine (client and database server) have used."""
     fields = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
@@ -147,6 +160,7 @@ def machine_busy_s() -> float:
 def report(cells: dict[tuple[str, str], Cell], tables: list[str], tools: list[str],
            runs: int) -> str:  # fmt: skip
     lines = [
+        f"Versions: {versions()}.",
         f"Medians of {runs} interleaved runs; x first = the median over runs of wall / the wall "
         f"of `{tools[0]}` in the same run (the machine's speed drifts between runs).",
         "",
