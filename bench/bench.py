@@ -1,17 +1,18 @@
 """Benchmark: rivet against the physical limit and its peers, side by side in one run.
 
 PostgreSQL (`--engine postgres`): psql binary COPY (the limit), rivet, DuckDB's postgres extension;
-`chunked1` / `chunked4` (rivet in chunked mode, 1 or 4 workers); `s3` (rivet to moto's S3 server,
-started on loopback when the tool is selected).
+`chunked1` / `chunked4` (rivet in chunked mode, 1 or 4 workers, one snapshot), `perchunk4` (4
+workers, a transaction per chunk); `s3` (rivet to moto's S3 server, started on loopback when the
+tool is selected).
 MariaDB (`--engine mysql`): `mariadb --quick --batch` (a C-client drain, an upper bound for the
 limit), rivet, ConnectorX (one `read_sql` to Arrow, written to Parquet), DuckDB's mysql extension.
 
 Creates `rivet_bench.narrow` (5M rows) and `rivet_bench.wide` (1M rows x 20 columns) once, then
 runs each tool on each table, interleaved, `--runs` times, and reports medians of wall time,
-rows/s, peak RSS (GNU time), output bytes, the longest single statement the server saw
-(sampled every 50 ms) and the cores the whole machine kept busy (client and server CPU seconds
-over the wall time: 2.00 is all of this machine). Not a test: run it by hand, paste the
-table into bench/README.md.
+rows/s, peak RSS (GNU time), output bytes, the longest single statement and the oldest
+transaction (snapshot) the server saw (sampled every 50 ms), and the cores the whole machine
+kept busy (client and server CPU seconds over the wall time: 2.00 is all of this machine).
+Not a test: run it by hand, paste the table into bench/README.md.
 
     .venv/bin/pip install -e '.[bench]'
     .venv/bin/python bench/bench.py --runs 3
@@ -48,6 +49,7 @@ class Cell:
     rss_mb: list[float] = field(default_factory=list)
     out_mb: list[float] = field(default_factory=list)
     longest: list[float] = field(default_factory=list)
+    transaction: list[float] = field(default_factory=list)
     cores: list[float] = field(default_factory=list)
     ratio: list[float] = field(default_factory=list)  # wall / the first tool's wall, same run
     failures: list[str] = field(default_factory=list)
@@ -127,14 +129,15 @@ def measure(cell: Cell, command: list[str], sampler: engines.Sampler, out: Path)
     proc = subprocess.run(["/usr/bin/time", "-f", "%M", *command], capture_output=True, text=True)
     wall = time.perf_counter() - started
     busy = machine_busy_s() - busy
-    longest = sampler.stop()
+    seen = sampler.stop()
     lines = proc.stderr.strip().splitlines()
     if proc.returncode != 0:
         cell.failures.append(lines[-2] if len(lines) > 1 else "?")
     cell.wall.append(wall)
     cell.rss_mb.append(int(lines[-1]) / 1024 if lines and lines[-1].isdigit() else 0.0)
     cell.out_mb.append(sum(p.stat().st_size for p in out.rglob("*") if p.is_file()) / 2**20)
-    cell.longest.append(longest)
+    cell.longest.append(seen.statement_s)
+    cell.transaction.append(seen.transaction_s)
     cell.cores.append(busy / wall)
 
 
@@ -165,8 +168,8 @@ def report(cells: dict[tuple[str, str], Cell], tables: list[str], tools: list[st
         f"of `{tools[0]}` in the same run (the machine's speed drifts between runs).",
         "",
         "| table | tool | wall s | x first | rows/s | peak RSS MB | output MB "
-        "| longest statement s | cores busy | failures |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| longest statement s | oldest transaction s | cores busy | failures |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for table in tables:
         for tool in tools:
@@ -176,6 +179,7 @@ def report(cells: dict[tuple[str, str], Cell], tables: list[str], tools: list[st
                 f"| {table} | {tool} | {wall:.2f} | {statistics.median(c.ratio):.2f} | "
                 f"{ROWS[table] / wall:,.0f} | {max(c.rss_mb):.0f} | "
                 f"{statistics.median(c.out_mb):.0f} | {max(c.longest):.2f} | "
+                f"{max(c.transaction):.2f} | "
                 f"{statistics.median(c.cores):.2f} | {'; '.join(c.failures) or '-'} |"
             )
     return "\n".join(lines)

@@ -88,58 +88,77 @@ MYSQL_CREATE = {
 }
 
 
+@dataclass(frozen=True)
+class Seen:
+    """What the server saw of a tool's run: its longest statement, and its oldest transaction
+    (how long a snapshot was held open, which holds back vacuum / purge on the source)."""
+
+    statement_s: float
+    transaction_s: float
+
+
 class Sampler(Protocol):
     def start(self) -> None: ...
 
-    def stop(self) -> float: ...
+    def stop(self) -> Seen: ...
 
 
 class _Poller:
-    """Longest time any other client statement stayed active, polled every 50 ms."""
+    """The longest statement and transaction of the other clients, polled every 50 ms."""
 
-    def __init__(self, poll: Callable[[], float], close: Callable[[], None]) -> None:
+    def __init__(self, poll: Callable[[], Seen], close: Callable[[], None]) -> None:
         self._poll, self._close = poll, close
         self._stop = threading.Event()
-        self._longest = 0.0
+        self._seen = Seen(0.0, 0.0)
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self) -> float:
+    def stop(self) -> Seen:
         self._stop.set()
         self._thread.join()
         self._close()
-        return self._longest
+        return self._seen
 
     def _sample(self) -> None:
         while not self._stop.wait(0.05):
-            self._longest = max(self._longest, self._poll())
+            now = self._poll()
+            self._seen = Seen(max(self._seen.statement_s, now.statement_s),
+                              max(self._seen.transaction_s, now.transaction_s))  # fmt: skip
 
 
 def pg_sampler(url: str) -> Sampler:
     conn = psycopg.connect(url, autocommit=True)
-    sql = ("SELECT coalesce(max(extract(epoch FROM clock_timestamp() - query_start)), 0) "
-           "FROM pg_stat_activity WHERE state = 'active' AND pid <> pg_backend_pid() "
+    sql = ("SELECT coalesce(max(extract(epoch FROM clock_timestamp() - query_start)) "
+           "FILTER (WHERE state = 'active'), 0), "
+           "coalesce(max(extract(epoch FROM clock_timestamp() - xact_start)), 0) "
+           "FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
            "AND backend_type = 'client backend'")  # fmt: skip
 
-    def poll() -> float:
+    def poll() -> Seen:
         row = conn.execute(sql).fetchone()
-        return float(row[0]) if row else 0.0
+        return Seen(float(row[0]), float(row[1])) if row else Seen(0.0, 0.0)
 
     return _Poller(poll, conn.close)
 
 
 def mysql_sampler(url: str) -> Sampler:
     conn = _mysql(url)
-    sql = ("SELECT COALESCE(MAX(TIME_MS), 0) / 1000 FROM information_schema.PROCESSLIST "
-           "WHERE COMMAND IN ('Query', 'Execute') AND ID <> CONNECTION_ID()")  # fmt: skip
+    statements = ("SELECT COALESCE(MAX(TIME_MS), 0) / 1000 FROM information_schema.PROCESSLIST "
+                  "WHERE COMMAND IN ('Query', 'Execute') AND ID <> CONNECTION_ID()")  # fmt: skip
+    transactions = ("SELECT COALESCE(MAX(TIMESTAMPDIFF(MICROSECOND, trx_started, NOW(6))), 0) "
+                    "/ 1e6 FROM information_schema.INNODB_TRX "
+                    "WHERE trx_mysql_thread_id <> CONNECTION_ID()")  # fmt: skip
 
-    def poll() -> float:
+    def poll() -> Seen:
         with conn.cursor() as cur:
-            cur.execute(sql)
-            row = cur.fetchone()
-        return float(row[0]) if row else 0.0
+            cur.execute(statements)
+            statement = cur.fetchone()
+            cur.execute(transactions)
+            transaction = cur.fetchone()
+        return Seen(float(statement[0]) if statement else 0.0,
+                    float(transaction[0]) if transaction else 0.0)  # fmt: skip
 
     return _Poller(poll, conn.close)
 
@@ -248,12 +267,15 @@ def rivet_s3(url: str, table: str, out: Path, work: Path, profile: str) -> list[
     return rivet(url, table, out, work, profile, to=to)
 
 
-def rivet_chunked(parallel: int) -> Tool:
-    """rivet in chunked mode: 10 chunks of the primary key, `parallel` workers."""
+def rivet_chunked(parallel: int, snapshot: str = "shared") -> Tool:
+    """rivet in chunked mode: 10 chunks of the primary key, `parallel` workers, one snapshot
+    for all chunks (`shared`) or a transaction per chunk (`per_chunk`)."""
 
     def tool(url: str, table: str, out: Path, work: Path, profile: str) -> list[str]:
         size = 500_000 if table == "narrow" else 100_000
         mode = f"    mode: chunked\n    chunk_size: {size}\n    parallel: {parallel}\n"
+        if snapshot != "shared":
+            mode += f"    chunk_snapshot: {snapshot}\n"
         return rivet(url, table, out, work, profile, mode)
 
     return tool
@@ -308,7 +330,8 @@ ENGINES = {
         os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test"),
         pg_prepare,
         {"copy": copy_binary, "rivet": rivet, "duckdb": duckdb,
-         "chunked1": rivet_chunked(1), "chunked4": rivet_chunked(4), "s3": rivet_s3,
+         "chunked1": rivet_chunked(1), "chunked4": rivet_chunked(4),
+         "perchunk4": rivet_chunked(4, "per_chunk"), "s3": rivet_s3,
          "base": rivet_base, "checked": rivet_checked, "rowhash": rivet_row_hash},
         pg_sampler,
     ),
