@@ -49,7 +49,7 @@ class Cell:
     rss_mb: list[float] = field(default_factory=list)
     out_mb: list[float] = field(default_factory=list)
     longest: list[float] = field(default_factory=list)
-    transaction: list[float] = field(default_factory=list)
+    transaction: list[float | None] = field(default_factory=list)
     cores: list[float] = field(default_factory=list)
     ratio: list[float] = field(default_factory=list)  # wall / the first tool's wall, same run
     failures: list[str] = field(default_factory=list)
@@ -141,6 +141,11 @@ def measure(cell: Cell, command: list[str], sampler: engines.Sampler, out: Path)
     cell.cores.append(busy / wall)
 
 
+def _longest(values: list[float | None]) -> str:
+    known = [v for v in values if v is not None]
+    return f"{max(known):.2f}" if known else "-"
+
+
 def versions() -> str:
     """The decoders and writer measured: a driver's build can move the results by a fifth
     (bench/README.md, session 5)."""
@@ -179,7 +184,7 @@ def report(cells: dict[tuple[str, str], Cell], tables: list[str], tools: list[st
                 f"| {table} | {tool} | {wall:.2f} | {statistics.median(c.ratio):.2f} | "
                 f"{ROWS[table] / wall:,.0f} | {max(c.rss_mb):.0f} | "
                 f"{statistics.median(c.out_mb):.0f} | {max(c.longest):.2f} | "
-                f"{max(c.transaction):.2f} | "
+                f"{_longest(c.transaction)} | "
                 f"{statistics.median(c.cores):.2f} | {'; '.join(c.failures) or '-'} |"
             )
     return "\n".join(lines)
