@@ -51,7 +51,6 @@ class Cell:
     longest: list[float] = field(default_factory=list)
     transaction: list[float | None] = field(default_factory=list)
     cores: list[float] = field(default_factory=list)
-    ratio: list[float] = field(default_factory=list)  # wall / the first tool's wall, same run
     failures: list[str] = field(default_factory=list)
 
 
@@ -83,7 +82,6 @@ def main() -> None:
                     cell = cells[(tool, table)]
                     command = engine.tools[tool](url, table, work / "out", work, args.profile)
                     measure(cell, command, engine.sampler(url), work / "out")
-                    cell.ratio.append(cell.wall[-1] / cells[(tools[0], table)].wall[-1])
                     print(f"run {run + 1} {tool:10} {table:7} wall {cell.wall[-1]:6.2f}s "
                           f"rss {cell.rss_mb[-1]:6.0f} MB longest {cell.longest[-1]:5.2f}s",
                           flush=True)  # fmt: skip
@@ -177,11 +175,13 @@ def report(cells: dict[tuple[str, str], Cell], tables: list[str], tools: list[st
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for table in tables:
+        first = cells[(tools[0], table)].wall
         for tool in tools:
             c = cells[(tool, table)]
             wall = statistics.median(c.wall)
+            ratio = statistics.median(w / f for w, f in zip(c.wall, first, strict=True))
             lines.append(
-                f"| {table} | {tool} | {wall:.2f} | {statistics.median(c.ratio):.2f} | "
+                f"| {table} | {tool} | {wall:.2f} | {ratio:.2f} | "
                 f"{ROWS[table] / wall:,.0f} | {max(c.rss_mb):.0f} | "
                 f"{statistics.median(c.out_mb):.0f} | {max(c.longest):.2f} | "
                 f"{_longest(c.transaction)} | "

@@ -49,6 +49,7 @@ class QualityTracker:
             )
         self._gates = gates
         self._export = export
+        self._schema_names = tuple(schema_names)
         self.rows = 0
         self._nulls = dict.fromkeys(gates.null_ratio_max, 0)
         self._seen: dict[str, _Distinct] = {c: _Distinct() for c in gates.unique_columns}
@@ -72,7 +73,7 @@ class QualityTracker:
     def fork(self) -> QualityTracker:
         """An empty tracker of the same gates, for rows that count only once `merge`d: a chunk
         observes into its own, so the rows of an attempt that failed are never counted."""
-        return QualityTracker(self._gates, self._export, sorted(self._gates.columns()))
+        return QualityTracker(self._gates, self._export, self._schema_names)
 
     def merge(self, other: QualityTracker) -> None:
         self.rows += other.rows

@@ -289,7 +289,7 @@ class MySQLSource:
         unbounded = replace(request, incremental=replace(request.incremental, until=None))
         keys = ", ".join(f"_rivet.{quote_ident(k.name)} DESC" for k in prepared.key)
         where = " AND ".join(_keyset_conditions(unbounded, prepared))
-        selects = _Selects(_select(request, prepared, lean=True), _select(request, prepared))
+        selects = _Selects.of(request, prepared)
         tail = f"WHERE {where} ORDER BY {keys} LIMIT 1"
         page = self._fetch(selects, tail, _session(request, prepared.mariadb), ReadStats(), request)
         if not page.num_rows:
@@ -339,7 +339,7 @@ class MySQLSource:
         self, request: ReadRequest, prepared: MyPreparedRead, stats: ReadStats
     ) -> Iterator[pa.Table]:
         session = _session(request, prepared.mariadb)
-        selects = _Selects(_select(request, prepared, lean=True), _select(request, prepared))
+        selects = _Selects.of(request, prepared)
         if request.chunk is not None:
             yield from self._chunk_pages(request, prepared, selects, session, stats)
         elif prepared.key_span is not None:
@@ -505,6 +505,10 @@ class _Selects:
 
     lean: str
     guarded: str
+
+    @staticmethod
+    def of(request: ReadRequest, prepared: MyPreparedRead) -> _Selects:
+        return _Selects(_select(request, prepared, lean=True), _select(request, prepared))
 
 
 def _select(request: ReadRequest, prepared: MyPreparedRead, lean: bool = False) -> str:
