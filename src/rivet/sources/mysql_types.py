@@ -93,7 +93,10 @@ class KeyColumn:
         if self.data_type == "decimal":
             return f"CAST('{text}' AS DECIMAL({self.precision},{self.scale}))"
         if self.data_type == "timestamp":  # read as epoch microseconds (UTC session)
-            return f"FROM_UNIXTIME({int(text)} / 1000000)"
+            # An exact decimal literal: a division would be cut to div_precision_increment
+            # (4 by default) decimals, and the same rows would be read again on every run.
+            seconds, micros = divmod(int(text), 1_000_000)
+            return f"FROM_UNIXTIME({seconds}.{micros:06d})"
         return f"_utf8mb4 X'{text.encode().hex()}'"
 
 
