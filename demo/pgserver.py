@@ -15,19 +15,29 @@ from pathlib import Path
 
 
 class ThrowawayPostgres:
-    def __init__(self) -> None:
+    def __init__(self, password: str | None = None) -> None:
+        """With `password`, TCP connections authenticate with SCRAM (user postgres)."""
         self.bindir = _bindir()
         self.owner = _owner()
         self.workdir = Path(tempfile.mkdtemp(prefix="rivet-pg-"))
         self.port = _free_port()
-        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        self.password = password
+        secret = f":{password}" if password else ""
+        self.url = f"postgresql://postgres{secret}@127.0.0.1:{self.port}/postgres"
 
     def start(self) -> None:
         """initdb (fsync off: it is thrown away) and start on 127.0.0.1:port."""
         self.workdir.chmod(0o755)
         if self.owner:
             shutil.chown(self.workdir, self.owner)
-        self._run("initdb", "-D", str(self._data), "-U", "postgres", "--auth=trust", "-E",
+        auth = ["--auth=trust"]
+        if self.password:
+            pwfile = self.workdir / "pwfile"
+            pwfile.write_text(self.password + "\n")
+            if self.owner:
+                shutil.chown(pwfile, self.owner)
+            auth = ["--auth-local=trust", "--auth-host=scram-sha-256", f"--pwfile={pwfile}"]
+        self._run("initdb", "-D", str(self._data), "-U", "postgres", *auth, "-E",
                   "UTF8", "--no-sync")  # fmt: skip
         self._run("pg_ctl", "-D", str(self._data), "-l", str(self.workdir / "log"), "-w", "-o",
                   f"-c listen_addresses=127.0.0.1 -c port={self.port} "

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -82,8 +83,11 @@ def parquet_ids(folder: Path) -> list[int]:
     return sorted(ids)
 
 
-def rivet(*args: str, env: dict[str, str] | None = None, url: str = PG_URL) -> Cli:
-    """Run the real CLI in a subprocess, as a user or a scheduler would."""
+def rivet(
+    *args: str, env: dict[str, str] | None = None, url: str = PG_URL, cwd: Path | None = None
+) -> Cli:
+    """Run the real CLI in a subprocess, as a user or a scheduler would: by default from a
+    temporary folder of its own, so that a relative path never lands in the checkout."""
     full_env = {**os.environ, "RIVET_TEST_SOURCE_URL": url, **(env or {})}
     proc = subprocess.run(
         [sys.executable, "-m", "rivet", *args],
@@ -91,6 +95,7 @@ def rivet(*args: str, env: dict[str, str] | None = None, url: str = PG_URL) -> C
         text=True,
         env=full_env,
         timeout=300,
+        cwd=cwd or tempfile.mkdtemp(prefix="rivet-cwd-"),
     )
     return Cli(proc.returncode, proc.stdout, proc.stderr)
 

@@ -33,7 +33,7 @@ def test_doctor_reports_an_unreachable_source_and_passes_a_good_config(
 ) -> None:
     pg.execute("CREATE TABLE good (id int PRIMARY KEY)")
     export = {"name": "good", "table": f"{pg.schema}.good", "format": "csv",
-              "destination": {"type": "local", "path": "out"}}  # fmt: skip
+              "destination": {"type": "local", "path": str(tmp_path / "out")}}  # fmt: skip
     config = write_config(tmp_path, [export])
     ok = rivet("doctor", "-c", str(config))
     assert ok.returncode == 0 and "All checks passed." in ok.stdout
@@ -46,7 +46,7 @@ def test_doctor_reports_an_unreachable_source_and_passes_a_good_config(
 def test_doctor_checks_the_state_store(tmp_path: Path, pg: Pg) -> None:
     pg.execute("CREATE TABLE good (id int PRIMARY KEY)")
     export = {"name": "good", "table": f"{pg.schema}.good", "format": "csv",
-              "destination": {"type": "local", "path": "out"}}  # fmt: skip
+              "destination": {"type": "local", "path": str(tmp_path / "out")}}  # fmt: skip
     config = write_config(tmp_path, [export])
 
     def state_check(env: dict[str, str] | None = None) -> dict[str, str]:

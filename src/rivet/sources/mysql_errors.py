@@ -27,9 +27,22 @@ _TRANSIENT = {1205, 1213, 1040, 1053, 2002, 2003, 2006, 2013}
 _CX_ERROR = re.compile(r"ERROR (\d+) \(([0-9A-Z]{5})\): (.*?)(?: \}|$)", re.S)
 
 
-def is_transient(errno: int | None) -> bool:
-    """A cut connection (2013/2006) is transient; a statement timeout (1969/3024) is not."""
-    return errno is None or errno in _TRANSIENT
+# ConnectorX reports a refused or cut connection without an error number.
+_TRANSPORT = re.compile(
+    r"connection refused|connection reset|broken pipe|connectionclosed|connection closed"
+    r"|lost connection|server has gone away|unexpected eof|os error (104|111|32)\b",
+    re.I,
+)
+
+
+def is_transient(errno: int | None, message: str = "") -> bool:
+    """Classified by error number: a cut connection (2013/2006), a refused one, a deadlock or
+    lock wait, too many connections are transient; a statement timeout (1969/3024), access,
+    syntax and everything else are not. An error without a number is transient only when its
+    text says the connection was lost or refused."""
+    if errno is None:
+        return bool(_TRANSPORT.search(message))
+    return errno in _TRANSIENT
 
 
 def source_error(
@@ -45,13 +58,13 @@ def source_error(
             or "check the source URL, user and password, and that the server accepts "
             "connections from this host",
             sqlstate=sqlstate,
-            transient=is_transient(errno),
+            transient=is_transient(errno, str(exc)),
         )
     return SourceError(
         f"{where}MySQL error: {message}{code}",
         hint=_HINTS.get(errno or 0),
         sqlstate=sqlstate,
-        transient=is_transient(errno),
+        transient=is_transient(errno, str(exc)),
     )
 
 

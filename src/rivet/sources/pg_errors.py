@@ -19,20 +19,53 @@ _HINTS: dict[str, str] = {
 }
 _TRANSIENT_CLASSES = ("08", "53", "57P", "40")
 _PRIMARY = re.compile(r"(?:ERROR|FATAL):\s+(.*?)(?:\n|$)")
+# libpq reports a refused connection with the server's message but no SQLSTATE; these are the
+# server's (English) texts of the ones that no retry can fix, and of the ones a retry can.
+_CONNECT_FAILURES = (
+    (re.compile(r'database ".*" does not exist'), "3D000"),
+    (re.compile(r'role ".*" does not exist'), "28000"),
+    (re.compile(r"password authentication failed"), "28P01"),
+    (re.compile(r"no pg_hba\.conf entry"), "28000"),
+    (re.compile(r"no password supplied|password is required"), "28000"),
+    (re.compile(r"permission denied for database"), "42501"),
+    (re.compile(r"server does not support SSL|SSL is not enabled on the server"), "08P01"),
+    (re.compile(r"certificate verify failed|does not match host name|root certificate"), "08P01"),
+    (re.compile(r"too many clients|remaining connection slots are reserved"), "53300"),
+    (re.compile(r"the database system is (starting up|shutting down|in recovery)"), "57P03"),
+)
+# A connection that was cut, refused or timed out carries no SQLSTATE either: worth a retry.
+_TRANSPORT = re.compile(
+    r"server closed the connection|connection refused|could not (receive|send) data"
+    r"|timeout expired|connection reset|broken pipe|ssl syscall|no connection to the server"
+    r"|connection (is )?(closed|lost)|consuming input failed|terminating connection"
+    r"|unexpected eof|server conn crashed|could not connect to server",
+    re.I,
+)
+# A permanent TLS or address failure reported as a connection-class (08) SQLSTATE.
+_PERMANENT = {"08P01"}
 
 
-def is_transient(sqlstate: str | None) -> bool:
-    """A connection cut has no SQLSTATE: transient. Timeouts (57014) are not."""
+def is_transient(sqlstate: str | None, message: str = "") -> bool:
+    """Classified by SQLSTATE: connection failures, resource limits, operator intervention and
+    serialization failures are transient; timeouts (57014) and everything else are not. An
+    error without a code is transient only when its text says the connection was lost."""
     if sqlstate is None:
-        return True
-    if sqlstate == "57014":
+        return bool(_TRANSPORT.search(message))
+    if sqlstate == "57014" or sqlstate in _PERMANENT:
         return False
     return sqlstate.startswith(_TRANSIENT_CLASSES)
 
 
+def _connect_sqlstate(text: str) -> str | None:
+    for pattern, sqlstate in _CONNECT_FAILURES:
+        if pattern.search(text):
+            return sqlstate
+    return None
+
+
 def source_error(exc: Exception, export: str | None, *, connecting: bool = False) -> SourceError:
     """Translate a psycopg or ADBC exception. The message never carries a password."""
-    sqlstate = getattr(exc, "sqlstate", None) or None
+    sqlstate = getattr(exc, "sqlstate", None) or _connect_sqlstate(str(exc))
     message = _primary_message(exc)
     where = f"export '{export}': " if export else ""
     if connecting or (sqlstate or "").startswith("28") or sqlstate == "3D000":
@@ -44,14 +77,14 @@ def source_error(exc: Exception, export: str | None, *, connecting: bool = False
             f"{where}cannot connect to the PostgreSQL source: {message}",
             hint=hint,
             sqlstate=sqlstate,
-            transient=sqlstate is None or is_transient(sqlstate),
+            transient=is_transient(sqlstate, str(exc)),
         )
     suffix = f" [SQLSTATE {sqlstate}]" if sqlstate else ""
     return SourceError(
         f"{where}PostgreSQL error: {message}{suffix}",
         hint=_HINTS.get(sqlstate or ""),
         sqlstate=sqlstate,
-        transient=is_transient(sqlstate),
+        transient=is_transient(sqlstate, str(exc)),
     )
 
 

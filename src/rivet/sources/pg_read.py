@@ -12,8 +12,8 @@ Three shapes, chosen by what the table offers:
 Each statement returns at most about `page_bytes` of Arrow data and is read to completion before
 the next one starts, so its duration on the server is bounded and client memory is too. Key
 ranges and keyset pages survive a lost connection (`Reader`: the page is read again on a new
-connection); a cursor cannot be resumed, so a cursor read fails on a transient error, and a
-chunk is read again whole by the chunk runner.
+connection); a cursor cannot be resumed, so a cursor read fails on a transient error after its
+first page (before it, it starts again), and a chunk is read again whole by the chunk runner.
 """
 
 from __future__ import annotations
@@ -399,14 +399,27 @@ def count_statement(
 def cursor_pages(
     url: str, request: ReadRequest, plans: Sequence[ColumnPlan], stats: ReadStats
 ) -> Iterator[pa.Table]:
-    session = Session(url, request, stats)
+    query = pg_sql.select_all(select_list(plans, request), source_of(request))
+    limit = min(FIRST_PAGE_ROWS, request.max_page_rows or FIRST_PAGE_ROWS)
+    fetch = f"FETCH {limit} FROM _rivet_cur"
+
+    def opened() -> tuple[Session, pa.Table]:
+        session = Session(url, request, stats)
+        try:
+            session.execute(f"DECLARE _rivet_cur NO SCROLL CURSOR FOR {query}")
+            return session, session.fetch(fetch, use_copy=False)
+        except adbc_driver_manager.Error as exc:
+            session.close()
+            raise source_error(exc, request.export) from None
+        except BaseException:
+            session.close()
+            raise
+
+    # Until the first page is handed on, a transient error (a serialization failure, a cut
+    # connection) costs nothing to start again; after that a cursor cannot be resumed.
+    session, page = retrying(request, opened)
     try:
-        source = source_of(request)
-        query = pg_sql.select_all(select_list(plans, request), source)
-        session.execute(f"DECLARE _rivet_cur NO SCROLL CURSOR FOR {query}")
-        limit = min(FIRST_PAGE_ROWS, request.max_page_rows or FIRST_PAGE_ROWS)
         while True:
-            page = session.fetch(f"FETCH {limit} FROM _rivet_cur", use_copy=False)
             if page.num_rows:
                 yield page
             if page.num_rows < limit:
@@ -414,6 +427,7 @@ def cursor_pages(
                 return
             limit = next_page_rows(page, request, stats)
             throttle(request, stats)
+            page = session.fetch(f"FETCH {limit} FROM _rivet_cur", use_copy=False)
     finally:
         session.close()
 
