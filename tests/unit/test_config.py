@@ -51,9 +51,59 @@ def test_every_structural_problem_is_reported_at_once_with_paths(tmp_path: Path)
             'path: "./out/{export}"', "pth: out"
         ),
     )
-    assert "exports[0] (orders).format: Input should be 'parquet' or 'csv'" in problems
-    assert "exports[0] (orders).compresion: unknown key. Did you mean 'compression'?" in problems
-    assert "exports[0] (orders).destination.pth: unknown key. Did you mean 'path'?" in problems
+    assert "exports[0] (orders).format: Input should be 'parquet' or 'csv' (line 8)" in problems
+    assert (
+        "exports[0] (orders).compresion: unknown key. Did you mean 'compression'? (line 9)"
+        in problems
+    )
+    assert (
+        "exports[0] (orders).destination.pth: unknown key. Did you mean 'path'? (line 10)"
+        in problems
+    )
+
+
+def test_a_missing_key_names_the_line_of_its_mapping(tmp_path: Path) -> None:
+    problems = _problems(tmp_path, VALID.replace("    format: parquet\n", ""))
+    assert "exports[0] (orders).format: required key is missing (line 6)" in problems
+
+
+def test_rivet_cli_0_7_7_slack_block_loads_as_yaml_1_2(tmp_path: Path) -> None:
+    """`on` is a string in YAML 1.2 (the reference's reading), a boolean in YAML 1.1."""
+    text = VALID + (
+        "notifications:\n  slack:\n    webhook_url: https://hooks.example/x\n"
+        "    on: [failure, schema_change]\n"
+    )
+    config = load_config(_write(tmp_path, text))
+    assert config.notifications is not None and config.notifications.slack is not None
+    assert config.notifications.slack.on == ["failure", "schema_change"]
+
+
+@pytest.mark.parametrize(
+    "scalar,expected",
+    [
+        ("on", "on"), ("off", "off"), ("yes", "yes"), ("no", "no"), ("y", "y"), ("n", "n"),
+        ("On", "On"), ("NO", "NO"), ("1:30", "1:30"), ("0755", 755), ("0o17", 15),
+        ("0x1f", 31), ("2026-01-01", "2026-01-01"), ("2026-01-01 10:00:00", "2026-01-01 10:00:00"),
+        ("true", True), ("false", False), ("~", None), ("null", None), ("1e3", 1000.0),
+        ("'on'", "on"), ("12", 12), ("-3", -3), ("1.5", 1.5),
+    ],
+)  # fmt: skip
+def test_yaml_1_2_scalars_in_keys_and_values(tmp_path: Path, scalar: str, expected: object) -> None:
+    from rivet.config.load import _parse_yaml
+
+    path = _write(tmp_path, f"value: {scalar}\nkeys:\n  {scalar}: x\nlist: [{scalar}]\n")
+    document, lines = _parse_yaml(path)
+    assert document["value"] == expected and type(document["value"]) is type(expected)
+    assert document["list"] == [expected]
+    if expected is not None:  # a null key is a YAML oddity, not a config
+        assert list(document["keys"]) == [expected]
+    assert lines[("keys",)] == 2 and lines[("list", 0)] == 4
+
+
+def test_duplicate_keys_are_an_error_with_their_line(tmp_path: Path) -> None:
+    problems = _problems(tmp_path, VALID + "source:\n  type: mysql\n")
+    assert problems[0].startswith("invalid YAML at line 10"), problems
+    assert "duplicate key" in problems[0]
 
 
 def test_semantic_rules_are_all_reported(tmp_path: Path) -> None:

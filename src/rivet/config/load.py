@@ -14,8 +14,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.constructor import RoundTripConstructor
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from rivet.config import models, rules
 from rivet.config.models import RivetConfig
@@ -54,6 +57,16 @@ _MODEL_BY_PARENT: dict[str, list[type[BaseModel]]] = {
     "stdout": [models.StdoutDestination],
 }
 _DESTINATION_TAGS = {"local", "s3", "gcs", "azure", "stdout"}
+Lines = dict[tuple[int | str, ...], int]  # YAML path (keys and indexes) -> line (1-based)
+
+
+class _Constructor(RoundTripConstructor):
+    """YAML 1.2 core schema, as the reference reads rivet.yaml: `on`, `off`, `yes`, `no` are
+    strings, `0755` is decimal, `1:30` is text; and a date stays the text it was written as
+    (the core schema has no timestamp type)."""
+
+
+_Constructor.add_constructor("tag:yaml.org,2002:timestamp", RoundTripConstructor.construct_yaml_str)
 
 
 def load_config(path: str | Path, params: Mapping[str, str] | None = None) -> RivetConfig:
@@ -64,7 +77,7 @@ def load_config(path: str | Path, params: Mapping[str, str] | None = None) -> Ri
             ["file not found. Hint: check the path, or run `rivet init` to generate one."],
             path=str(path),
         )
-    raw = _parse_yaml(path)
+    raw, lines = _parse_yaml(path)
     params = dict(params or {})
     used: set[str] = set()
     missing: list[str] = []
@@ -80,7 +93,7 @@ def load_config(path: str | Path, params: Mapping[str, str] | None = None) -> Ri
     try:
         config = RivetConfig.model_validate(resolved)
     except ValidationError as exc:
-        problems += _describe(exc, resolved)
+        problems += _describe(exc, resolved, lines)
     if problems:
         raise ConfigError(problems, path=str(path))
     problems = rules.check(config, path.resolve().parent)
@@ -106,23 +119,50 @@ def substitute_text(text: str, params: Mapping[str, str], where: str) -> str:
     return result
 
 
-def _parse_yaml(path: Path) -> Any:
+def _parse_yaml(path: Path) -> tuple[Any, Lines]:
+    """The document as plain Python values, and the line of every key and list item."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([f"cannot read file: {exc}"], path=str(path)) from None
+    reader = YAML(typ="rt")
+    reader.Constructor = _Constructor
     try:
-        raw = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        # The problem mark only: the snippet yaml would print may hold a literal secret.
+        document = reader.load(text)
+    except MarkedYAMLError as exc:
+        # The problem and its position only: the snippet the parser would print may hold a
+        # literal secret.
         mark = exc.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
         raise ConfigError([f"invalid YAML at {where}: {exc.problem}"], path=str(path)) from None
-    except yaml.YAMLError as exc:
+    except YAMLError as exc:
         raise ConfigError([f"invalid YAML: {redact(str(exc))}"], path=str(path)) from None
-    if not isinstance(raw, dict):
+    if not isinstance(document, dict):
         raise ConfigError(["expected a mapping with 'source' and 'exports'"], path=str(path))
-    return raw
+    lines: Lines = {}
+    return _plain(document, (), lines), lines
+
+
+def _plain(node: Any, where: tuple[int | str, ...], lines: Lines) -> Any:
+    """Round-trip nodes as dict, list, str, int, float, bool, None; their lines into `lines`."""
+    if isinstance(node, CommentedMap):
+        plain = {}
+        for key, value in node.items():
+            name = _plain(key, where, {})
+            if isinstance(name, str | int):
+                lines[(*where, name)] = node.lc.key(key)[0] + 1
+            plain[name] = _plain(value, (*where, name), lines)
+        return plain
+    if isinstance(node, CommentedSeq):
+        for index in range(len(node)):
+            lines[(*where, index)] = node.lc.item(index)[0] + 1
+        return [_plain(value, (*where, i), lines) for i, value in enumerate(node)]
+    if isinstance(node, bool) or node is None:
+        return node
+    for kind in (str, int, float):  # ruamel's scalar subclasses (ScalarInt, ScalarFloat...)
+        if isinstance(node, kind):
+            return kind(node)
+    return node
 
 
 def _substitute(
@@ -185,7 +225,7 @@ def _take_misplaced_tuning(raw: dict[str, Any]) -> list[str]:
     return problems
 
 
-def _describe(exc: ValidationError, raw: dict[str, Any]) -> list[str]:
+def _describe(exc: ValidationError, raw: dict[str, Any], lines: Lines) -> list[str]:
     problems = []
     for error in exc.errors(include_input=False, include_url=False):
         loc = [
@@ -194,14 +234,24 @@ def _describe(exc: ValidationError, raw: dict[str, Any]) -> list[str]:
             if not (part in _DESTINATION_TAGS and i > 0 and error["loc"][i - 1] == "destination")
         ]
         path = _yaml_path(loc, raw)
+        line = _line(tuple(loc), lines)
         if error["type"] == "extra_forbidden":
-            problems.append(f"{path}: unknown key{_did_you_mean(error['loc'])}")
+            problems.append(f"{path}: unknown key{_did_you_mean(error['loc'])}{line}")
         elif error["type"] == "missing":
-            problems.append(f"{path}: required key is missing")
+            problems.append(f"{path}: required key is missing{line}")
         else:
             message = error["msg"].removeprefix("Value error, ")
-            problems.append(f"{path}: {message}")
+            problems.append(f"{path}: {message}{line}")
     return problems
+
+
+def _line(loc: tuple[int | str, ...], lines: Lines) -> str:
+    """' (line N)' of the key, or of the nearest enclosing one that the file has."""
+    while loc:
+        if loc in lines:
+            return f" (line {lines[loc]})"
+        loc = loc[:-1]
+    return ""
 
 
 def _yaml_path(loc: list[int | str], raw: dict[str, Any]) -> str:
