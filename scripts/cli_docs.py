@@ -17,9 +17,10 @@ command changes without this page.
 
 Results go to stdout (`--json`), the summary, progress and logs to stderr. Exit status: 0 when
 every export succeeded or was skipped; 1 for any failure (bad config, source or destination
-error, failed export); 2 for command-line usage errors; 130 when interrupted. `--json-errors`
-prints failures as one JSON line `{"error": "..."}` on stderr. `RIVET_LOG=info|debug` shows more
-logs (always redacted).
+error, failed export); 2 for command-line usage errors; 143 when stopped by SIGTERM and 130 by
+Ctrl-C, after a clean stop (see [semantics.md](semantics.md)). `--json-errors` prints failures
+as one JSON line `{"error": "..."}` on stderr. `RIVET_LOG=info|debug` shows more logs (always
+redacted).
 """
 
 

@@ -21,6 +21,7 @@ from rivet.cli.common import (
 from rivet.cli.logging import configure_logging
 from rivet.core.errors import ExportFailed
 from rivet.core.memory import limit_malloc_arenas, use_system_allocator_for_arrow
+from rivet.core.stop import on_stop_signals
 
 RUN_EXAMPLES = """
 \b
@@ -563,6 +564,7 @@ state.add_command(trust.metrics, "runs")  # the same table, where session-2 user
 
 
 def main() -> None:
+    on_stop_signals()  # SIGTERM as Ctrl-C: stop reading, clean up, record, exit 128 + signal
     limit_malloc_arenas()
     use_system_allocator_for_arrow()
     cli(obj={}, prog_name="rivet")

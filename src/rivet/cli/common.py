@@ -12,6 +12,7 @@ import click
 
 from rivet.core.errors import RivetError
 from rivet.core.redact import redact
+from rivet.core.stop import stop_reason
 
 config_option = click.option(
     "-c",
@@ -51,12 +52,17 @@ def guarded(ctx: click.Context, action: Callable[[], None]) -> None:
         action()
     except RivetError as exc:
         fail(ctx, exc, exc.exit_code)
-    except KeyboardInterrupt:
-        fail(ctx, RivetError("interrupted; nothing was published by the interrupted export"), 130)
+    except KeyboardInterrupt as exc:  # SIGTERM or Ctrl-C: see rivet.core.stop
+        name, code = stop_reason(exc)
+        detail = getattr(exc, "detail", None)
+        fail(ctx, RivetError(detail or f"stopped by {name}; nothing was published"), code)
 
 
 def fail(ctx: click.Context, exc: BaseException, code: int) -> NoReturn:
     message = redact(str(exc))
+    config = (ctx.params or {}).get("config_path")
+    if config is not None:  # hints name the config as `-c <config>`: this one
+        message = message.replace("-c <config>", f"-c {config}")
     if ctx.obj.get("json_errors"):
         click.echo(json.dumps({"error": message}), err=True)
     else:

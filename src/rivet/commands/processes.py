@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
+from rivet.core.stop import Stopped
 from rivet.pipeline.options import RunOptions
 from rivet.planning.export_plan import ExportPlan
 from rivet.report.model import ExportResult, PartRecord
@@ -36,17 +37,27 @@ def run_processes(
     done: Callable[[ExportResult], None],
 ) -> list[ExportResult]:
     board = LiveBoard(sys.stderr) if not quiet and sys.stderr.isatty() else None
+    children: list[subprocess.Popen[str]] = []
 
     def one(plan: ExportPlan) -> ExportResult:
         view: ProgressView = (
             NoProgress() if quiet else board.view() if board else LogProgress(sys.stderr)
         )
-        return _child(config_path, plan.name, params, options, view, quiet)
+        return _child(config_path, plan.name, params, options, view, quiet, children)
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rivet-child") as pool:
         futures = {pool.submit(one, plan): plan for plan in plans}
-        for future in as_completed(futures):
-            done(future.result())
+        try:
+            for future in as_completed(futures):
+                done(future.result())
+        except KeyboardInterrupt as exc:  # stopped: each child stops (and cleans up) as well
+            for future in futures:
+                future.cancel()
+            signum = exc.signum if isinstance(exc, Stopped) else signal.SIGINT
+            for child in list(children):
+                if child.poll() is None:
+                    child.send_signal(signum)
+            raise
     return [future.result() for future in futures]
 
 
@@ -57,6 +68,7 @@ def _child(
     options: RunOptions,
     view: ProgressView,
     quiet: bool,
+    children: list[subprocess.Popen[str]],
 ) -> ExportResult:
     with tempfile.TemporaryDirectory(prefix="rivet-child-") as scratch:
         summary = Path(scratch) / "summary.json"
@@ -74,6 +86,7 @@ def _child(
             command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE, text=True, bufsize=1,
         )  # fmt: skip
+        children.append(child)
         tail: deque[str] = deque(maxlen=10)
         counted: dict[str, int] = {}
         assert child.stderr is not None

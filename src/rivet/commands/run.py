@@ -65,7 +65,12 @@ def run(
     `child`: this process runs one export for a parent (--parallel-export-processes): progress
     goes to stderr as JSON events, and the parent prints the summary and notifies."""
     params = dict(params or {})
-    options = RunOptions(validate=validate, reconcile=reconcile, resume=resume)
+    options = RunOptions(
+        validate=validate,
+        reconcile=reconcile,
+        resume=resume,
+        config_label=str(config_path) if isinstance(config_path, Path) else "<config>",
+    )
     if planned is not None:
         config, config_dir = check_model(planned.config, planned.config_dir), planned.config_dir
     else:

@@ -29,6 +29,7 @@ import xxhash
 from rivet.core.chunks import ChunkSpec
 from rivet.core.errors import PlanError, RivetError, SourceError
 from rivet.core.faults import fault_point
+from rivet.core.stop import shielded
 from rivet.destinations import Destination, StagedPart, open_destination
 from rivet.pipeline.drift_gate import DriftWatch
 from rivet.pipeline.memory_guard import MemoryGuard
@@ -129,15 +130,16 @@ def export_chunked(
                 result.reconcile = check_chunks(plan.name, counts)
                 result.note("reconciled", chunks=len(counts), exported_rows=rows)
             fault_point("before_publish")
-            if not parts and plan.skip_empty:
-                result.status = "skipped"
-            else:
-                publish_run(plan, run.schema, destination, parts, result)
-                drift.record()
-                result.status = "success"
-            runs.finish(result.run_id)
-            result.validated = "pass" if options.validate else None
-            done = True
+            with shielded():  # publish and close the chunk run as one step (a stop waits)
+                if not parts and plan.skip_empty:
+                    result.status = "skipped"
+                else:
+                    publish_run(plan, run.schema, destination, parts, result)
+                    drift.record()
+                    result.status = "success"
+                runs.finish(result.run_id)
+                result.validated = "pass" if options.validate else None
+                done = True
         finally:
             destination.discard(result.run_id, keep=spec.checkpoint and not done)
     finally:
@@ -302,6 +304,7 @@ class _ChunkRun:
         self.guard = MemoryGuard(plan.name, plan.tuning, self.stats)
         self.pacer = Pacer(source, plan.name, self.stats, plan.tuning.adaptive)
         self._stop = threading.Event()
+        self._stop_reason = "another chunk failed"
         self._errors: list[BaseException] = []
         self._progress_lock = threading.Lock()
         self.tracker, self.drift = tracker, drift
@@ -327,8 +330,15 @@ class _ChunkRun:
                 with self.pacer:
                     for thread in threads:
                         thread.start()
-                    for thread in threads:
-                        thread.join()
+                    try:
+                        for thread in threads:
+                            thread.join()
+                    except KeyboardInterrupt:  # SIGTERM / Ctrl-C: workers stop at their next batch
+                        self._stop_reason = "the run was stopped"
+                        self._stop.set()
+                        for thread in threads:
+                            thread.join()
+                        raise
         finally:
             self.progress.stop()
         if self.pacer.summary:
@@ -379,6 +389,8 @@ class _ChunkRun:
                         and task.attempts < self.spec.max_attempts
                     )
                     self.runs.fail(self.run_id, task.chunk.index, str(exc), retry=retry)
+                    if not retry:  # its part files are incomplete: none may stay behind
+                        shutil.rmtree(self._chunk_folder(task), ignore_errors=True)
                     if retry:
                         log.warning("chunk %d failed, retrying: %s", task.chunk.index, exc)
                         time.sleep(self.plan.tuning.retry_backoff_ms / 1000 * task.attempts)
@@ -418,10 +430,13 @@ class _ChunkRun:
         self._errors.append(exc)
         self._stop.set()
 
+    def _chunk_folder(self, task: ChunkTask) -> Path:
+        return self.staging / f"chunk-{task.chunk.index:05d}"
+
     def _read_chunk(self, task: ChunkTask) -> tuple[PartSink, QualityTracker | None]:
         """Every batch of the chunk written; its parts are still open (see _finish_chunk)."""
         index = task.chunk.index
-        folder = self.staging / f"chunk-{index:05d}"
+        folder = self._chunk_folder(task)
         shutil.rmtree(folder, ignore_errors=True)  # what an earlier attempt left
         folder.mkdir(parents=True)
         sink = PartSink(
@@ -450,7 +465,7 @@ class _ChunkRun:
             with self._progress_lock:
                 self.progress.advance(batch.num_rows, batch.nbytes)
             if self._stop.is_set():
-                raise RivetError("stopped: another chunk failed")
+                raise RivetError(f"stopped: {self._stop_reason}")
 
         batches = self.guard.watch(
             read_ahead(self.source.read(request, self.prepared, self.stats), self.plan)

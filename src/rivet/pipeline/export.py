@@ -9,6 +9,7 @@ Nothing reaches a final name before every part is complete; a failure discards t
 from __future__ import annotations
 
 import logging
+import signal
 import time
 from datetime import UTC, datetime
 
@@ -16,6 +17,7 @@ import pyarrow as pa
 
 from rivet.core.errors import DestinationError, RivetError
 from rivet.core.faults import fault_point
+from rivet.core.stop import Stopped, shielded
 from rivet.destinations import Destination, StagedPart, open_destination
 from rivet.pipeline.chunked import export_chunked
 from rivet.pipeline.drift_gate import DriftWatch
@@ -69,8 +71,16 @@ def run_export(
                 export_chunked(plan, source, progress, result, state, options)
             else:
                 _export(plan, source, progress, result, started, state, options)
+        except KeyboardInterrupt as exc:  # SIGTERM or Ctrl-C (rivet.core.stop)
+            stopped = exc if isinstance(exc, Stopped) else Stopped(signal.SIGINT)
+            stopped.detail = _stopped_message(plan, result, stopped, options)
+            if result.status != "success":  # a stop that came while publishing waited for it
+                result.status, result.error = "interrupted", stopped.detail
+            _finish(result, clock, rss.peak_mb, state)
+            raise stopped from None
         except RivetError as exc:
-            result.status, result.error = "failed", str(exc)
+            result.status = "failed"
+            result.error = str(exc).replace("-c <config>", f"-c {options.config_label}")
         except OSError as exc:  # the part writers report a full disk or a lost mount as OSError
             error = DestinationError(
                 f"export '{plan.name}': writing a part failed: {exc}",
@@ -84,13 +94,37 @@ def run_export(
                 f"export '{plan.name}': internal error {type(exc).__name__}: {exc} "
                 "(rerun with RIVET_LOG=debug for the traceback, and please report it)"
             )
+    _finish(result, clock, rss.peak_mb, state)
+    return result
+
+
+def _finish(result: ExportResult, clock: float, peak_mb: float, state: StateStore | None) -> None:
     result.finished_at = datetime.now(UTC).isoformat()
     result.duration_s = time.perf_counter() - clock
-    result.peak_rss_mb = rss.peak_mb
+    result.peak_rss_mb = peak_mb
     result.note(result.status, rows=result.rows, files=result.files, error=result.error)
     if state is not None:
         record_run(state, result)
-    return result
+
+
+def _stopped_message(
+    plan: ExportPlan, result: ExportResult, stopped: Stopped, options: RunOptions
+) -> str:
+    """One line: what stopped the export, what is kept, and how to continue."""
+    if result.status == "success":
+        return (
+            f"stopped by {stopped.signal_name} once export '{plan.name}' was published; "
+            "the exports after it did not run"
+        )
+    head = f"export '{plan.name}': stopped by {stopped.signal_name}; nothing was published"
+    if plan.cursor_column is not None:
+        head += " and the cursor did not move"
+    if plan.chunks is not None and plan.chunks.checkpoint:
+        return (
+            f"{head}; the chunks finished so far are checkpointed: continue with "
+            f"`rivet run -c {options.config_label} -e {plan.name} --resume`"
+        )
+    return head
 
 
 def _export(
@@ -154,18 +188,19 @@ def _export(
         if not parts and plan.skip_empty:
             result.status = "skipped"
             return
-        publish_run(plan, schema, destination, parts, result)
-        if state is not None and plan.cursor_column is not None and stats.position is not None:
-            # Only now: the rows up to this position are durably published.
-            fault_point("before_cursor_commit")
-            state.save_cursor(plan.name, stats.position_columns, stats.position, result.run_id)
-            result.cursor = stats.position[0]
-            result.note("cursor_committed", value=result.cursor)
-            if late is not None:
-                state.windows.save(plan.name, result.run_id, late.window())
-        drift.record()
-        result.validated = "pass" if options.validate else None
-        result.status = "success"
+        with shielded():  # publish and cursor are one step: a stop request waits for both
+            publish_run(plan, schema, destination, parts, result)
+            if state is not None and plan.cursor_column is not None and stats.position is not None:
+                # Only now: the rows up to this position are durably published.
+                fault_point("before_cursor_commit")
+                state.save_cursor(plan.name, stats.position_columns, stats.position, result.run_id)
+                result.cursor = stats.position[0]
+                result.note("cursor_committed", value=result.cursor)
+                if late is not None:
+                    state.windows.save(plan.name, result.run_id, late.window())
+            drift.record()
+            result.validated = "pass" if options.validate else None
+            result.status = "success"
     finally:
         destination.discard(result.run_id)
 

@@ -10,6 +10,7 @@ class RunOptions:
     validate: bool = False  # re-read every part before publishing
     reconcile: bool = False  # compare the source's COUNT(*) before publishing (implies validate)
     resume: bool = False  # continue the unfinished checkpointed chunk run
+    config_label: str = "<config>"  # how hints name the config (`rivet run -c <config> ...`)
 
     def __post_init__(self) -> None:
         if self.reconcile and not self.validate:

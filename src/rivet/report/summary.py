@@ -44,21 +44,34 @@ def render_export(result: ExportResult) -> str:
         rows.append(("schema", "CHANGED: " + "; ".join(result.schema_changes)))
     rows.extend(("warning", w) for w in result.warnings)
     if result.error:
-        rows.append(("error", _one_line(result.error, 240)))
+        rows.append(("error", result.error))
     rows = [(label, value) for label, value in rows if value]
     width = max(len(label) for label, _ in rows) + 1
     header = f"── {result.export_name} ".ljust(60, "─")
-    body = "\n".join(f"  {(label + ':').ljust(width)} {value}" for label, value in rows)
+    body = "\n".join(_row(label, value, width, "  ") for label, value in rows)
     return f"{header}\n{body}"
 
 
+def _row(label: str, value: str, width: int, indent: str) -> str:
+    """`label: value`, whole: a value of several lines (an error and its hint) continues
+    under itself, never cut."""
+    first, *rest = value.strip().splitlines() or [""]
+    lines = [f"{indent}{(label + ':').ljust(width)} {first}"]
+    lines += [f"{indent}{' ' * (width + 1)} {line.strip()}" for line in rest]
+    return "\n".join(lines)
+
+
 def render_line(result: ExportResult) -> str:
+    """One export of several: a line of figures, then its output, warnings and error."""
     mark = _MARK.get(result.status, "•")
-    return (
+    head = (
         f"{mark} {result.export_name:<22} {result.mode:<8} {fmt.count(result.rows)} rows  "
         f"{result.files} files  {fmt.size(result.bytes)}  {fmt.duration(result.duration_s)}  "
         f"RSS {result.peak_rss_mb:.0f} MB"
     )
+    details = [("output", result.destination), *(("warning", w) for w in result.warnings)]
+    details.append(("error", result.error or ""))
+    return "\n".join([head] + [_row(k, v, 8, "    ") for k, v in details if v])
 
 
 def render_aggregate(aggregate: RunAggregate) -> str:
@@ -86,7 +99,7 @@ def render_aggregate(aggregate: RunAggregate) -> str:
     if aggregate.failed:
         lines.append("  failed exports:")
         lines.extend(
-            f"    - {r.export_name}: {_one_line(r.error or '', 200)}" for r in aggregate.failed
+            f"    - {r.export_name}: {_one_line(r.error or '', 160)}" for r in aggregate.failed
         )
     return "\n".join(lines)
 

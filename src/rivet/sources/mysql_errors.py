@@ -30,7 +30,8 @@ _CX_ERROR = re.compile(r"ERROR (\d+) \(([0-9A-Z]{5})\): (.*?)(?: \}|$)", re.S)
 # ConnectorX reports a refused or cut connection without an error number.
 _TRANSPORT = re.compile(
     r"connection refused|connection reset|broken pipe|connectionclosed|connection closed"
-    r"|lost connection|server has gone away|unexpected eof|os error (104|111|32)\b",
+    r"|lost connection|server has gone away|unexpected eof|os error (104|111|32)\b"
+    r"|bytes remaining on stream|\bio error\b",
     re.I,
 )
 
