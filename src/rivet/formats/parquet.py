@@ -32,6 +32,7 @@ class ParquetPartWriter:
         self._pending: list[pa.RecordBatch] = []
         self._pending_rows = 0
         self._pending_bytes = 0
+        self._flushed_arrow_bytes = 0  # Arrow bytes of the row groups written so far
         self.rows = 0
 
     def _open(self, sample: pa.RecordBatch | None) -> pq.ParquetWriter:
@@ -58,7 +59,11 @@ class ParquetPartWriter:
                 self._flush()
 
     def bytes_written(self) -> int:
-        return int(self._sink.tell())
+        """The file's size if it were closed now: the row groups written, plus the rows still
+        buffered at the compression ratio those groups had (1:1 before the first one)."""
+        written = int(self._sink.tell())
+        ratio = written / self._flushed_arrow_bytes if self._flushed_arrow_bytes else 1.0
+        return written + int(self._pending_bytes * ratio)
 
     def close(self) -> None:
         self._flush()
@@ -82,6 +87,7 @@ class ParquetPartWriter:
         if self._writer is None:
             self._writer = self._open(self._pending[0])
         self._writer.write_table(table, row_group_size=table.num_rows)
+        self._flushed_arrow_bytes += self._pending_bytes
         self._pending, self._pending_rows, self._pending_bytes = [], 0, 0
 
 

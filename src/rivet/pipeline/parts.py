@@ -41,9 +41,10 @@ class PartSink:
         self._max_file_size = max_file_size
         row_group_bytes = output.row_group.max_bytes
         if max_file_size is not None:
-            # Parquet only knows its size once a row group is flushed: keep groups below the part
-            # size so that rotation happens close to max_file_size.
-            row_group_bytes = min(row_group_bytes or max_file_size, max_file_size)
+            # Parquet learns its compressed size only as row groups are flushed: groups of a
+            # quarter of the part (in Arrow bytes) give the ratio early and make a part end
+            # within about one group of max_file_size.
+            row_group_bytes = min(row_group_bytes or max_file_size, max(max_file_size // 4, 1))
         self._row_group_bytes = row_group_bytes
         self._deliver = deliver
         self._check = check  # runs on each finished part before it is handed over
@@ -76,15 +77,14 @@ class PartSink:
     def _rows_that_fit(self, writer: PartWriter) -> int:
         """Rows of the next batch likely to fit in the current part, from its bytes per row so far.
 
-        Parquet reports bytes only per flushed row group, so its first batches go in whole.
+        Parquet estimates the rows it still buffers at the compression ratio of its flushed
+        row groups (1:1 before the first), so a part closes near the size either way.
         """
         if self._max_file_size is None:
             return 1 << 62
-        written = writer.bytes_written()
-        if writer.rows == 0:
+        written = writer.bytes_written()  # what the part would be if closed now (an estimate)
+        if writer.rows == 0 or written == 0:
             return PROBE_ROWS  # learn the bytes per row before committing a whole batch
-        if written == 0:
-            return 1 << 62
         per_row = written / writer.rows
         return max(1, int((self._max_file_size - written) / per_row))
 
