@@ -25,6 +25,10 @@ def table(pg: Pg) -> str:
     return f"{pg.schema}.t"
 
 
+def _part_index(path: Path) -> int:
+    return int(path.stem.rsplit("_part", 1)[1]) if "_part" in path.stem else 0
+
+
 @pytest.mark.parametrize(
     "fmt,size,limit",
     [
