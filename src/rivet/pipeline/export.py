@@ -19,6 +19,7 @@ from rivet.core.errors import DestinationError, RivetError
 from rivet.core.faults import fault_point
 from rivet.core.stop import Stopped, shielded
 from rivet.destinations import Destination, StagedPart, open_destination
+from rivet.pipeline.boundary import BoundaryRows
 from rivet.pipeline.chunked import export_chunked
 from rivet.pipeline.drift_gate import DriftWatch
 from rivet.pipeline.late_rows import LateRows, open_late_rows
@@ -144,6 +145,9 @@ def _export(
     # The catalog reads are retried like pages: a connection cut now costs a reconnect only.
     prepared = retrying(request, lambda: source.prepare(request))
     late = open_late_rows(plan.name, plan.cursor_lag, state)
+    boundary = None
+    if request.incremental is not None and request.incremental.inclusive and state is not None:
+        boundary = BoundaryRows(state.windows.load(plan.name) if cursor is not None else None)
     if late is not None and cursor is not None and cursor.cursor_value is not None:
         assert plan.cursor_column is not None
         cursor_type = prepared.schema.field(plan.cursor_column).type
@@ -174,15 +178,17 @@ def _export(
             if options.validate
             else None,
         )
+        rereads = late or boundary
         parts, stats = _write_parts(
-            plan, sink, source, request, prepared, progress, result, tracker, drift, meta, late
+            plan, sink, source, request, prepared, progress, result, tracker, drift, meta, rereads
         )
         if tracker is not None:
             _check_gates(tracker, parts, destination, result)
         drift.check_shapes()
         if options.reconcile:
             source_rows = count_read(source, request, prepared, stats.position)
-            result.reconcile = check_rows(plan.name, source_rows, sink.rows)
+            reread = rereads.skipped if rereads is not None else 0
+            result.reconcile = check_rows(plan.name, source_rows, sink.rows, reread)
             result.note("reconciled", source_rows=source_rows, exported_rows=sink.rows)
         fault_point("before_publish")
         if not parts and plan.skip_empty:
@@ -196,8 +202,9 @@ def _export(
                 state.save_cursor(plan.name, stats.position_columns, stats.position, result.run_id)
                 result.cursor = stats.position[0]
                 result.note("cursor_committed", value=result.cursor)
-                if late is not None:
-                    state.windows.save(plan.name, result.run_id, late.window())
+                window = rereads.window() if rereads is not None else None
+                if window is not None:
+                    state.windows.save(plan.name, result.run_id, window)
             drift.record()
             result.validated = "pass" if options.validate else None
             result.status = "success"
@@ -228,7 +235,7 @@ def _write_parts(
     tracker: QualityTracker | None,
     drift: DriftWatch,
     meta: MetaColumns,
-    late: LateRows | None = None,
+    rereads: LateRows | BoundaryRows | None = None,
 ) -> tuple[list[StagedPart], ReadStats]:
     stats = ReadStats()
     progress.start(plan.name, prepared.row_estimate)
@@ -241,10 +248,13 @@ def _write_parts(
 
     guard = MemoryGuard(plan.name, plan.tuning, stats)
     batches = guard.watch(read_ahead(source.read(request, prepared, stats), plan))
-    if late is not None:
+    if isinstance(rereads, LateRows):
         assert plan.cursor_column is not None
         cursor_type = prepared.schema.field(plan.cursor_column).type
-        batches = late.filter(batches, plan.cursor_column, cursor_type)
+        batches = rereads.filter(batches, plan.cursor_column, cursor_type)
+    elif rereads is not None:
+        assert plan.cursor_column is not None
+        batches = rereads.filter(batches, plan.cursor_column)
     if meta.active:
         batches = meta.apply(batches)
     pacer = Pacer(source, plan.name, stats, plan.tuning.adaptive)
@@ -259,8 +269,8 @@ def _write_parts(
         result.statements = stats.statements
         result.longest_statement_s = stats.longest_statement_s
         result.rows = sink.rows
-        if late is not None and late.skipped:
-            result.note("late_rows", reread_already_exported=late.skipped)
+        if rereads is not None and rereads.skipped:
+            result.note("late_rows", reread_already_exported=rereads.skipped)
     return parts, stats
 
 

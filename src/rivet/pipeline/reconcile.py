@@ -43,16 +43,20 @@ def count_read(
     return retrying(request, lambda: source.count_rows(request, prepared, upto))
 
 
-def check_rows(export: str, source_rows: int, exported: int) -> str:
-    """The verdict line for the summary; raises on a mismatch."""
-    if source_rows != exported:
+def check_rows(export: str, source_rows: int, exported: int, reread: int = 0) -> str:
+    """The verdict line for the summary; raises on a mismatch. `reread`: rows the read covered
+    that an earlier run exported (an incremental run's boundary value, its cursor_lag)."""
+    if source_rows != exported + reread:
+        before = f" (and {reread:,} exported before)" if reread else ""
         raise ReconcileError(
-            f"export '{export}': reconcile MISMATCH: exported {exported:,} rows, the source "
-            f"holds {source_rows:,}; nothing was published",
+            f"export '{export}': reconcile MISMATCH: exported {exported:,} rows{before}, the "
+            f"source holds {source_rows:,}; nothing was published",
             hint="rows changed during the export, or rows were lost: run it again; if it "
             "persists, compare with `rivet check` and report it",
         )
-    return f"match ({exported:,})"
+    return (
+        f"match ({exported:,} + {reread:,} exported before)" if reread else f"match ({exported:,})"
+    )
 
 
 def count_chunks(

@@ -20,6 +20,9 @@ def read_request(plan: ExportPlan, cursor: CursorState | None = None) -> ReadReq
             cursor.position_columns if cursor else (),
             until=plan.cursor_until,
             coalesce=coalesce,
+            # the boundary value is read again (rivet.pipeline.boundary); cursor_lag reads
+            # further back on its own, and a coalesced cursor keeps its strict position
+            inclusive=plan.cursor_lag is None and coalesce is None,
         )
     elif plan.window is not None:  # the same ordered read, from a lower bound, with no state
         incremental = Incremental(plan.window.column, lower_bound=plan.window.bound)

@@ -42,6 +42,20 @@ class Incremental:
     until: tuple[str, ...] | None = None
     # incremental_cursor_mode: coalesce: (primary, fallback); the cursor is then COALESCED
     coalesce: tuple[str, str] | None = None
+    # `after` holds the cursor value alone and the read starts at it (`cursor >= value`): rows
+    # that committed late with the boundary value are read too; the pipeline drops the ones
+    # already exported (rivet.pipeline.boundary)
+    inclusive: bool = False
+
+    def start_sql(
+        self, keys: Sequence[str], literals: Callable[[Sequence[str]], list[str]]
+    ) -> str | None:
+        """Where the read starts: after the stored position, or at its cursor value."""
+        if not self.after:
+            return None
+        if self.inclusive:
+            return f"{keys[0]} >= {literals(self.after[:1])[0]}"
+        return f"({', '.join(keys)}) > ({', '.join(literals(self.after))})"
 
     def lower_bound_sql(self, column_sql: str) -> str | None:
         if self.lower_bound is None:
@@ -265,6 +279,8 @@ def check_position(request: ReadRequest, names: Sequence[str]) -> None:
     """A stored position is only meaningful for the same (cursor, key...) columns."""
     assert request.incremental is not None
     stored = tuple(request.incremental.after_columns)
+    if request.incremental.inclusive:  # only the cursor's value is used
+        stored, names = stored[:1], tuple(names)[:1]
     if stored != tuple(names):
         raise SourceError(
             f"export '{request.export}': the stored cursor position is for columns {list(stored)}"

@@ -264,11 +264,13 @@ class MySQLSource:
             column = f"_rivet.{quote_ident(request.chunk.column)}"
             conditions.append(chunking.chunk_where(column, request.chunk.chunk))
         if request.incremental is not None:
-            keys = ", ".join(f"_rivet.{quote_ident(k.name)}" for k in prepared.key)
-            for op, texts in ((">", request.incremental.after), ("<=", upto)):
-                if texts:
-                    values = [k.literal(t) for k, t in zip(prepared.key, texts, strict=True)]
-                    conditions.append(f"({keys}) {op} ({', '.join(values)})")
+            keys = ", ".join(_key_refs(prepared))
+            start = request.incremental.start_sql(
+                _key_refs(prepared), lambda t: _literals(prepared, t)
+            )
+            conditions += [start] if start else []
+            if upto:
+                conditions.append(f"({keys}) <= ({', '.join(_literals(prepared, upto))})")
         where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
         conn = self._control_connection(request.export)
         try:
@@ -401,11 +403,13 @@ class MySQLSource:
         conditions = _keyset_conditions(request, prepared)
         after: list[str] | None = None
         stats.position_columns = tuple(k.name for k in prepared.key)
+        first = conditions
         if incremental is not None and incremental.after:
             check_position(request, stats.position_columns)
-            after = [k.literal(t) for k, t in zip(prepared.key, incremental.after, strict=True)]
+            start = incremental.start_sql(_key_refs(prepared), lambda t: _literals(prepared, t))
+            first = [*conditions, *([start] if start else [])]
         while True:
-            where = conditions + ([f"({keys}) > ({', '.join(after)})"] if after else [])
+            where = [*conditions, f"({keys}) > ({', '.join(after)})"] if after else first
             filtered = f"WHERE {' AND '.join(where)} " if where else ""
             tail = f"{filtered}ORDER BY {keys} LIMIT {limit}"
             page = self._fetch(selects, tail, session, stats, request)
@@ -514,6 +518,15 @@ class _Selects:
 def _select(request: ReadRequest, prepared: MyPreparedRead, lean: bool = False) -> str:
     columns = select_list(prepared.plans, quote_ident, lean)
     return f"SELECT {', '.join(columns)} FROM {from_clause(request)}"
+
+
+def _key_refs(prepared: MyPreparedRead) -> list[str]:
+    return [f"_rivet.{quote_ident(k.name)}" for k in prepared.key]
+
+
+def _literals(prepared: MyPreparedRead, texts: Sequence[str]) -> list[str]:
+    """SQL literals of key values (the first len(texts) key columns)."""
+    return [k.literal(t) for k, t in zip(prepared.key[: len(texts)], texts, strict=True)]
 
 
 def _keyset_conditions(request: ReadRequest, prepared: MyPreparedRead) -> list[str]:

@@ -308,13 +308,20 @@ def keyset_pages(
         limit = min(FIRST_PAGE_ROWS, request.max_page_rows or FIRST_PAGE_ROWS)
         incremental = request.incremental
         where = _keyset_where(request, key)
-        after = None
+        after: list[str] | None = None
+        first_where = where
         if incremental is not None and incremental.after:
             check_position(request, names)
-            after = literals(incremental.after, key)
+            start = incremental.start_sql(
+                [pg_sql.column_ref(n) for n in names], lambda texts: literals(texts, key)
+            )
+            first_where = f"{where} AND {start}" if where else start
         stats.position_columns = tuple(names)
         while True:
-            page = session.fetch(pg_sql.keyset_page(columns, source, names, after, limit, where))
+            page_where = where if after is not None else first_where
+            page = session.fetch(
+                pg_sql.keyset_page(columns, source, names, after, limit, page_where)
+            )
             if page.num_rows == 0:
                 return
             position = last_key_texts(page, key)
@@ -388,8 +395,11 @@ def count_statement(
         names = [k for k, _ in key]
         keys = ", ".join(pg_sql.column_ref(n) for n in names)
         conditions.append(_keyset_where(request, key) or "TRUE")
-        if request.incremental.after:
-            conditions.append(f"({keys}) > ({', '.join(literals(request.incremental.after, key))})")
+        start = request.incremental.start_sql(
+            [pg_sql.column_ref(n) for n in names], lambda texts: literals(texts, key)
+        )
+        if start:
+            conditions.append(start)
         if upto is not None:
             conditions.append(f"({keys}) <= ({', '.join(literals(upto, key))})")
     where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
@@ -471,7 +481,8 @@ def last_key_texts(page: pa.Table, key: Sequence[tuple[str, str]]) -> tuple[str,
 
 
 def literals(texts: Sequence[str], key: Sequence[tuple[str, str]]) -> list[str]:
+    """SQL literals of key values (the first len(texts) columns of `key`)."""
     return [
         str(int(text)) if pg_type in INTEGER_KEYS else f"{pg_sql.quote_literal(text)}::{pg_type}"
-        for text, (_, pg_type) in zip(texts, key, strict=True)
+        for text, (_, pg_type) in zip(texts, key[: len(texts)], strict=True)
     ]
