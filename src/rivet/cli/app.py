@@ -410,6 +410,28 @@ def state_reset(ctx: click.Context, config_path: Path, export: str) -> None:
     guarded(ctx, action)
 
 
+@state.command("adopt")
+@config_option
+@export_required
+@click.pass_context
+def state_adopt(ctx: click.Context, config_path: Path, export: str) -> None:
+    """Bind an export's stored cursor to this config, so that its next run continues it.
+
+    A cursor remembers the config file (by name) and table of the export that stored it; a run
+    of another config's export of the same name stops rather than continue it silently. When
+    this export does continue it (the config was renamed or moved), adopt it.
+    """
+    from rivet.commands.state import adopt
+
+    def action() -> None:
+        if adopt(config_path, export):
+            click.echo(f"The cursor of export '{export}' now belongs to {config_path}")
+        else:
+            click.echo(f"No cursor recorded for export '{export}'; nothing to adopt")
+
+    guarded(ctx, action)
+
+
 @state.command("chunks")
 @config_option
 @export_required

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from rivet.config import load_config
 from rivet.core.errors import ExportNotFound
+from rivet.pipeline.cursor_owner import owner_of
 from rivet.state import CursorState, StateStore, open_state
 from rivet.state.chunk_runs import ChunkRun, ChunkTask
 from rivet.state.history import FileRecord, JournalEntry
@@ -52,6 +53,15 @@ def reset(config_path: Path, export: str, params: Mapping[str, str] | None = Non
     """Forget an export's cursor: its next run starts from the beginning. True if one existed."""
     with _state(config_path, params, export) as state:
         return state.reset(export)
+
+
+def adopt(config_path: Path, export: str, params: Mapping[str, str] | None = None) -> bool:
+    """Bind the stored cursor of `export` to this config (whose export continues it). True if
+    one existed."""
+    config = load_config(config_path, params)
+    with _state(config_path, params, export) as state:
+        table = next(e.table for e in config.exports if e.name == export)
+        return state.adopt(export, owner_of(table, str(config_path)))
 
 
 def chunks(config_path: Path, export: str, params: Mapping[str, str] | None = None) -> ChunkReport:

@@ -21,6 +21,7 @@ from rivet.core.stop import Stopped, shielded
 from rivet.destinations import Destination, StagedPart, open_destination
 from rivet.pipeline.boundary import BoundaryRows
 from rivet.pipeline.chunked import export_chunked
+from rivet.pipeline.cursor_owner import check_owner, owner_of
 from rivet.pipeline.drift_gate import DriftWatch
 from rivet.pipeline.late_rows import LateRows, open_late_rows
 from rivet.pipeline.memory_guard import MemoryGuard
@@ -141,6 +142,10 @@ def _export(
     if plan.cursor_column is not None:
         assert state is not None, "incremental exports need the state store"
         cursor = state.cursor(plan.name)
+        if cursor is not None:
+            adopted = check_owner(plan, cursor, options, state.where)
+            if adopted:
+                result.warnings.append(adopted)
     request = read_request(plan, cursor)
     # The catalog reads are retried like pages: a connection cut now costs a reconnect only.
     prepared = retrying(request, lambda: source.prepare(request))
@@ -199,7 +204,10 @@ def _export(
             if state is not None and plan.cursor_column is not None and stats.position is not None:
                 # Only now: the rows up to this position are durably published.
                 fault_point("before_cursor_commit")
-                state.save_cursor(plan.name, stats.position_columns, stats.position, result.run_id)
+                owner = owner_of(plan.table, options.config_label)
+                state.save_cursor(
+                    plan.name, stats.position_columns, stats.position, result.run_id, owner
+                )
                 result.cursor = stats.position[0]
                 result.note("cursor_committed", value=result.cursor)
                 window = rereads.window() if rereads is not None else None

@@ -12,7 +12,7 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -175,6 +175,8 @@ class CursorState:
     position_columns: tuple[str, ...]
     run_id: str | None
     updated_at: str | None
+    # which export stored it: {"config": file name, "table": ...}; None before rivet kept it
+    owner: dict[str, str] | None = None
 
 
 class _SQLite:
@@ -276,12 +278,21 @@ class StateStore:
             tuple(stored.get("columns", ())),
             run_id,
             updated_at,
+            stored.get("owner"),
         )
 
     def save_cursor(
-        self, export: str, columns: tuple[str, ...], position: tuple[str, ...], run_id: str
+        self,
+        export: str,
+        columns: tuple[str, ...],
+        position: tuple[str, ...],
+        run_id: str,
+        owner: Mapping[str, str] | None = None,
     ) -> None:
-        payload = json.dumps({"columns": list(columns), "values": list(position)})
+        """Store the position of the last exported row, and which export it belongs to (the
+        owner is kept in the position's JSON: the table stays as rivet-cli 0.7.7 has it)."""
+        stored = {"columns": list(columns), "values": list(position)}
+        payload = json.dumps({**stored, "owner": dict(owner)} if owner else stored)
         self._db.change(
             "INSERT INTO export_state VALUES (?, ?, ?, ?, ?) ON CONFLICT (export_name) DO UPDATE "
             "SET last_cursor_value = excluded.last_cursor_value, position_json = "
@@ -295,6 +306,22 @@ class StateStore:
             r[0] for r in self._db.rows("SELECT export_name FROM export_state ORDER BY export_name")
         ]
         return [c for c in (self.cursor(n) for n in names) if c is not None]
+
+    def adopt(self, export: str, owner: Mapping[str, str]) -> bool:
+        """Bind an export's stored cursor to another owner (a renamed config). True if one
+        existed."""
+        found = self._db.rows(
+            "SELECT position_json FROM export_state WHERE export_name = ?", (export,)
+        )
+        if not found:
+            return False
+        stored = json.loads(found[0][0]) if found[0][0] else {}
+        stored["owner"] = dict(owner)
+        self._db.change(
+            "UPDATE export_state SET position_json = ? WHERE export_name = ?",
+            (json.dumps(stored), export),
+        )
+        return True
 
     def reset(self, export: str) -> bool:
         self.windows.reset(export)
