@@ -99,3 +99,30 @@ def test_chunked_export_round_trips_and_a_missing_chunk_part_is_read_again(
     for part in chunk_parts:
         ids += pq.read_table(io.BytesIO(gcs.read(part))).column("id").to_pylist()
     assert sorted(ids) == list(range(1, 30_001))
+
+
+def test_two_runs_that_find_one_stale_lock_never_both_take_it(gcs: Gcs) -> None:
+    """The takeover replaces exactly the generation judged stale (issue 17, item 11)."""
+    from datetime import UTC, datetime, timedelta
+
+    import pytest
+
+    from rivet.core.errors import DestinationError
+    from rivet.destinations import open_destination
+    from rivet.destinations.gcs import GcsDestination
+    from rivet.destinations.lock import LOCK, acquire, lock_body
+    from rivet.destinations.targets import GcsTarget
+
+    target = GcsTarget(gcs.bucket, "race/", endpoint=gcs.endpoint, allow_anonymous=True)
+    first, second = (open_destination(target, "t") for _ in range(2))
+    assert isinstance(first, GcsDestination) and isinstance(second, GcsDestination)
+    stale = {"run_id": "dead_run", "at": (datetime.now(UTC) - timedelta(hours=1)).isoformat()}
+    gcs.client.bucket(gcs.bucket).blob(f"race/{LOCK}").upload_from_string(json.dumps(stale))
+    seen_by_first, seen_by_second = first._read_lock(), second._read_lock()
+    assert seen_by_first is not None and seen_by_second is not None
+    assert seen_by_first.version == seen_by_second.version
+    assert first._replace_lock(lock_body("run_1"), seen_by_first.version)
+    assert not second._replace_lock(lock_body("run_2"), seen_by_second.version)
+    assert json.loads(gcs.read(f"race/{LOCK}"))["run_id"] == "run_1"
+    with pytest.raises(DestinationError, match=r"another run \(run_1\) is publishing"):
+        acquire(second._create_lock, second._read_lock, second._replace_lock, "run_2", "t")

@@ -122,6 +122,31 @@ def test_publish_lock_keeps_concurrent_runs_apart_and_stale_locks_are_taken_over
     assert "orders/t/_SUCCESS" in keys and lock not in keys
 
 
+def test_two_runs_that_find_one_stale_lock_never_both_take_it(s3: S3) -> None:
+    """Issue 17, item 11: takeover was delete-then-create, so two runs could each delete the
+    other's fresh lock and both publish. Now it replaces exactly the version judged stale."""
+    from rivet.core.errors import DestinationError
+    from rivet.destinations import open_destination
+    from rivet.destinations.lock import LOCK, acquire, lock_body
+    from rivet.destinations.s3 import S3Destination
+    from rivet.destinations.targets import S3Target
+
+    target = S3Target(s3.bucket, "race/", region="us-east-1", endpoint=s3.endpoint)
+    first, second = (open_destination(target, "t") for _ in range(2))
+    assert isinstance(first, S3Destination) and isinstance(second, S3Destination)
+    stale = {"run_id": "dead_run", "at": (datetime.now(UTC) - timedelta(hours=1)).isoformat()}
+    s3.client.put_object(Bucket=s3.bucket, Key=f"race/{LOCK}", Body=json.dumps(stale).encode())
+    seen_by_first, seen_by_second = first._read_lock(), second._read_lock()
+    assert seen_by_first is not None and seen_by_second is not None
+    assert seen_by_first.version == seen_by_second.version  # both judge the same lock stale
+    assert first._replace_lock(lock_body("run_1"), seen_by_first.version)
+    assert not second._replace_lock(lock_body("run_2"), seen_by_second.version)  # refused
+    held = s3.client.get_object(Bucket=s3.bucket, Key=f"race/{LOCK}")["Body"].read()
+    assert json.loads(held)["run_id"] == "run_1"
+    with pytest.raises(DestinationError, match=r"another run \(run_1\) is publishing"):
+        acquire(second._create_lock, second._read_lock, second._replace_lock, "run_2", "t")
+
+
 def test_incremental_runs_to_s3(tmp_path: Path, pg: Pg, s3: S3) -> None:
     _table(pg, 1000)
     config = _config(tmp_path, pg, s3, s3.endpoint, mode="incremental", cursor_column="id")

@@ -136,24 +136,6 @@ def test_discard_leaves_nothing_behind(tmp_path: Path) -> None:
     assert list((tmp_path / "dest").iterdir()) == []
 
 
-def test_local_publish_lock(tmp_path: Path) -> None:
-    import json as _json
-    from datetime import UTC, datetime, timedelta
-
-    root = tmp_path / "dest"
-    destination = LocalDestination(root)
-    staging = destination.staging_dir("run1")
-    held = {"run_id": "other", "at": datetime.now(UTC).isoformat()}
-    (root / "_rivet_publish.lock").write_text(_json.dumps(held))
-    with pytest.raises(DestinationError, match=r"another run \(other\) is publishing"):
-        destination.publish([_staged(staging, "a.csv", b"1")], b"{}", b"ok\n", "run1")
-    assert not (root / "a.csv").exists() and not (root / "_SUCCESS").exists()
-    held["at"] = (datetime.now(UTC) - timedelta(hours=2)).isoformat()
-    (root / "_rivet_publish.lock").write_text(_json.dumps(held))
-    destination.publish([_staged(staging, "a.csv", b"1")], b"{}", b"ok\n", "run1")
-    assert (root / "_SUCCESS").exists() and not (root / "_rivet_publish.lock").exists()
-
-
 def test_validation_catches_a_part_that_does_not_read_back(tmp_path: Path) -> None:
     from rivet.pipeline.validate import ValidationError, validate_part
 

@@ -32,7 +32,7 @@ from rivet.destinations.base import (
     TempStaging,
     run_manifest,
 )
-from rivet.destinations.lock import LOCK, acquire
+from rivet.destinations.lock import LOCK, Held, acquire
 from rivet.destinations.targets import GcsTarget
 
 CHUNK = 8 << 20  # resumable upload chunk (a multiple of 256 KiB)
@@ -75,7 +75,7 @@ class GcsDestination(TempStaging):
             acquire(
                 self._create_lock,
                 self._read_lock,
-                lambda: lock.delete(),
+                self._replace_lock,
                 run_id,
                 f"export '{self._export}': cannot publish at {self.uri}",
             )
@@ -127,12 +127,25 @@ class GcsDestination(TempStaging):
             return False
         return True
 
-    def _read_lock(self) -> bytes | None:
-        try:
-            data: bytes = self._bucket.blob(self._key(LOCK)).download_as_bytes()
-        except gexc.NotFound:
+    def _read_lock(self) -> Held | None:
+        blob = self._bucket.get_blob(self._key(LOCK))
+        if blob is None:
             return None
-        return data
+        try:
+            data: bytes = blob.download_as_bytes(if_generation_match=blob.generation)
+        except (gexc.NotFound, gexc.PreconditionFailed):
+            return None  # released or replaced meanwhile: look again
+        return Held(data, str(blob.generation))
+
+    def _replace_lock(self, body: bytes, version: str) -> bool:
+        """Overwrite the lock only if it is still the generation read."""
+        try:
+            self._bucket.blob(self._key(LOCK)).upload_from_string(
+                body, if_generation_match=int(version)
+            )
+        except (gexc.PreconditionFailed, gexc.NotFound):
+            return False
+        return True
 
     def holds(self, part: StagedPart) -> bool:
         blob = self._bucket.get_blob(self._key(part.final_name))

@@ -31,7 +31,7 @@ from rivet.destinations.base import (
     StagedPart,
     run_manifest,
 )
-from rivet.destinations.lock import LOCK, acquire
+from rivet.destinations.lock import LOCAL_LOCK, LOCK, local_lock
 
 STAGING_DIR = ".rivet_staging"
 
@@ -68,31 +68,23 @@ class LocalDestination:
     def publish(
         self, parts: Sequence[StagedPart], manifest: bytes, success: bytes, run_id: str
     ) -> None:
-        lock = self.root / LOCK
-        with _translated(f"cannot publish to '{self.root}'"):
-            acquire(
-                lambda body: _create_exclusive(lock, body),
-                lambda: _read(lock),
-                lambda: lock.unlink(missing_ok=True),
-                run_id,
-                f"cannot publish to '{self.root}'",
-            )
-            try:
-                _remove_if_present(self.root / SUCCESS)
-                for part in parts:
-                    if not part.path.exists() and self.holds(part):
-                        continue  # an interrupted publish of this (resumed) run placed it
-                    os.link(part.path, self.root / part.final_name)
-                    part.path.unlink()
-                    fault_point("after_part_published")
-                _fsync_dir(self.root)
-                (self.root / MANIFESTS).mkdir(exist_ok=True)
-                self._write_atomically(run_manifest(run_id), manifest)
-                self._write_atomically(MANIFEST, manifest)
-                fault_point("after_manifest")
-                self._write_atomically(SUCCESS, success)
-            finally:
-                lock.unlink(missing_ok=True)
+        where = f"cannot publish to '{self.root}'"
+        with _translated(where):
+            (self.root / STAGING_DIR).mkdir(parents=True, exist_ok=True)
+        with _translated(where), local_lock(self.root / STAGING_DIR / LOCAL_LOCK, run_id, where):
+            _remove_if_present(self.root / SUCCESS)
+            for part in parts:
+                if not part.path.exists() and self.holds(part):
+                    continue  # an interrupted publish of this (resumed) run placed it
+                os.link(part.path, self.root / part.final_name)
+                part.path.unlink()
+                fault_point("after_part_published")
+            _fsync_dir(self.root)
+            (self.root / MANIFESTS).mkdir(exist_ok=True)
+            self._write_atomically(run_manifest(run_id), manifest)
+            self._write_atomically(MANIFEST, manifest)
+            fault_point("after_manifest")
+            self._write_atomically(SUCCESS, success)
 
     def discard(self, run_id: str, keep: bool = False) -> None:
         """Remove a run's staging directory (after publishing, or after a failure)."""

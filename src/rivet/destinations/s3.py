@@ -32,7 +32,7 @@ from rivet.destinations.base import (
     TempStaging,
     run_manifest,
 )
-from rivet.destinations.lock import LOCK, acquire
+from rivet.destinations.lock import LOCK, Held, acquire
 from rivet.destinations.targets import S3Target
 
 CHUNK = 8 << 20  # multipart chunk: S3's minimum is 5 MiB
@@ -81,7 +81,7 @@ class S3Destination(TempStaging):
             acquire(
                 self._create_lock,
                 self._read_lock,
-                lambda: self._client.delete_object(Bucket=bucket, Key=lock),
+                self._replace_lock,
                 run_id,
                 f"export '{self._export}': cannot publish at {self.uri}",
             )
@@ -153,13 +153,31 @@ class S3Destination(TempStaging):
             raise
         return True
 
-    def _read_lock(self) -> bytes | None:
+    def _read_lock(self) -> Held | None:
         try:
             response = self._client.get_object(Bucket=self._target.bucket, Key=self._key(LOCK))
         except botocore.exceptions.ClientError:
             return None
-        body: bytes = response["Body"].read()
-        return body
+        return Held(response["Body"].read(), str(response["ETag"]))
+
+    def _replace_lock(self, body: bytes, version: str) -> bool:
+        """Overwrite the lock only if it is still the object read (its ETag)."""
+        try:
+            self._client.put_object(
+                Bucket=self._target.bucket, Key=self._key(LOCK), Body=body, IfMatch=version
+            )
+        except botocore.exceptions.ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code")
+            if code in (
+                "PreconditionFailed",
+                "412",
+                "NoSuchKey",
+                "404",
+                "ConditionalRequestConflict",
+            ):
+                return False
+            raise
+        return True
 
     def _clear_marker(self) -> None:
         """Once per run, before its first part: no old _SUCCESS may sit beside new parts."""
