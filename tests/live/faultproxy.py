@@ -53,6 +53,8 @@ class FaultProxy:
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:  # fmt: skip
         self._stop.set()
+        with contextlib.suppress(OSError):  # wakes the accept() that close() alone would not
+            self._listener.shutdown(socket.SHUT_RDWR)
         self._listener.close()
         for sock in list(self._sockets):
             _reset(sock)

@@ -42,6 +42,7 @@ from rivet.report.progress import ProgressView
 from rivet.report.rss import PeakRss
 from rivet.sources.base import PreparedRead, ReadRequest, ReadStats, Source, retrying
 from rivet.state import StateStore
+from rivet.state.errors import StateError
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,11 @@ def run_export(
         except RivetError as exc:
             result.status = "failed"
             result.error = str(exc).replace("-c <config>", f"-c {options.config_label}")
+            if isinstance(exc, StateError) and not result.parts:
+                result.error = (
+                    f"export '{plan.name}': the state store failed before anything was "
+                    f"published; nothing was published and no cursor moved: {result.error}"
+                )
         except OSError as exc:  # the part writers report a full disk or a lost mount as OSError
             error = DestinationError(
                 f"export '{plan.name}': writing a part failed: {exc}",
@@ -205,9 +211,19 @@ def _export(
                 # Only now: the rows up to this position are durably published.
                 fault_point("before_cursor_commit")
                 owner = owner_of(plan.table, options.config_label)
-                state.save_cursor(
-                    plan.name, stats.position_columns, stats.position, result.run_id, owner
-                )
+                try:
+                    state.save_cursor(
+                        plan.name, stats.position_columns, stats.position, result.run_id, owner
+                    )
+                except StateError as exc:
+                    raise StateError(
+                        f"export '{plan.name}': its {result.rows:,} rows are published at "
+                        f"{plan.destination.uri} (manifest.json and _SUCCESS written), but the "
+                        "cursor could not be stored, so the next run exports them again: "
+                        f"{exc.message}",
+                        hint="fix the state store; nothing needs undoing (a reader of the "
+                        "manifest sees this run, the next run's manifest replaces it)",
+                    ) from None
                 result.cursor = stats.position[0]
                 result.note("cursor_committed", value=result.cursor)
                 window = rereads.window() if rereads is not None else None

@@ -180,7 +180,8 @@ class CursorState:
 
 
 class _SQLite:
-    """One connection shared by the threads of a run (parallel chunk workers), one at a time."""
+    """One connection shared by the threads of a run (parallel chunk workers), one at a time.
+    Its errors become StateError, naming the file."""
 
     def __init__(self, path: Path | str) -> None:
         self.where = str(path)
@@ -190,16 +191,16 @@ class _SQLite:
         self._db.execute("PRAGMA busy_timeout=10000")
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self._lock:
+        with self._lock, self._translated():
             return self._db.execute(sql, params).fetchall()
 
     def change(self, sql: str, params: Sequence[Any] = ()) -> int:
-        with self._lock:
+        with self._lock, self._translated():
             return self._db.execute(sql, params).rowcount
 
     @contextmanager
     def locked(self) -> Iterator[None]:
-        with self._lock:
+        with self._lock, self._translated():
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield
@@ -211,15 +212,33 @@ class _SQLite:
     def close(self) -> None:
         self._db.close()
 
+    @contextmanager
+    def _translated(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise StateError(
+                f"state store {self.where}: {exc}",
+                hint="check the disk and permissions of the state file",
+            ) from None
+
 
 class _Postgres:
+    """One session (application_name rivet-state). A session lost between statements (a
+    terminated backend, a restart) is opened again once: every statement rivet sends outside
+    `locked` is an idempotent upsert, update or read. Other errors become StateError."""
+
     def __init__(self, url: str) -> None:
+        self.where = redact(url)
+        self._url = url
+        self._lock = threading.RLock()
+        self._db = self._connect()
+
+    def _connect(self) -> Any:
         import psycopg
 
-        self.where = redact(url)
-        self._lock = threading.RLock()
-        self._db = psycopg.connect(
-            url,
+        return psycopg.connect(
+            self._url,
             autocommit=True,
             connect_timeout=10,
             prepare_threshold=None,
@@ -228,20 +247,55 @@ class _Postgres:
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
-            return self._db.execute(sql.replace("?", "%s"), params).fetchall()
+            rows: list[tuple[Any, ...]] = self._again(
+                lambda: self._db.execute(sql.replace("?", "%s"), params).fetchall()
+            )
+            return rows
 
     def change(self, sql: str, params: Sequence[Any] = ()) -> int:
         with self._lock:
-            return self._db.execute(sql.replace("?", "%s"), params).rowcount
+            count: int = self._again(
+                lambda: self._db.execute(sql.replace("?", "%s"), params).rowcount
+            )
+            return count
 
     @contextmanager
     def locked(self) -> Iterator[None]:
-        with self._lock, self._db.transaction():
-            self._db.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
-            yield
+        import psycopg
+
+        with self._lock:
+            try:
+                with self._db.transaction():
+                    self._db.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+                    yield
+            except psycopg.Error as exc:
+                raise self._error(exc) from None
 
     def close(self) -> None:
         self._db.close()
+
+    def _again(self, action: Any) -> Any:
+        import psycopg
+
+        try:
+            return action()
+        except psycopg.OperationalError as exc:
+            if not self._db.closed and not self._db.broken:
+                raise self._error(exc) from None
+            try:  # the session was lost: once more on a new one
+                self._db = self._connect()
+                return action()
+            except psycopg.Error as again:
+                raise self._error(again) from None
+        except psycopg.Error as exc:
+            raise self._error(exc) from None
+
+    def _error(self, exc: Exception) -> StateError:
+        return StateError(
+            f"state store {self.where}: {redact(' '.join(str(exc).split()))}",
+            hint="check that the state database (RIVET_STATE_URL) is reachable and accepts "
+            "this user",
+        )
 
 
 class StateStore:
