@@ -235,3 +235,25 @@ def test_csv_parts_are_parsed_back_into_their_types(
     assert _problems(config) == []
     (report,) = validate(config, full=True)
     assert [p.detail for p in report.problems] == ["column checksums differ: at"]
+
+
+def test_validate_from_another_folder_says_where_the_run_published(tmp_path: Path, pg: Pg) -> None:
+    """A relative destination path resolves against the working directory, as for rivet-cli
+    0.7.7: `rivet validate` run elsewhere finds no manifest, and says where the run published."""
+    pg.execute("CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 10) g")
+    folder, elsewhere = tmp_path / "jobs", tmp_path / "elsewhere"
+    folder.mkdir()
+    elsewhere.mkdir()
+    config = write_config(
+        folder,
+        [{"name": "t", "table": f"{pg.schema}.t", "format": "csv",
+          "destination": {"type": "local", "path": "out/t"}}],
+    )  # fmt: skip
+    assert rivet_cli("run", "-c", str(config), cwd=folder).returncode == 0
+    here = rivet_cli("validate", "-c", str(config), cwd=folder)
+    assert here.returncode == 0, here.stdout + here.stderr
+    away = rivet_cli("validate", "-c", str(config), cwd=elsewhere)
+    assert away.returncode == 1
+    assert "NO MANIFEST" in away.stdout
+    assert f"its last run published to {(folder / 'out' / 't').as_uri()}" in away.stdout
+    assert "relative destination path resolves against the working directory" in away.stdout

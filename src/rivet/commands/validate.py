@@ -12,6 +12,8 @@ from rivet.destinations import open_destination
 from rivet.destinations.targets import StdoutTarget
 from rivet.pipeline.verify import Verification, verify
 from rivet.planning.export_plan import resolve_export
+from rivet.state import open_state
+from rivet.state.errors import StateError
 
 
 def validate(
@@ -34,8 +36,37 @@ def validate(
         if isinstance(plan.destination, StdoutTarget):
             continue
         destination = open_destination(plan.destination, plan.name)
-        results.append(verify(plan.name, destination, run_id, full))
+        verification = verify(plan.name, destination, run_id, full)
+        if verification.status == "no manifest":
+            verification.hint = _elsewhere(config_dir, plan.name, destination.uri)
+        results.append(verification)
     return results
+
+
+def _elsewhere(config_dir: Path, export: str, looked_at: str) -> str | None:
+    """Where the export's last successful run published, when that is not where validate
+    looked: a relative destination path resolves against the working directory, as it did
+    for `rivet run`."""
+    try:
+        state = open_state(config_dir)
+    except StateError:
+        return None
+    try:
+        runs = [r for r in state.runs.recent(export, 20) if r.status == "success"]
+    except StateError:
+        return None
+    finally:
+        state.close()
+    published = next(
+        (r.details.get("destination") for r in runs if r.details.get("destination")), None
+    )
+    if not published or published == looked_at:
+        return None
+    return (
+        f"its last run published to {published}: a relative destination path resolves "
+        "against the working directory, so run `rivet validate` from the folder `rivet run` ran "
+        "in, or make destination.path absolute"
+    )
 
 
 def render(results: Sequence[Verification]) -> str:
@@ -50,4 +81,6 @@ def render(results: Sequence[Verification]) -> str:
             f"  rows:     {r.rows:,}",
         ]
         lines += [f"  {p.kind}: {p.path}: {p.detail}" for p in r.problems]
+        if r.hint:
+            lines.append(f"  Hint: {r.hint}")
     return "\n".join(lines) if lines else "No exports with a destination to validate."

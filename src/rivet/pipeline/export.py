@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import signal
 import time
+from contextlib import nullcontext
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pyarrow as pa
@@ -190,14 +192,22 @@ def _export(
             else None,
         )
         rereads = late or boundary
-        parts, stats = _write_parts(
-            plan, sink, source, request, prepared, progress, result, tracker, drift, meta, rereads
-        )
+        # --reconcile: the read and the count share one snapshot (PostgreSQL), so a mismatch
+        # is a real difference, never a write that happened meanwhile
+        holder = source.shared_snapshot(request) if options.reconcile else nullcontext(None)
+        with holder as snapshot:
+            request = replace(request, snapshot=snapshot)
+            parts, stats = _write_parts(
+                plan, sink, source, request, prepared, progress, result, tracker, drift, meta,
+                rereads,
+            )  # fmt: skip
+            if options.reconcile:
+                fault_point("before_reconcile")
+                source_rows = count_read(source, request, prepared, stats.position)
         if tracker is not None:
             _check_gates(tracker, parts, destination, result)
         drift.check_shapes()
         if options.reconcile:
-            source_rows = count_read(source, request, prepared, stats.position)
             reread = rereads.skipped if rereads is not None else 0
             result.reconcile = check_rows(plan.name, source_rows, sink.rows, reread)
             result.note("reconciled", source_rows=source_rows, exported_rows=sink.rows)

@@ -24,6 +24,7 @@ def record_run(state: StateStore, result: ExportResult) -> None:
         "schema_changes": result.schema_changes,
         "reconcile": result.reconcile,
         "warnings": len(result.warnings),
+        "destination": result.destination,  # where it published (`rivet validate` points there)
     }
     try:
         state.runs.record(

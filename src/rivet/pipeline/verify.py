@@ -46,6 +46,7 @@ class Verification:
     parts_verified: int = 0
     rows: int = 0
     problems: list[Problem] = field(default_factory=list)
+    hint: str | None = None  # what to do (no manifest where one was expected)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

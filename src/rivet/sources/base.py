@@ -101,6 +101,9 @@ class ReadRequest:
     chunk: ChunkRead | None = None
     max_retries: int = 0  # transient errors: statements read again on a new connection
     retry_backoff_ms: int = 1000
+    # PostgreSQL: every read transaction (and the reconcile count) imports this exported
+    # snapshot, held open by Source.shared_snapshot, so the count sees exactly what was read
+    snapshot: str | None = None
 
 
 @dataclass(frozen=True)

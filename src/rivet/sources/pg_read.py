@@ -259,10 +259,10 @@ def range_pages(
     rows_per_range: int,
     stats: ReadStats,
 ) -> Iterator[pa.Table]:
-    sessions = [Reader(url, request, stats)]
+    sessions = [Reader(url, request, stats, request.snapshot)]
     try:
         if request.read_connections > 1 and len(ranges) > 1:
-            snapshot = sessions[0].export_snapshot()
+            snapshot = request.snapshot or sessions[0].export_snapshot()
             for _ in range(min(request.read_connections, len(ranges)) - 1):
                 sessions.append(Reader(url, request, stats, snapshot))
         columns = select_list(plans, request)
@@ -300,7 +300,7 @@ def keyset_pages(
 ) -> Iterator[pa.Table]:
     """Pages in key order; incremental reads start after the stored position and skip rows
     whose cursor is NULL (they have no place in the order)."""
-    session = Reader(url, request, stats)
+    session = Reader(url, request, stats, request.snapshot)
     try:
         columns = select_list(plans, request)
         source = source_of(request)
@@ -414,7 +414,7 @@ def cursor_pages(
     fetch = f"FETCH {limit} FROM _rivet_cur"
 
     def opened() -> tuple[Session, pa.Table]:
-        session = Session(url, request, stats)
+        session = Session(url, request, stats, request.snapshot)
         try:
             session.execute(f"DECLARE _rivet_cur NO SCROLL CURSOR FOR {query}")
             return session, session.fetch(fetch, use_copy=False)

@@ -331,11 +331,15 @@ class PostgresSource:
         assert isinstance(prepared, PgPreparedRead)
         sql = pg_read.count_statement(request, prepared.key, upto)
         conn = self._control_connection(request.export)
+        settings = ["SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"]
+        if request.snapshot is not None:  # the read's own snapshot: a concurrent write is no
+            settings.append(f"SET TRANSACTION SNAPSHOT {pg_sql.quote_literal(request.snapshot)}")
+        settings += ["SET LOCAL TimeZone = 'UTC'",
+                     f"SET LOCAL statement_timeout = '{request.statement_timeout_s}s'"]  # fmt: skip
         try:
             with conn.transaction():
-                for setting in ("SET TRANSACTION READ ONLY", "SET LOCAL TimeZone = 'UTC'"):
+                for setting in settings:
                     conn.execute(setting)
-                conn.execute(f"SET LOCAL statement_timeout = '{request.statement_timeout_s}s'")
                 row = conn.execute(sql).fetchone()
         except psycopg.Error as exc:
             raise source_error(exc, request.export) from None
