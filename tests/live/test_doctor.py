@@ -10,7 +10,7 @@ from tests.live.conftest import S3, S3_ENV, Pg, rivet, write_config
 
 def test_doctor_checks_source_exports_and_destinations(tmp_path: Path, pg: Pg, s3: S3) -> None:
     pg.execute("CREATE TABLE good (id int PRIMARY KEY, v text)")
-    out = tmp_path / "out"
+    out = tmp_path / "out" / "good"  # doctor leaves no folder behind, not even a parent
     config = write_config(tmp_path, [
         {"name": "good", "table": f"{pg.schema}.good", "format": "parquet",
          "destination": {"type": "local", "path": str(out)}},
@@ -25,7 +25,7 @@ def test_doctor_checks_source_exports_and_destinations(tmp_path: Path, pg: Pg, s
     assert ("export missing", "FAIL") in checks
     assert (f"destination {out.resolve().as_uri()}", "OK") in checks
     assert (f"destination s3://{s3.bucket}/p/", "OK") in checks
-    assert list(out.iterdir()) == [] and s3.keys() == []  # the probes were removed
+    assert not out.parent.exists() and s3.keys() == []  # probes and folders: removed
 
 
 def test_doctor_reports_an_unreachable_source_and_passes_a_good_config(

@@ -589,4 +589,11 @@ def main() -> None:
     on_stop_signals()  # SIGTERM as Ctrl-C: stop reading, clean up, record, exit 128 + signal
     limit_malloc_arenas()
     use_system_allocator_for_arrow()
-    cli(obj={}, prog_name="rivet")
+    # `--json-errors` belongs to the group, but a scheduler's command line often puts it after
+    # the subcommand (`rivet run -c x --json-errors`): accept it anywhere before a `--`.
+    args = sys.argv[1:]
+    end = args.index("--") if "--" in args else len(args)
+    if "--json-errors" in args[1:end]:
+        args.remove("--json-errors")
+        args.insert(0, "--json-errors")
+    cli(args=args, obj={}, prog_name="rivet")

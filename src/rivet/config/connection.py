@@ -27,6 +27,11 @@ def resolve_source_url(source: SourceConfig, config_dir: Path) -> str:
     return _with_tls(url, source)
 
 
+def example_url(engine: str) -> str:
+    """A URL to show in a hint, in the engine's scheme."""
+    return "mysql://user@host:3306/db" if engine == "mysql" else "postgresql://user@host:5432/db"
+
+
 def _raw_url(source: SourceConfig, config_dir: Path) -> str:
     if source.url is not None:
         return source.url.get_secret_value().strip()
@@ -37,7 +42,7 @@ def _raw_url(source: SourceConfig, config_dir: Path) -> str:
                 [
                     f"source.url_env: environment variable '{source.url_env}' is not set "
                     "(or empty). "
-                    f"Export it, e.g. export {source.url_env}=postgresql://user@host:5432/db"
+                    f"Export it, e.g. export {source.url_env}={example_url(source.type)}"
                 ]
             )
         return value.strip()

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from rivet.config.column_types import parse_column_type
+from rivet.config.connection import example_url
 from rivet.config.lag import parse_lag
 from rivet.config.models import (
     ExportConfig,
@@ -61,7 +62,7 @@ def _source_problems(source: SourceConfig) -> Iterator[str]:
             yield (
                 "source: no connection method: set one of\n"
                 "      url_env: DATABASE_URL      (recommended: the URL stays out of the file)\n"
-                "      url: postgresql://user@host:5432/db\n"
+                f"      url: {example_url(source.type)}\n"
                 "      url_file: /run/secrets/db_url\n"
                 "      host / user / database [/ password_env]"
             )

@@ -119,11 +119,20 @@ class LocalDestination:
             _fsync_dir(self.root)
 
     def probe(self) -> str:
+        """Write and remove a file where the parts will go; folders it had to create for that
+        are removed again, so a check leaves nothing behind."""
+        missing = [p for p in (self.root, *self.root.parents) if not p.exists()]
         with _translated(f"cannot write to '{self.root}'"):
-            self.root.mkdir(parents=True, exist_ok=True)
-            self._write_atomically(PROBE, b"ok")
-            (self.root / PROBE).unlink()
-        return f"wrote and removed {PROBE} in {self.root}"
+            try:
+                self.root.mkdir(parents=True, exist_ok=True)
+                self._write_atomically(PROBE, b"ok")
+                (self.root / PROBE).unlink()
+            finally:
+                for folder in missing:  # deepest first
+                    with contextlib.suppress(OSError):
+                        folder.rmdir()
+        created = f" (and {len(missing)} folder(s) it created)" if missing else ""
+        return f"wrote and removed {PROBE} in {self.root}{created}"
 
     def _write_atomically(self, name: str, data: bytes) -> None:
         final = self.root / name
