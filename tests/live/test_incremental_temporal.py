@@ -89,3 +89,40 @@ def test_postgres_temporal_cursors_move_exactly(
     pg.execute(f"INSERT INTO e SELECT g, {value} FROM generate_series(51, 52) g")
     assert _runs(config) == 2
     assert _runs(config) == 0
+
+
+def test_a_mysql_timestamp_cursor_is_shown_and_stored_as_utc_text(
+    tmp_path: Path, my: My, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not as epoch microseconds (issue 17); a position stored that way still continues."""
+    import json
+    import sqlite3
+
+    monkeypatch.setenv("RIVET_TEST_SOURCE_URL", my.url)
+    my.execute("CREATE TABLE e (id INT PRIMARY KEY, c TIMESTAMP(6) NULL)")
+    my.execute("INSERT INTO e SELECT seq, TIMESTAMP('2026-01-01 00:00:00') "
+               "+ INTERVAL seq * 1001 MICROSECOND FROM seq_1_to_50")  # fmt: skip
+    config = _config(
+        tmp_path, f"{my.database}.e", {"type": "mysql", "url_env": "RIVET_TEST_SOURCE_URL"}
+    )
+    (result,) = api.run(config, quiet=True).results
+    assert result.cursor == "2026-01-01 00:00:00.050050Z"
+    shown = api_state_show(config)
+    assert "2026-01-01 00:00:00.050050Z" in shown
+    with sqlite3.connect(tmp_path / ".rivet_state.db") as db:  # as an earlier version stored it
+        (payload,) = db.execute("SELECT position_json FROM export_state").fetchone()
+        stored = json.loads(payload)
+        stored["values"][0] = "1767225600050050"
+        db.execute("UPDATE export_state SET position_json = ?, last_cursor_value = ?",
+                   (json.dumps(stored), "1767225600050050"))  # fmt: skip
+    assert _runs(config) == 0
+    my.execute("INSERT INTO e VALUES (51, TIMESTAMP('2026-01-01 00:00:00.051051'))")
+    assert _runs(config) == 1
+
+
+def api_state_show(config: Path) -> str:
+    from tests.live.conftest import rivet
+
+    result = rivet("state", "show", "-c", str(config))
+    assert result.returncode == 0, result.stderr
+    return result.stdout
