@@ -312,8 +312,11 @@ class _ChunkRun:
         self.schema = self.meta.schema(prepared.schema)
 
     def execute(self) -> None:
-        pending = sum(1 for t in self.runs.tasks(self.run_id) if t.status != "completed")
+        tasks = self.runs.tasks(self.run_id)
+        pending = sum(1 for t in tasks if t.status != "completed")
+        self._chunks_done, self._chunks_total = len(tasks) - pending, len(tasks)
         self.progress.start(self.plan.name, self.prepared.row_estimate)
+        self.progress.chunks(self._chunks_done, self._chunks_total)
         try:
             holder = (
                 self.source.shared_snapshot(self.request)
@@ -421,6 +424,9 @@ class _ChunkRun:
                     self.tracker.merge(tracker)
             records = [part_record(p, self.staging) for p in parts]
             self.runs.complete(self.run_id, task.chunk.index, sink.rows, records)
+            with self._progress_lock:
+                self._chunks_done += 1
+                self.progress.chunks(self._chunks_done, self._chunks_total)
             fault_point("after_chunk_checkpoint")
         except BaseException as exc:  # a full disk, a failed check or upload: not read again
             self.runs.fail(self.run_id, task.chunk.index, str(exc), retry=False)

@@ -16,6 +16,10 @@ class ProgressView(Protocol):
 
     def advance(self, rows: int, bytes_read: int) -> None: ...
 
+    def chunks(self, done: int, total: int) -> None:
+        """Chunked runs: `done` of `total` chunks are complete (resumed ones included)."""
+        ...
+
     def stop(self) -> None: ...
 
 
@@ -28,8 +32,19 @@ class NoProgress:
     def advance(self, rows: int, bytes_read: int) -> None:
         return None
 
+    def chunks(self, done: int, total: int) -> None:
+        return None
+
     def stop(self) -> None:
         return None
+
+
+def eta(rows: int, total: float | None, elapsed_s: float) -> str:
+    """`ETA 1:05` from the rate so far, or nothing when there is no estimate to go by."""
+    if not total or rows <= 0 or rows >= total:
+        return ""
+    left = int((total - rows) / (rows / max(elapsed_s, 1e-6)))
+    return f"ETA {left // 3600}:{left // 60 % 60:02d}:{left % 60:02d}"
 
 
 def progress_for(stream: TextIO = sys.stderr) -> ProgressView:
@@ -47,7 +62,6 @@ class LiveBoard:
             Progress,
             TextColumn,
             TimeElapsedColumn,
-            TimeRemainingColumn,
         )
 
         self.progress = Progress(
@@ -56,9 +70,9 @@ class LiveBoard:
             TextColumn("{task.completed:,.0f} rows"),
             TextColumn("{task.fields[rate]}"),
             TextColumn("{task.fields[mb]}"),
+            TextColumn("{task.fields[chunks]}"),
             TimeElapsedColumn(),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
+            TextColumn("{task.fields[eta]}"),
             console=Console(file=stream),
             transient=True,
         )
@@ -95,7 +109,7 @@ class TerminalProgress:
         self._board.opened()
         self._started = time.monotonic()
         self._task = self._board.progress.add_task(
-            export, total=estimated_rows or None, rate="", mb=""
+            export, total=estimated_rows or None, rate="", mb="", chunks="", eta=""
         )
 
     def advance(self, rows: int, bytes_read: int) -> None:
@@ -112,7 +126,12 @@ class TerminalProgress:
             advance=rows,
             rate=f"{self._rows / elapsed:,.0f} rows/s",
             mb=fmt.size(self._bytes),
+            eta=eta(self._rows, total, elapsed),
         )
+
+    def chunks(self, done: int, total: int) -> None:
+        if self._task is not None:
+            self._board.progress.update(self._task, chunks=f"chunks {done}/{total}")
 
     def stop(self) -> None:
         if self._task is not None:
@@ -128,10 +147,13 @@ class LogProgress:
         self._export = ""
         self._rows = 0
         self._bytes = 0
+        self._chunks = ""
+        self._estimate: int | None = None
         self._started = self._last = 0.0
 
     def start(self, export: str, estimated_rows: int | None) -> None:
         self._export, self._rows, self._bytes = export, 0, 0
+        self._estimate, self._chunks = estimated_rows, ""
         self._started = self._last = time.monotonic()
         estimate = f" (~{fmt.count(estimated_rows)} rows estimated)" if estimated_rows else ""
         print(f"{export}: reading{estimate}", file=self._stream, flush=True)
@@ -142,16 +164,23 @@ class LogProgress:
         now = time.monotonic()
         if now - self._last >= self._every:
             self._last = now
-            rate = self._rows / max(now - self._started, 1e-6)
-            print(
-                f"{self._export}: {fmt.count(self._rows)} rows, {fmt.size(self._bytes)} read, "
-                f"{rate:,.0f} rows/s",
-                file=self._stream,
-                flush=True,
-            )
+            self._print(now)
+
+    def chunks(self, done: int, total: int) -> None:
+        self._chunks = f", chunks {done}/{total}"
 
     def stop(self) -> None:
         pass
+
+    def _print(self, now: float) -> None:
+        elapsed = max(now - self._started, 1e-6)
+        left = eta(self._rows, self._estimate, elapsed)
+        print(
+            f"{self._export}: {fmt.count(self._rows)} rows, {fmt.size(self._bytes)} read, "
+            f"{self._rows / elapsed:,.0f} rows/s{self._chunks}" + (f", {left}" if left else ""),
+            file=self._stream,
+            flush=True,
+        )
 
 
 EVENT_KEY = "rivet_event"
@@ -178,6 +207,9 @@ class EventProgress:
             self._last = now
             self._emit({"kind": "advance", "rows": self._rows, "bytes": self._bytes})
 
+    def chunks(self, done: int, total: int) -> None:
+        self._emit({"kind": "chunks", "done": done, "total": total})
+
     def stop(self) -> None:
         self._emit({"kind": "advance", "rows": self._rows, "bytes": self._bytes})
 
@@ -196,6 +228,8 @@ def replay(line: str, view: ProgressView, state: dict[str, int]) -> bool:
     if event["kind"] == "start":
         view.start(event["export"], event["estimate"])
         state.update(rows=0, bytes=0)
+    elif event["kind"] == "chunks":
+        view.chunks(event["done"], event["total"])
     else:
         view.advance(event["rows"] - state["rows"], event["bytes"] - state["bytes"])
         state.update(rows=event["rows"], bytes=event["bytes"])

@@ -109,7 +109,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _epoch_micros(text: str) -> int:
-    """A stored TIMESTAMP position: UTC text, or epoch microseconds (as earlier versions stored it)."""
+    """A stored TIMESTAMP position: UTC text, or epoch microseconds (as stored before)."""
     if text.lstrip("-").isdigit():
         return int(text)
     moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
