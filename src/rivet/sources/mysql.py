@@ -359,23 +359,13 @@ class MySQLSource:
         session: list[str],
         stats: ReadStats,
     ) -> Iterator[pa.Table]:
-        assert prepared.key_span is not None
-        low, high, estimate, bytes_per_row = prepared.key_span
-        # Every page costs a new connection (and its settings), so pages should be large, but
-        # ConnectorX holds a page twice while it builds it. With two readers each gets 3/4 of
-        # the page budget: half cost ~10% of the wall on the wide benchmark table, the whole
-        # budget took peak RSS to 291-301 MB, 3/4 gives 273-279 MB at the same speed.
-        budget = request.page_bytes * (3 if request.read_connections > 1 else 4) // 4
-        rows = rows_for(budget, max(bytes_per_row, 16), request)
-        key = f"_rivet.{quote_ident(prepared.key[0].name)}"
-        cap = max(MIN_PAGE_ROWS, rows * 2)
-        ranges = plan_ranges(low, high, estimate, rows)
+        _, cap, ranges = _range_plan(request, prepared)
 
         def pages_of(slot: int, index: int) -> Iterator[pa.Table]:
             after, upto = ranges[index]
             while True:
                 limit = scaled(cap, stats)
-                tail = f"WHERE {key} > {after} AND {key} <= {upto} ORDER BY {key} LIMIT {limit}"
+                tail = _range_tail(prepared, after, upto, limit)
                 page = self._fetch(selects, tail, session, stats, request)
                 if page.num_rows:
                     yield page
@@ -545,6 +535,26 @@ def _keyset_conditions(request: ReadRequest, prepared: MyPreparedRead) -> list[s
     return conditions
 
 
+def _range_plan(
+    request: ReadRequest, prepared: MyPreparedRead
+) -> tuple[int, int, list[tuple[int, int]]]:
+    """(rows per range, rows per statement, the key ranges) of a read in key ranges."""
+    assert prepared.key_span is not None
+    low, high, estimate, bytes_per_row = prepared.key_span
+    # Every page costs a new connection (and its settings), so pages should be large, but
+    # ConnectorX holds a page twice while it builds it. With two readers each gets 3/4 of
+    # the page budget: half cost ~10% of the wall on the wide benchmark table, the whole
+    # budget took peak RSS to 291-301 MB, 3/4 gives 273-279 MB at the same speed.
+    budget = request.page_bytes * (3 if request.read_connections > 1 else 4) // 4
+    rows = rows_for(budget, max(bytes_per_row, 16), request)
+    return rows, max(MIN_PAGE_ROWS, rows * 2), list(plan_ranges(low, high, estimate, rows))
+
+
+def _range_tail(prepared: MyPreparedRead, after: int, upto: int, limit: int) -> str:
+    key = f"_rivet.{quote_ident(prepared.key[0].name)}"
+    return f"WHERE {key} > {after} AND {key} <= {upto} ORDER BY {key} LIMIT {limit}"
+
+
 def _first_statement(request: ReadRequest, prepared: MyPreparedRead) -> str:
     """The first data statement of a read (a chunk's only one), as the server will see it:
     paged reads start lean, one streamed statement carries the guards."""
@@ -552,9 +562,17 @@ def _first_statement(request: ReadRequest, prepared: MyPreparedRead) -> str:
     if request.chunk is not None:
         column = f"_rivet.{quote_ident(request.chunk.column)}"
         return f"{select} WHERE {chunking.chunk_where(column, request.chunk.chunk)}"
+    if prepared.key_span is not None:  # key ranges, as `read` sends them
+        _, cap, ranges = _range_plan(request, prepared)
+        return f"{select} {_range_tail(prepared, *ranges[0], cap)}"
     if prepared.key:
         keys = ", ".join(f"_rivet.{quote_ident(k.name)}" for k in prepared.key)
         conditions = _keyset_conditions(request, prepared)
+        if request.incremental is not None:
+            start = request.incremental.start_sql(
+                _key_refs(prepared), lambda t: _literals(prepared, t)
+            )
+            conditions += [start] if start else []
         where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
         limit = min(FIRST_PAGE_ROWS, request.max_page_rows or FIRST_PAGE_ROWS)
         return f"{select}{where} ORDER BY {keys} LIMIT {limit}"

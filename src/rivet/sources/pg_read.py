@@ -272,10 +272,8 @@ def range_pages(
         def pages_of(session: Reader, index: int) -> Iterator[pa.Table]:
             after, upto = ranges[index]
             while True:
-                where = f"{pg_sql.column_ref(key)} > {after} AND {pg_sql.column_ref(key)} <= {upto}"
                 limit = scaled(cap, stats)
-                sql = pg_sql.keyset_page(columns, source, [key], None, limit, where=where)
-                page = session.fetch(sql)
+                page = session.fetch(range_statement(columns, source, key, after, upto, limit))
                 if page.num_rows:
                     yield page
                 throttle(request, stats)
@@ -289,6 +287,14 @@ def range_pages(
     finally:
         for session in sessions:
             session.close()
+
+
+def range_statement(
+    columns: Sequence[str], source: str, key: str, after: int, upto: int, limit: int
+) -> str:
+    """One page of a key range: `WHERE k > after AND k <= upto ORDER BY k LIMIT n`."""
+    where = f"{pg_sql.column_ref(key)} > {after} AND {pg_sql.column_ref(key)} <= {upto}"
+    return pg_sql.keyset_page(columns, source, [key], None, limit, where=where)
 
 
 def keyset_pages(
@@ -368,18 +374,32 @@ def last_statement(
 
 
 def first_statement(
-    request: ReadRequest, plans: Sequence[ColumnPlan], key: Sequence[tuple[str, str]]
+    request: ReadRequest,
+    plans: Sequence[ColumnPlan],
+    key: Sequence[tuple[str, str]],
+    first_range: tuple[int, int, int] | None = None,
 ) -> str:
-    """The first data statement of a read, as the server will see it (for EXPLAIN)."""
+    """The first data statement of a read, as the server will see it (for EXPLAIN):
+    `first_range` (after, upto, limit) when the read is in key ranges."""
     source = source_of(request)
     columns = select_list(plans, request)
     if request.chunk is not None:
         where = chunk_where(pg_sql.column_ref(request.chunk.column), request.chunk.chunk)
         return f"{pg_sql.select_all(columns, source)} WHERE {where}"
+    if first_range is not None and key:
+        return range_statement(columns, source, key[0][0], *first_range)
     if key:
         names = [k for k, _ in key]
         limit = min(FIRST_PAGE_ROWS, request.max_page_rows or FIRST_PAGE_ROWS)
-        return pg_sql.keyset_page(columns, source, names, None, limit, _keyset_where(request, key))
+        conditions = [_keyset_where(request, key)]
+        if request.incremental is not None:
+            conditions.append(
+                request.incremental.start_sql(
+                    [pg_sql.column_ref(n) for n in names], lambda texts: literals(texts, key)
+                )
+            )
+        joined = " AND ".join(c for c in conditions if c) or None
+        return pg_sql.keyset_page(columns, source, names, None, limit, joined)
     return pg_sql.select_all(columns, source)
 
 

@@ -25,6 +25,7 @@ from rivet.core.errors import SourceError
 from rivet.sources import chunking, pg_read, pg_sql
 from rivet.sources.base import (
     COALESCED,
+    MIN_PAGE_ROWS,
     ChunkLayout,
     Explain,
     LoadSampler,
@@ -299,7 +300,13 @@ class PostgresSource:
 
     def explain(self, request: ReadRequest, prepared: PreparedRead) -> Explain:
         assert isinstance(prepared, PgPreparedRead)
-        sql = pg_read.first_statement(request, prepared.plans, prepared.key)
+        first_range = None
+        if prepared.key_span is not None and request.chunk is None:  # what `read` sends first
+            low, high, estimate, bytes_per_row = prepared.key_span
+            rows = rows_for(request.page_bytes, max(bytes_per_row, 16), request)
+            after, upto = plan_ranges(low, high, estimate, rows)[0]
+            first_range = (after, upto, max(MIN_PAGE_ROWS, rows * 2))
+        sql = pg_read.first_statement(request, prepared.plans, prepared.key, first_range)
         conn = self._control_connection(request.export)
         try:
             with conn.transaction():
