@@ -69,8 +69,11 @@ def test_bad_credentials_never_echo_the_password(tmp_path: Path, pg: Pg) -> None
 
 
 def test_unreachable_host(tmp_path: Path, pg: Pg) -> None:
-    stderr, _ = _run(tmp_path, {"table": "public.t"}, url="postgresql://u:hunter2@127.0.0.1:1/db")
+    """A refused connection may be a server restarting: retried, then a clear failure."""
+    export = {"table": "public.t", "tuning": {"max_retries": 1, "retry_backoff_ms": 10}}
+    stderr, _ = _run(tmp_path, export, url="postgresql://u:hunter2@127.0.0.1:1/db")
     assert "cannot connect" in stderr and "Connection refused" in stderr
+    assert "retry 1 of 1" in stderr
     assert "hunter2" not in stderr
 
 

@@ -243,3 +243,26 @@ def test_cursor_lag_is_checked(tmp_path: Path) -> None:
     assert "exports[0] (orders).cursor_lag: 'soon' is not a lag" in problem
     full = VALID.replace("format: parquet", "format: parquet\n    cursor_lag: 1h")
     assert any("only allowed with mode: incremental" in p for p in _problems(tmp_path, full))
+
+
+def test_unset_variables_of_every_query_file_and_the_url_are_reported_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rivet.commands.run import run
+
+    monkeypatch.delenv("RIVET_UNSET_URL", raising=False)
+    (tmp_path / "a.sql").write_text("SELECT ${RIVET_UNSET_A}")
+    (tmp_path / "b.sql").write_text("SELECT ${RIVET_UNSET_B}")
+    config = _write(
+        tmp_path,
+        """
+source: {type: postgres, url_env: RIVET_UNSET_URL}
+exports:
+  - {name: a, query_file: a.sql, format: csv, destination: {type: local, path: o}}
+  - {name: b, query_file: b.sql, format: csv, destination: {type: local, path: o}}
+""",
+    )
+    with pytest.raises(ConfigError) as info:
+        run(config, quiet=True)
+    text = "\n".join(info.value.problems)
+    assert "'RIVET_UNSET_A'" in text and "'RIVET_UNSET_B'" in text and "RIVET_UNSET_URL" in text

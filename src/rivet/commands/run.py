@@ -80,9 +80,8 @@ def run(
         plans = list(planned.plans)
     else:
         selected = select_exports(config, exports)
-        plans = [
-            resolve_export(e, config, query_text(e, config_dir, params), now) for e in selected
-        ]
+        texts = _inputs(config, config_dir, selected, params)
+        plans = [resolve_export(e, config, texts[e.name], now) for e in selected]
     _check_stdout(plans, stdout_taken)
     state = _open_state(config_dir, plans)
     started = time.perf_counter()
@@ -288,6 +287,30 @@ def select_exports(config: RivetConfig, names: Sequence[str]) -> list[ExportConf
             hint="known exports: " + ", ".join(by_name),
         )
     return [by_name[n] for n in names]
+
+
+def _inputs(
+    config: RivetConfig,
+    config_dir: Path,
+    selected: Sequence[ExportConfig],
+    params: Mapping[str, str],
+) -> dict[str, str | None]:
+    """Every export's query text, and the source URL checked, with every problem (an unset
+    variable of any query file, an unset url_env) reported at once, not one per run."""
+    texts: dict[str, str | None] = {}
+    problems: list[str] = []
+    for export in selected:
+        try:
+            texts[export.name] = query_text(export, config_dir, params)
+        except ConfigError as exc:
+            problems += exc.problems
+    try:
+        resolve_source_url(config.source, config_dir)
+    except ConfigError as exc:
+        problems += exc.problems
+    if problems:
+        raise ConfigError(problems)
+    return texts
 
 
 def query_text(export: ExportConfig, config_dir: Path, params: Mapping[str, str]) -> str | None:

@@ -23,7 +23,7 @@ from rivet.core.redact import redact
 from rivet.state.backend import Backend
 from rivet.state.chunk_runs import ChunkRuns
 from rivet.state.cursor_window import CursorWindows
-from rivet.state.errors import StateError
+from rivet.state.errors import StateError, StoreUnavailable
 from rivet.state.history import FileLog, Journal, SchemaLog
 from rivet.state.progression import Progression
 from rivet.state.run_log import RunLog
@@ -217,7 +217,7 @@ class _SQLite:
         try:
             yield
         except sqlite3.Error as exc:
-            raise StateError(
+            raise StoreUnavailable(
                 f"state store {self.where}: {exc}",
                 hint="check the disk and permissions of the state file",
             ) from None
@@ -291,7 +291,7 @@ class _Postgres:
             raise self._error(exc) from None
 
     def _error(self, exc: Exception) -> StateError:
-        return StateError(
+        return StoreUnavailable(
             f"state store {self.where}: {redact(' '.join(str(exc).split()))}",
             hint="check that the state database (RIVET_STATE_URL) is reachable and accepts "
             "this user",
@@ -405,21 +405,43 @@ def memory_state() -> StateStore:
 def open_state(config_dir: Path) -> StateStore:
     """PostgreSQL when RIVET_STATE_URL is set (tables created on first use), else SQLite."""
     url = os.environ.get("RIVET_STATE_URL")
-    try:
-        if url:
-            if not url.startswith(("postgres://", "postgresql://")):
-                raise StateError("RIVET_STATE_URL must be a postgresql:// URL")
+    if url:
+        if not url.startswith(("postgres://", "postgresql://")):
+            raise StateError("RIVET_STATE_URL must be a postgresql:// URL")
+        try:
             return StateStore(_Postgres(url))
-        return StateStore(_SQLite(config_dir / STATE_FILE))
-    except sqlite3.DatabaseError as exc:
-        raise StateError(
-            f"state store '{config_dir / STATE_FILE}' cannot be opened: {exc}",
-            hint="move the file away to start with fresh state (cursors will restart)",
-        ) from None
-    except StateError:
-        raise
-    except Exception as exc:  # psycopg errors: the state database is unreachable or refused us
-        raise StateError(
-            f"state store {redact(url or '')} cannot be opened: {redact(str(exc).strip())}",
-            hint="check RIVET_STATE_URL, or unset it to use the SQLite file next to the config",
-        ) from None
+        except StateError:
+            raise
+        except Exception as exc:  # psycopg: the state database is unreachable or refused us
+            raise StateError(
+                f"state store {redact(url)} cannot be opened: {redact(str(exc).strip())}",
+                hint="check RIVET_STATE_URL, or unset it to use the SQLite file next to the config",
+            ) from None
+    path = config_dir / STATE_FILE
+    try:
+        return StateStore(_SQLite(path))
+    except (sqlite3.Error, StoreUnavailable) as exc:
+        raise _sqlite_error(path, exc) from None
+
+
+def _sqlite_error(path: Path, exc: Exception) -> StateError:
+    """Why the state file cannot be opened, and what to do that risks no cursor."""
+    cause = exc.message if isinstance(exc, StateError) else str(exc)
+    if not path.exists():
+        return StateError(
+            f"state store '{path}' cannot be created: {cause}",
+            hint=f"rivet keeps its state next to the config: make {path.parent} writable, or "
+            "set RIVET_STATE_URL to a PostgreSQL database",
+        )
+    if not os.access(path, os.R_OK | os.W_OK) or not os.access(path.parent, os.W_OK):
+        return StateError(
+            f"state store '{path}' cannot be opened for writing: {cause}",
+            hint=f"make the file and {path.parent} writable by this user (SQLite writes a "
+            "journal beside it); the state in it was not changed",
+        )
+    return StateError(
+        f"state store '{path}' cannot be opened: {cause}",
+        hint="the file holds the cursors and checkpoints of these exports: keep a copy; "
+        "restore it from a backup, or (the next runs then start from the beginning) move it "
+        "aside",
+    )
