@@ -145,3 +145,16 @@ def test_sigterm_from_outside_while_a_part_is_being_written(tmp_path: Path, tabl
     assert "stopped by SIGTERM" in _error_line(stderr)
     assert _files(out) == []
     assert _statuses(tmp_path) == ["interrupted"]
+
+
+def test_a_failed_checkpointed_chunk_run_names_resume(tmp_path: Path, pg: Pg, table: str) -> None:
+    """Not only a stop: a chunk that fails for good says how to continue once it is fixed."""
+    pg.execute(f"CREATE VIEW v AS SELECT id, 1 / (id - 30000) AS boom FROM {table}")
+    config = _config(
+        tmp_path, f"{pg.schema}.v", mode="chunked", chunk_column="id", chunk_size=10_000,
+        chunk_checkpoint=True, parallel=1,
+    )  # fmt: skip
+    result = rivet("run", "-c", str(config))
+    assert result.returncode == 1
+    assert "division by zero" in result.stderr
+    assert f"continue with `rivet run -c {config} -e t --resume`" in result.stderr, result.stderr

@@ -86,6 +86,11 @@ def run_export(
         except RivetError as exc:
             result.status = "failed"
             result.error = str(exc).replace("-c <config>", f"-c {options.config_label}")
+            if plan.chunks is not None and plan.chunks.checkpoint and not result.parts:
+                result.error += (
+                    "\n  The chunks finished so far are checkpointed: once the cause is fixed, "
+                    f"continue with `rivet run -c {options.config_label} -e {plan.name} --resume`"
+                )
             if isinstance(exc, StateError) and not result.parts:
                 result.error = (
                     f"export '{plan.name}': the state store failed before anything was "
