@@ -5,6 +5,7 @@ the same rows came back on every run)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,15 @@ def _config(tmp_path: Path, target: str, source: dict[str, Any] | None, **extra:
     )
 
 
+def _runs_give_all_none_then_the_new(config: Path, add_two: Callable[[], None]) -> None:
+    assert _runs(config) == 50
+    assert _runs(config) == 0
+    assert _runs(config) == 0
+    add_two()
+    assert _runs(config) == 2
+    assert _runs(config) == 0
+
+
 @pytest.mark.parametrize("kind,value", MYSQL_TYPES, ids=[t for t, _ in MYSQL_TYPES])
 def test_mysql_temporal_cursors_move_exactly(
     tmp_path: Path, my: My, kind: str, value: str, monkeypatch: pytest.MonkeyPatch
@@ -65,12 +75,12 @@ def test_mysql_temporal_cursors_move_exactly(
     my.execute(f"INSERT INTO e SELECT g, {value} FROM (SELECT seq AS g FROM seq_1_to_50) s")
     source = {"type": "mysql", "url_env": "RIVET_TEST_SOURCE_URL"}
     config = _config(tmp_path, f"{my.database}.e", source)
-    assert _runs(config) == 50
-    assert _runs(config) == 0
-    assert _runs(config) == 0
-    my.execute(f"INSERT INTO e SELECT g, {value} FROM (SELECT seq AS g FROM seq_51_to_52) s")
-    assert _runs(config) == 2
-    assert _runs(config) == 0
+    _runs_give_all_none_then_the_new(
+        config,
+        lambda: my.execute(
+            f"INSERT INTO e SELECT g, {value} FROM (SELECT seq AS g FROM seq_51_to_52) s"
+        ),
+    )
 
 
 @pytest.mark.parametrize("kind,value", PG_TYPES, ids=[t for t, _ in PG_TYPES])
@@ -83,12 +93,10 @@ def test_postgres_temporal_cursors_move_exactly(
     pg.execute(f"CREATE TABLE e (id int PRIMARY KEY, c {kind})")
     pg.execute(f"INSERT INTO e SELECT g, {value} FROM generate_series(1, 50) g")
     config = _config(tmp_path, f"{pg.schema}.e", None)
-    assert _runs(config) == 50
-    assert _runs(config) == 0
-    assert _runs(config) == 0
-    pg.execute(f"INSERT INTO e SELECT g, {value} FROM generate_series(51, 52) g")
-    assert _runs(config) == 2
-    assert _runs(config) == 0
+    _runs_give_all_none_then_the_new(
+        config,
+        lambda: pg.execute(f"INSERT INTO e SELECT g, {value} FROM generate_series(51, 52) g"),
+    )
 
 
 def test_a_mysql_timestamp_cursor_is_shown_and_stored_as_utc_text(
