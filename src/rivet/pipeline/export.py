@@ -163,9 +163,11 @@ def _export(
     # The catalog reads are retried like pages: a connection cut now costs a reconnect only.
     prepared = retrying(request, lambda: source.prepare(request))
     late = open_late_rows(plan.name, plan.cursor_lag, state)
-    boundary = None
-    if request.incremental is not None and request.incremental.inclusive and state is not None:
-        boundary = BoundaryRows(state.windows.load(plan.name) if cursor is not None else None)
+    boundary = None  # (a strict first read, of an imported cursor, still records the boundary)
+    if plan.cursor_column is not None and late is None and plan.cursor_fallback is None:
+        assert state is not None
+        inclusive = request.incremental is not None and request.incremental.inclusive
+        boundary = BoundaryRows(state.windows.load(plan.name) if inclusive else None)
     if late is not None and cursor is not None and cursor.cursor_value is not None:
         assert plan.cursor_column is not None
         cursor_type = prepared.schema.field(plan.cursor_column).type

@@ -22,7 +22,9 @@ def read_request(plan: ExportPlan, cursor: CursorState | None = None) -> ReadReq
             coalesce=coalesce,
             # the boundary value is read again (rivet.pipeline.boundary); cursor_lag reads
             # further back on its own, and a coalesced cursor keeps its strict position
-            inclusive=plan.cursor_lag is None and coalesce is None,
+            inclusive=plan.cursor_lag is None
+            and coalesce is None
+            and not (cursor is not None and cursor.imported),
         )
     elif plan.window is not None:  # the same ordered read, from a lower bound, with no state
         incremental = Incremental(plan.window.column, lower_bound=plan.window.bound)

@@ -55,6 +55,7 @@ class Incremental:
             return None
         if self.inclusive:
             return f"{keys[0]} >= {literals(self.after[:1])[0]}"
+        keys = keys[: len(self.after)]  # an imported 0.7.7 cursor: the value alone, strictly
         return f"({', '.join(keys)}) > ({', '.join(literals(self.after))})"
 
     def lower_bound_sql(self, column_sql: str) -> str | None:
@@ -282,6 +283,8 @@ def check_position(request: ReadRequest, names: Sequence[str]) -> None:
     """A stored position is only meaningful for the same (cursor, key...) columns."""
     assert request.incremental is not None
     stored = tuple(request.incremental.after_columns)
+    if not stored:  # a value without columns (imported from rivet-cli 0.7.7): the cursor's
+        return
     if request.incremental.inclusive:  # only the cursor's value is used
         stored, names = stored[:1], tuple(names)[:1]
     if stored != tuple(names):

@@ -9,6 +9,7 @@ only after the run's parts, manifest and `_SUCCESS` are published.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -25,9 +26,11 @@ from rivet.state.chunk_runs import ChunkRuns
 from rivet.state.cursor_window import CursorWindows
 from rivet.state.errors import StateError, StoreUnavailable
 from rivet.state.history import FileLog, Journal, SchemaLog
+from rivet.state.legacy import import_legacy, is_legacy
 from rivet.state.progression import Progression
 from rivet.state.run_log import RunLog
 
+log = logging.getLogger(__name__)
 STATE_FILE = ".rivet_state.db"
 _MIGRATION_LOCK = 0x72697665  # "rive": the advisory lock key of PostgreSQL migrations
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -177,6 +180,8 @@ class CursorState:
     updated_at: str | None
     # which export stored it: {"config": file name, "table": ...}; None before rivet kept it
     owner: dict[str, str] | None = None
+    # imported from rivet-cli 0.7.7: the value alone, compared strictly (`cursor > value`)
+    imported: bool = False
 
 
 class _SQLite:
@@ -333,6 +338,7 @@ class StateStore:
             run_id,
             updated_at,
             stored.get("owner"),
+            bool(stored.get("imported")),
         )
 
     def save_cursor(
@@ -419,6 +425,14 @@ def open_state(config_dir: Path) -> StateStore:
             ) from None
     path = config_dir / STATE_FILE
     try:
+        if is_legacy(path):
+            backup = import_legacy(path, lambda fresh: StateStore(_SQLite(fresh)))
+            log.warning(
+                "imported the rivet-cli 0.7.7 state in %s (cursors, run metrics, file log); "
+                "the original is kept as %s",
+                path,
+                backup,
+            )
         return StateStore(_SQLite(path))
     except (sqlite3.Error, StoreUnavailable) as exc:
         raise _sqlite_error(path, exc) from None

@@ -1,0 +1,168 @@
+"""Reading a rivet-cli 0.7.7 state file (its migrations v1-v8) on first use.
+
+0.7.7 keeps one cursor value per export (`export_state.last_cursor_value`, compared strictly:
+`cursor > value`), run metrics and a file log, in tables of the same names as rivet's but other
+columns. The first rivet that opens such a file copies it to `<file>.rivet-cli-0.7.7.bak`,
+builds rivet's schema in a new file beside it, imports the cursors, metrics and file log, and
+then replaces the original with the new file in one rename: a crash at any point leaves either
+the untouched 0.7.7 file or the imported one, never half of each.
+
+An imported cursor keeps 0.7.7's strict comparison for its first run (no position columns, no
+identities of the rows at its value): that run reads exactly the rows 0.7.7 would have read
+next, so nothing is exported twice and nothing is skipped that 0.7.7 would have read. From then
+on the cursor is rivet's (position, boundary re-read). Unfinished 0.7.7 chunk runs cannot be
+resumed (0.7.7 wrote each chunk's file straight to the destination): they are refused, not
+dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Callable
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+from rivet.state.errors import StateError
+
+BACKUP_SUFFIX = ".rivet-cli-0.7.7.bak"
+IMPORTED = "rivet-cli 0.7.7"
+
+
+def is_legacy(path: Path) -> bool:
+    """A 0.7.7 file: `export_state` without rivet's `position_json` column."""
+    if not path.is_file():
+        return False
+    with closing(_read_only(path)) as db:
+        columns = [row[1] for row in db.execute("PRAGMA table_info(export_state)")]
+    return bool(columns) and "position_json" not in columns
+
+
+def _read_only(path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+
+
+def import_legacy(path: Path, create: Callable[[Path], Any]) -> Path:
+    """Replace the 0.7.7 file at `path` by a rivet store holding its state; `create(path)`
+    opens (and so migrates) a new rivet store there. Returns the backup's path."""
+    backup = path.with_name(path.name + BACKUP_SUFFIX)
+    fresh = path.with_name(path.name + ".importing")
+    fresh.unlink(missing_ok=True)
+    with closing(_read_only(path)) as peek:
+        _refuse_unfinished_chunk_runs(peek, path)
+    with closing(sqlite3.connect(path, timeout=10)) as old:
+        # One file, no write-ahead log beside it: the backup and the replacement below are
+        # then each one whole file. A busy checkpoint means 0.7.7 is still using it.
+        busy = old.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        if busy and busy[0]:
+            raise StateError(
+                f"state store '{path}' is in use by another process (is rivet-cli 0.7.7 still "
+                "running?); it was not changed",
+                hint="let that run finish, then run rivet again",
+            )
+        old.execute("PRAGMA journal_mode=DELETE")
+        if not backup.exists():
+            with closing(sqlite3.connect(backup)) as copy:
+                old.backup(copy)
+        create(fresh).close()
+        with closing(sqlite3.connect(fresh)) as new, new:
+            _copy_cursors(old, new)
+            _copy_metrics(old, new)
+            _copy_files(old, new)
+        with closing(sqlite3.connect(fresh)) as new:  # fold its WAL into the file
+            new.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    # The 0.7.7 file is one file now (no log beside it): the new one takes its place in one
+    # rename.
+    for suffix in ("-wal", "-shm"):
+        Path(str(fresh) + suffix).unlink(missing_ok=True)
+    os.replace(fresh, path)
+    return backup
+
+
+def _tables(db: sqlite3.Connection) -> set[str]:
+    return {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
+def _refuse_unfinished_chunk_runs(db: sqlite3.Connection, path: Path) -> None:
+    if "chunk_run" not in _tables(db):
+        return
+    unfinished = db.execute(
+        "SELECT export_name, run_id FROM chunk_run WHERE status = 'in_progress'"
+    ).fetchall()
+    if unfinished:
+        export, run_id = unfinished[0]
+        raise StateError(
+            f"state store '{path}' was written by rivet-cli 0.7.7 and holds its unfinished chunk "
+            f"run {run_id} of export '{export}', which rivet cannot resume (0.7.7 wrote each "
+            "chunk's file straight to the destination); the file was not changed",
+            hint="finish that run with rivet-cli 0.7.7 (`rivet run --resume`) before switching, "
+            "or drop it there (`rivet state reset-chunks`) and let rivet export it again",
+        )
+
+
+def _copy_cursors(old: sqlite3.Connection, new: sqlite3.Connection) -> None:
+    for name, value, at in old.execute(
+        "SELECT export_name, last_cursor_value, last_run_at FROM export_state"
+    ):
+        if value is None:
+            continue
+        position = {"columns": [], "values": [value], "imported": IMPORTED}
+        new.execute(
+            "INSERT INTO export_state VALUES (?, ?, ?, ?, ?)",
+            (name, value, json.dumps(position), None, at),
+        )
+
+
+def _copy_metrics(old: sqlite3.Connection, new: sqlite3.Connection) -> None:
+    if "export_metrics" not in _tables(old):
+        return
+    columns = {row[1] for row in old.execute("PRAGMA table_info(export_metrics)")}
+
+    def col(name: str, default: str = "NULL") -> str:
+        return name if name in columns else default
+
+    wanted = [("run_at", "NULL"), ("duration_ms", "0"), ("total_rows", "0"),
+              ("peak_rss_mb", "NULL"), ("status", "'success'"), ("error_message", "NULL"),
+              ("mode", "'full'"), ("files_produced", "0"), ("bytes_written", "0"),
+              ("run_id", "NULL")]  # fmt: skip
+    selected = ", ".join(col(name, default) for name, default in wanted)
+    rows = old.execute(f"SELECT id, export_name, {selected} FROM export_metrics").fetchall()
+    for row in rows:
+        id_, name, run_at, duration, total, rss, status, error, mode, files, size, run_id = row
+        new.execute(
+            "INSERT OR IGNORE INTO export_metrics (run_id, export_name, mode, status, total_rows, "
+            "files_produced, bytes_written, duration_ms, peak_rss_mb, error_message, started_at, "
+            "finished_at, details_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                run_id or f"{name}_imported_{id_}",
+                name,
+                mode or "full",
+                str(status or "success").lower(),
+                int(total or 0),
+                int(files or 0),
+                int(size or 0),
+                int(duration or 0),
+                rss,
+                error,
+                run_at or "",
+                run_at,
+                json.dumps({"imported": IMPORTED}),
+            ),
+        )
+
+
+def _copy_files(old: sqlite3.Connection, new: sqlite3.Connection) -> None:
+    table = next((t for t in ("file_log", "file_manifest") if t in _tables(old)), None)
+    if table is None:
+        return
+    rows = old.execute(
+        f"SELECT id, run_id, export_name, file_name, row_count, bytes, created_at FROM {table}"
+    ).fetchall()
+    for id_, run_id, name, file_name, count, size, at in rows:
+        new.execute(
+            "INSERT OR IGNORE INTO file_log VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (run_id or f"{name}_imported_{id_}", name, file_name, int(count or 0),
+             int(size or 0), "", at or ""),
+        )  # fmt: skip
