@@ -28,6 +28,13 @@ def _checkout_files() -> set[str] | None:
 _BEFORE = _checkout_files()
 
 
+@pytest.fixture(autouse=True)
+def _in_a_temporary_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test runs from its own temporary folder: whatever it writes relative to the working
+    directory (a config built in Python keeps its state there) stays out of the checkout."""
+    monkeypatch.chdir(tmp_path)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     after = _checkout_files()
     if _BEFORE is None or after is None:
