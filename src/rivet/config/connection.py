@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
-from rivet.config.models import SourceConfig
+from rivet.config.models import SourceConfig, TlsConfig
 from rivet.core.errors import ConfigError
 
 _SCHEMES = {"postgres": ("postgres", "postgresql"), "mysql": ("mysql",)}
@@ -82,15 +82,29 @@ def _with_tls(url: str, source: SourceConfig) -> str:
         return url
     parts = urlsplit(url)
     query = dict(parse_qsl(parts.query))
+    mode = tls_mode(source.tls)
     if source.type == "postgres":
-        query["sslmode"] = source.tls.mode
+        query["sslmode"] = mode
         if source.tls.ca_file:
             query["sslrootcert"] = source.tls.ca_file
+        elif mode == "verify-full":  # the system's trusted roots, as rivet-cli 0.7.7 verifies
+            query.setdefault("sslrootcert", "system")
     else:
-        query["ssl-mode"] = _MYSQL_SSL_MODE[source.tls.mode]
+        query["ssl-mode"] = _MYSQL_SSL_MODE[mode]
         if source.tls.ca_file:
             query["ssl-ca"] = source.tls.ca_file
     return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def tls_mode(tls: TlsConfig) -> str:
+    """The mode the connection really uses: `accept_invalid_certs` encrypts without checking
+    the certificate (`require`), `accept_invalid_hostnames` checks the chain but not the name
+    (`verify-ca`), as rivet-cli 0.7.7's flags of the same names do."""
+    if tls.accept_invalid_certs and tls.mode in ("verify-ca", "verify-full"):
+        return "require"
+    if tls.accept_invalid_hostnames and tls.mode == "verify-full":
+        return "verify-ca"
+    return tls.mode
 
 
 def pymysql_arguments(url: str) -> dict[str, Any]:

@@ -36,11 +36,20 @@ _TRANSPORT = re.compile(
 )
 
 
+_TLS = re.compile(
+    r"certificate verify failed|\[SSL|ssl connection error|ssl is required|doesn't support ssl"
+    r"|does not support ssl|tls handshake",
+    re.I,
+)
+
+
 def is_transient(errno: int | None, message: str = "") -> bool:
     """Classified by error number: a cut connection (2013/2006), a refused one, a deadlock or
     lock wait, too many connections are transient; a statement timeout (1969/3024), access,
     syntax and everything else are not. An error without a number is transient only when its
     text says the connection was lost or refused."""
+    if _TLS.search(message):  # a certificate or a server without TLS: the same next time
+        return False
     if errno is None:
         return bool(_TRANSPORT.search(message))
     return errno in _TRANSIENT
