@@ -122,6 +122,26 @@ def test_publish_lock_keeps_concurrent_runs_apart_and_stale_locks_are_taken_over
     assert "orders/t/_SUCCESS" in keys and lock not in keys
 
 
+def test_check_fails_when_the_destination_has_no_credentials(
+    tmp_path: Path, pg: Pg, s3: S3, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 18, item 3: with AWS_ACCESS_KEY_ID unset, `rivet check` passed and the run failed."""
+    _table(pg, 10)
+    config = _config(tmp_path, pg, s3, s3.endpoint)
+    ok = rivet("check", "-c", str(config))
+    assert ok.returncode == 0, ok.stderr
+    assert "credentials: AWS chain (env)" in ok.stdout
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    nowhere = str(tmp_path / "no-aws-files")  # no shared credentials or config file either
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", nowhere)
+    monkeypatch.setenv("AWS_CONFIG_FILE", nowhere)
+    refused = rivet("check", "-c", str(config))
+    assert refused.returncode == 1
+    assert "no AWS credentials found" in refused.stdout
+    assert "no credentials for the destination of: t" in refused.stderr
+
+
 def test_two_runs_that_find_one_stale_lock_never_both_take_it(s3: S3) -> None:
     """Issue 17, item 11: takeover was delete-then-create, so two runs could each delete the
     other's fresh lock and both publish. Now it replaces exactly the version judged stale."""

@@ -32,3 +32,18 @@ def test_a_mysql_url_env_hint_shows_a_mysql_url(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "export RIVET_UNSET_FOR_TEST=mysql://user@host:3306/db" in result.stderr
     assert "postgresql://" not in result.stderr
+
+
+def test_tls_not_enforced_is_said_for_a_remote_source_only() -> None:
+    from rivet.config.connection import tls_warning
+    from rivet.config.models import SourceConfig
+
+    plain = SourceConfig(type="postgres", url_env="X")
+    assert tls_warning(plain, "postgresql://u@db.internal:5432/shop") is not None
+    assert "source.tls.mode: verify-full" in str(tls_warning(plain, "postgresql://u@10.0.0.5/s"))
+    assert tls_warning(plain, "postgresql://u@127.0.0.1:5432/shop") is None
+    assert tls_warning(plain, "postgresql://u@db.internal/shop?sslmode=verify-full") is None
+    mysql = SourceConfig(type="mysql", url_env="X")
+    assert tls_warning(mysql, "mysql://u@db.internal/shop?ssl-mode=REQUIRED") is None
+    secured = SourceConfig(type="postgres", url_env="X", tls={"mode": "require"})
+    assert tls_warning(secured, "postgresql://u@db.internal/shop") is None

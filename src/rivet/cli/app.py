@@ -267,6 +267,11 @@ def check(
         violations = [f"{c.export}.{name}" for c in checks for name in c.violations]
         if strict and violations:
             raise ExportFailed(f"strict mode: unsafe type mappings found: {violations}")
+        unwritable = [c.export for c in checks if c.destination_error]
+        if unwritable:
+            raise ExportFailed(
+                f"no credentials for the destination of: {', '.join(unwritable)} (see above)"
+            )
         unsafe = [c.export for c in checks if c.verdict.verdict == "unsafe"]
         if unsafe:
             raise ExportFailed(

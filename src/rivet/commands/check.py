@@ -13,8 +13,11 @@ import pyarrow as pa
 from rivet.commands.run import open_source, query_text, resolve_config, select_exports
 from rivet.commands.verdict import Verdict, judge
 from rivet.config import RivetConfig
+from rivet.config.connection import resolve_source_url, tls_warning
+from rivet.core.errors import DestinationError
+from rivet.destinations.credentials import credentials_of
 from rivet.formats.bigquery import TargetColumn, bigquery_column
-from rivet.pipeline.chunked import chunk_strategy
+from rivet.pipeline.chunked import chunk_strategy, resolved_column
 from rivet.pipeline.request import read_request
 from rivet.planning.export_plan import ExportPlan, resolve_export
 from rivet.sources.base import ChunkRead, ColumnReport, Source
@@ -33,6 +36,8 @@ class ExportCheck:
     statement: str  # the first statement the read would run, as explained
     plan: list[str]  # the server's plan of it
     target: dict[str, TargetColumn] | None = None  # --target bigquery, by column name
+    credentials: str = ""  # the destination's credentials, as found
+    destination_error: str | None = None  # no credentials: the run would fail writing
 
     @property
     def violations(self) -> list[str]:
@@ -66,6 +71,9 @@ def check(
     try:
         pooler_notes = source.server_info(plans[0].name)[1] if plans else []
         checks = [_check_export(source, plan, pooler_notes) for plan in plans]
+        tls = tls_warning(config.source, resolve_source_url(config.source, config_dir))
+        if tls and checks:  # once per source
+            checks[0][0].warnings.append(tls)
     finally:
         source.close()
     if target == "bigquery":
@@ -86,6 +94,7 @@ def _check_export(
         layout = source.chunk_layout(request, prepared, plan.chunks)
         strategy = chunk_strategy(plan.chunks, layout)
         chunk_warnings = layout.warnings
+        warnings += resolved_column(plan.chunks, layout)  # advice: no reason to degrade
         order = [layout.column]
         connections = plan.chunks.parallel + int(plan.chunks.shared_snapshot) + 1
         if layout.chunks:
@@ -111,6 +120,10 @@ def _check_export(
         explain.statement,
         explain.plan,
     )
+    try:
+        found.credentials = credentials_of(plan.destination, plan.name)
+    except DestinationError as exc:
+        found.destination_error = str(exc)
     return found, prepared.schema
 
 
@@ -124,6 +137,10 @@ def render(checks: Sequence[ExportCheck]) -> str:
             f"  Row estimate: {estimate}",
         ]
         lines += [f"  Warning:      {w}" for w in c.warnings]
+        if c.destination_error:
+            lines.append(f"  Destination:  FAIL {c.destination_error}")
+        elif c.credentials:
+            lines.append(f"  Destination:  credentials: {c.credentials}")
         v = c.verdict
         lines.append(f"  Verdict:      {v.verdict.upper()}")
         lines += [f"    because     {reason}" for reason in v.reasons]
@@ -179,6 +196,10 @@ def render_rich(checks: Sequence[ExportCheck], console: Any) -> None:
         if v.parallel is not None:
             recommended += f", parallel: {v.parallel}, chunk_size: {v.chunk_size:,}"
         console.print(f"Recommended: {recommended}")
+        if c.destination_error:
+            console.print(f"Destination: [bold red]FAIL[/] {c.destination_error}", highlight=False)
+        elif c.credentials:
+            console.print(f"Destination credentials: {c.credentials}", highlight=False)
         console.print(f"Statement: {c.statement}", highlight=False, soft_wrap=True)
         console.print("Plan:\n" + "\n".join(f"  {line}" for line in c.plan), highlight=False)
         table = Table("Column", "Source type", "Arrow type", "Fidelity")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from rivet.commands.processes import run_processes
 from rivet.config import load_config
-from rivet.config.connection import resolve_source_url
+from rivet.config.connection import resolve_source_url, tls_warning
 from rivet.config.load import check_model, substitute_text
 from rivet.config.models import ExportConfig, RivetConfig
 from rivet.core.errors import ConfigError, ExportNotFound, PlanError
@@ -305,7 +305,9 @@ def _inputs(
         except ConfigError as exc:
             problems += exc.problems
     try:
-        resolve_source_url(config.source, config_dir)
+        warning = tls_warning(config.source, resolve_source_url(config.source, config_dir))
+        if warning:
+            log.warning("%s", warning)
     except ConfigError as exc:
         problems += exc.problems
     if problems:

@@ -96,6 +96,25 @@ def _with_tls(url: str, source: SourceConfig) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
+def tls_warning(source: SourceConfig, url: str) -> str | None:
+    """'TLS is not enforced' for a remote source without a `tls:` block or a URL that asks for
+    it (rivet-cli 0.7.7 warns the same, once per source); nothing for a loopback host."""
+    if source.tls is not None and source.tls.mode != "disable":
+        return None
+    parts = urlsplit(url)
+    params = {k.lower(): v.lower() for k, v in parse_qsl(parts.query)}
+    required = {"require", "verify-ca", "verify-full", "required", "verify_ca", "verify_identity"}
+    if params.get("sslmode") in required or params.get("ssl-mode") in required:
+        return None
+    host = parts.hostname or "localhost"
+    if host in ("localhost", "::1") or host.startswith("127.") or host.startswith("/"):
+        return None
+    return (
+        f"TLS is not enforced for the source at {parts.hostname}: credentials and rows may cross "
+        "the network in clear; set source.tls.mode: verify-full (or require)"
+    )
+
+
 def tls_mode(tls: TlsConfig) -> str:
     """The mode the connection really uses: `accept_invalid_certs` encrypts without checking
     the certificate (`require`), `accept_invalid_hostnames` checks the chain but not the name

@@ -76,7 +76,7 @@ def export_chunked(
     # The catalog reads are retried like pages: a connection cut now costs a reconnect only.
     prepared = retrying(request, lambda: source.prepare(request))
     layout = planned_layout(spec) or source.chunk_layout(request, prepared, spec)
-    result.warnings.extend(prepared.warnings + layout.warnings)
+    result.warnings.extend(prepared.warnings + layout.warnings + resolved_column(spec, layout))
     result.strategy = chunk_strategy(spec, layout)
     result.note("planned", strategy=result.strategy, tuning=result.tuning)
     drift = DriftWatch(plan, state, prepared.schema, result)
@@ -160,6 +160,16 @@ def _check_gates(tracker: QualityTracker, rows: int, resumed: bool, result: Expo
     result.quality = "FAIL" if problems else "pass"
     result.note("quality", result=result.quality, problems=problems)
     tracker.check(problems)
+
+
+def resolved_column(spec: ChunkSpec, layout: ChunkLayout) -> list[str]:
+    """A chunk column rivet chose (the primary key): say which, and to write it down."""
+    if spec.column is not None or spec.planned is not None:
+        return []
+    return [
+        f"chunk_column is not set: chunked by the primary key '{layout.column}'; set "
+        f"chunk_column: {layout.column} so that a change of the key cannot change the chunks"
+    ]
 
 
 def planned_layout(spec: ChunkSpec) -> ChunkLayout | None:
