@@ -97,3 +97,40 @@ def test_an_unfinished_077_chunk_run_is_refused_and_the_file_left_alone(
     with sqlite3.connect(state) as db:  # still 0.7.7's file
         assert db.execute("SELECT max(version) FROM schema_version").fetchone() == (8,)
     assert not (tmp_path / ".rivet_state.db.rivet-cli-0.7.7.bak").exists()
+
+
+def test_what_077_consumers_parse_is_there(tmp_path: Path, pg: Pg) -> None:
+    """Issue 18, item 2: the reference's keys in `--json` and summary.json, its manifest fields
+    and its schema_fingerprint (extra keys allowed)."""
+    import xxhash
+
+    pg.execute("CREATE TABLE o (id int PRIMARY KEY, amount numeric(12, 2), at timestamptz)")
+    pg.execute("INSERT INTO o SELECT g, g * 1.5, timestamptz '2026-01-01' + g * interval '1 h' "
+               "FROM generate_series(1, 25) g")  # fmt: skip
+    config = write_config(
+        tmp_path,
+        [{"name": "o", "table": f"{pg.schema}.o", "format": "parquet",
+          "destination": {"type": "local", "path": str(tmp_path / "out")}}],
+    )  # fmt: skip
+    result = rivet("run", "-c", str(config), "--json")
+    assert result.returncode == 0, result.stderr
+    aggregate = json.loads(result.stdout)
+    for key, value in {"success_count": 1, "failed_count": 0, "skipped_count": 0,
+                       "total_exports": 1, "total_rows": 25, "total_files": 1}.items():  # fmt: skip
+        assert aggregate[key] == value, key
+    assert aggregate["run_aggregate_id"].startswith("agg_") and aggregate["duration_ms"] >= 0
+    (export,) = aggregate["per_export"]
+    assert (export["total_rows"], export["files_produced"]) == (25, 1)
+    assert export["bytes_written"] > 0 and export["error_message"] is None
+    assert (export["destination_kind"], export["tuning_profile"]) == ("local", "balanced")
+    report = json.loads(
+        (tmp_path / ".rivet" / "runs" / export["run_id"] / "summary.json").read_text()
+    )
+    assert report["total_rows"] == 25 and report["duration_ms"] == export["duration_ms"]
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["manifest_version"] == 1 and manifest["status"] == "success"
+    assert manifest["row_count"] == 25 and manifest["part_count"] == 1
+    assert manifest["parts"][0]["status"] == "committed"
+    lines = ('amount\tDecimal128(12, 2)\nat\tTimestamp(Microsecond, Some("UTC"))\n'
+             "id\tInt32\n")  # fmt: skip
+    assert manifest["schema_fingerprint"] == f"xxh3:{xxhash.xxh3_64_hexdigest(lines.encode())}"

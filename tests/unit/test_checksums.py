@@ -60,3 +60,21 @@ def test_large_offsets_are_the_same_family() -> None:
     assert _sums(large) == _sums(TABLE)
     narrower = TABLE.set_column(0, "i", TABLE.column("i").cast(pa.int32()))
     assert _sums(narrower)["i"] != _sums(TABLE)["i"]  # the type is part of the checksum
+
+
+def test_schema_fingerprint_hashes_arrow_rs_type_names_as_rivet_cli_0_7_7() -> None:
+    """reference.md 7.2: xxh3_64 over name-sorted `name\\t<Arrow type Debug>\\n` lines."""
+    import pyarrow as pa
+    import xxhash
+
+    from rivet.pipeline.manifest import schema_fingerprint
+
+    schema = pa.schema([("name", pa.string()), ("id", pa.int64()),
+                        ("at", pa.timestamp("us", "UTC")), ("d", pa.date32()),
+                        ("amount", pa.decimal128(12, 2)),
+                        ("local", pa.timestamp("us"))])  # fmt: skip
+    lines = (
+        'amount\tDecimal128(12, 2)\nat\tTimestamp(Microsecond, Some("UTC"))\nd\tDate32\n'
+        "id\tInt64\nlocal\tTimestamp(Microsecond, None)\nname\tUtf8\n"
+    )
+    assert schema_fingerprint(schema) == f"xxh3:{xxhash.xxh3_64_hexdigest(lines.encode())}"

@@ -17,6 +17,7 @@ import tempfile
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -122,5 +123,7 @@ def _how(status: int) -> str:
 
 
 def _result(data: dict[str, Any]) -> ExportResult:
+    """The child's result from its summary (the 0.7.7-named keys beside the fields dropped)."""
     parts = [PartRecord(**p) for p in data.pop("parts", [])]
-    return ExportResult(**data, parts=parts)
+    known = {f.name for f in fields(ExportResult)}
+    return ExportResult(**{k: v for k, v in data.items() if k in known}, parts=parts)

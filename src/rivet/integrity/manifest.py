@@ -9,7 +9,9 @@ from typing import Any
 
 import xxhash
 
-MANIFEST_VERSION = 2
+# rivet-cli 0.7.7's version: rivet's extra fields (columns, column_checksums, replaces) are
+# additive, so 0.7.7's readers keep reading. Earlier versions of rivet wrote 2: read as well.
+MANIFEST_VERSION = 1
 _MARKER = re.compile(r"xxh3:[0-9a-f]{16}\s*")
 
 
@@ -54,7 +56,7 @@ def parse_manifest(data: bytes) -> Manifest:
     try:
         raw: dict[str, Any] = json.loads(data)
         version = raw.get("manifest_version")
-        if version not in (1, MANIFEST_VERSION):
+        if version not in (1, 2):
             raise ManifestError(f"manifest_version {version!r} is not one rivet reads")
         return Manifest(
             run_id=str(raw["run_id"]),

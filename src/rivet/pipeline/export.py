@@ -68,6 +68,7 @@ def run_export(
         format=plan.output.kind,
         compression=plan.output.compression,
         tuning=_tuning_label(plan),
+        tuning_profile=plan.tuning.profile,
         started_at=started.isoformat(),
     )
     with PeakRss() as rss:

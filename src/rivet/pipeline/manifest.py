@@ -13,13 +13,18 @@ import pyarrow as pa
 import xxhash
 
 from rivet.destinations.base import StagedPart
+from rivet.integrity.arrow_debug import debug_name
 from rivet.integrity.checksums import type_family
 from rivet.integrity.manifest import MANIFEST_VERSION
 from rivet.report.model import ExportResult
 
 
 def schema_fingerprint(schema: pa.Schema) -> str:
-    lines = "".join(f"{f.name}\t{f.type}\n" for f in sorted(schema, key=lambda f: f.name))
+    """xxh3_64 of `name<TAB><arrow-rs Debug of the type>` lines, sorted by name: the value
+    rivet-cli 0.7.7 writes for the same schema."""
+    lines = "".join(
+        f"{f.name}\t{debug_name(f.type)}\n" for f in sorted(schema, key=lambda f: f.name)
+    )
     return f"xxh3:{xxhash.xxh3_64_hexdigest(lines.encode())}"
 
 

@@ -27,6 +27,7 @@ class ExportResult:
     format: str = ""
     compression: str = ""
     tuning: str = ""
+    tuning_profile: str = ""  # fast | balanced | safe
     started_at: str = ""
     finished_at: str = ""
     rows: int = 0
@@ -53,7 +54,25 @@ class ExportResult:
         self.events.append({"at": datetime.now(UTC).isoformat(), "event": event, **detail})
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """Every field, and the keys rivet-cli 0.7.7's summary.json has for the same values
+        (orchestrators parse those)."""
+        data = asdict(self)
+        data.update(
+            total_rows=self.rows,
+            files_produced=self.files,
+            bytes_written=self.bytes,
+            duration_ms=int(self.duration_s * 1000),
+            error_message=self.error,
+            source_engine=self.source_engine,
+            destination_kind=_kind(self.destination),
+            schema_changed=self.schema == "CHANGED",
+        )
+        return data
+
+
+def _kind(uri: str) -> str:
+    scheme = uri.split(":", 1)[0]
+    return {"file": "local", "s3": "s3", "gs": "gcs", "stdout": "stdout"}.get(scheme, scheme)
 
 
 @dataclass
@@ -72,6 +91,7 @@ class RunAggregate:
         counts = {
             s: sum(r.status == s for r in self.results) for s in ("success", "failed", "skipped")
         }
+        exports = [r.to_json() for r in self.results]
         return {
             "id": self.aggregate_id,
             "config": self.config_path,
@@ -82,5 +102,15 @@ class RunAggregate:
             "total_files": sum(r.files for r in self.results),
             "total_bytes": sum(r.bytes for r in self.results),
             "duration_s": round(self.duration_s, 3),
-            "exports": [r.to_json() for r in self.results],
+            "exports": exports,
+            # rivet-cli 0.7.7's names for the same values
+            "run_aggregate_id": self.aggregate_id,
+            "config_path": self.config_path,
+            "parallel_mode": self.mode,
+            "total_exports": len(self.results),
+            "success_count": counts["success"],
+            "failed_count": counts["failed"],
+            "skipped_count": counts["skipped"],
+            "duration_ms": int(self.duration_s * 1000),
+            "per_export": exports,
         }
