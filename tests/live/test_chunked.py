@@ -4,6 +4,7 @@ checkpoints that survive a SIGKILL, and the refusals that keep state from being 
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import threading
 import time
@@ -99,7 +100,8 @@ def test_parallel_range_chunks_export_every_row_once_with_null_keys(tmp_path: Pa
     assert ids == list(range(1, ROWS + 1))  # the NULL-grp rows included, each row once
     names = [p["path"] for p in manifest["parts"]]
     assert len(names) == 6  # 5 ranges of grp 0..499, plus the NULL chunk
-    assert all("_chunk0000" in n for n in names) and names == sorted(names)
+    # rivet-cli 0.7.7's names: <export>_<YYYYMMDD_HHMMSS>_chunk<i>.<ext>, chunk numbers unpadded
+    assert all(re.fullmatch(r"c_\d{8}_\d{6}_chunk[0-5]\.(csv|parquet)", n) for n in names), names
 
 
 def test_primary_key_is_the_default_chunk_column_and_chunk_count_sets_the_size(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -115,7 +116,9 @@ def test_success_marker_holds_the_manifest_hash_and_runs_never_overwrite(
     config, out = _config(tmp_path, {"table": f"{pg.schema}.s"})
     assert rivet("run", "-c", str(config)).returncode == 0
     assert rivet("run", "-c", str(config)).returncode == 0
-    assert len(list(out.glob("t_*.parquet"))) == 2  # millisecond names: both runs kept
+    # both runs kept, in 0.7.7's second-stamped names: a second taken is not used again
+    names = sorted(p.name for p in out.glob("t_*.parquet"))
+    assert len(names) == 2 and all(re.fullmatch(r"t_\d{8}_\d{6}\.parquet", n) for n in names)
     manifest = (out / "manifest.json").read_bytes()
     assert (out / "_SUCCESS").read_text() == f"xxh3:{xxhash.xxh3_64_hexdigest(manifest)}\n"
     assert not (out / ".rivet_staging").exists()

@@ -47,7 +47,7 @@ def _sink(tmp_path: Path, kind: str, max_file_size: int | None) -> PartSink:
         kind, "zstd" if kind == "parquet" else "none", None, RowGroupPolicy(1_048_576, 64 << 20)
     )
     schema = pa.schema([("d", pa.decimal128(10, 2)), ("when", pa.date32()), ("s", pa.string())])
-    return PartSink(output, schema, tmp_path, "orders_20260101_000000_000", max_file_size)
+    return PartSink(output, schema, tmp_path, "orders_20260101_000000", max_file_size)
 
 
 def _batch(rows: int) -> pa.RecordBatch:
@@ -69,8 +69,8 @@ def test_csv_parts_rotate_near_max_file_size_and_keep_decimals(tmp_path: Path) -
     assert len(parts) in (5, 6) and sink.rows == 1500
     assert all(19_000 < p.size_bytes <= 20_200 for p in parts[:-1])
     assert [p.final_name for p in parts][:2] == [
-        "orders_20260101_000000_000_part0.csv",
-        "orders_20260101_000000_000_part1.csv",
+        "orders_20260101_000000_part0.csv",
+        "orders_20260101_000000_part1.csv",
     ]
     assert sum(p.rows for p in parts) == 1500
     text = parts[0].path.read_text()
@@ -82,7 +82,7 @@ def test_single_part_has_no_part_suffix(tmp_path: Path) -> None:
     sink = _sink(tmp_path, "parquet", None)
     sink.write(_batch(10))
     (part,) = sink.finish()
-    assert part.final_name == "orders_20260101_000000_000.parquet"
+    assert part.final_name == "orders_20260101_000000.parquet"
 
 
 def test_csv_refuses_dates_it_cannot_render(tmp_path: Path) -> None:

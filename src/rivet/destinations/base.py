@@ -73,6 +73,9 @@ class Destination(Protocol):
     def probe(self) -> str:
         """Write and remove a small probe object; return what was checked (raises on failure)."""
 
+    def taken(self, stem: str) -> bool:
+        """Is there an object whose name starts with `stem` (a run's part names)?"""
+
 
 class TempStaging:
     """Local staging for destinations that are not a directory: a temp dir per run."""

@@ -151,6 +151,13 @@ class GcsDestination(TempStaging):
         blob = self._bucket.get_blob(self._key(part.final_name))
         return blob is not None and blob.size == part.size_bytes
 
+    def taken(self, stem: str) -> bool:
+        with self._errors("list the prefix"):
+            blobs = self._bucket.client.list_blobs(
+                self._bucket, prefix=self._key(stem), max_results=1
+            )
+            return any(True for _ in blobs)
+
     def probe(self) -> str:
         blob = self._bucket.blob(self._key(PROBE))
         with self._errors(f"write {PROBE}"):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import glob
 import os
 import shutil
 from collections.abc import Sequence
@@ -117,6 +118,9 @@ class LocalDestination:
             target.parent.mkdir(parents=True, exist_ok=True)
             os.rename(self.root / name, target)
             _fsync_dir(self.root)
+
+    def taken(self, stem: str) -> bool:
+        return self.root.is_dir() and any(self.root.glob(f"{glob.escape(stem)}*"))
 
     def probe(self) -> str:
         """Write and remove a file where the parts will go; folders it had to create for that

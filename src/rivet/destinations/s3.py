@@ -187,6 +187,13 @@ class S3Destination(TempStaging):
             self._client.delete_object(Bucket=self._target.bucket, Key=self._key(SUCCESS))
         self._cleared = True
 
+    def taken(self, stem: str) -> bool:
+        with self._errors("list the prefix"):
+            found = self._client.list_objects_v2(
+                Bucket=self._target.bucket, Prefix=self._key(stem), MaxKeys=1
+            )
+        return bool(found.get("KeyCount"))
+
     def probe(self) -> str:
         with self._errors(f"write {PROBE}"):
             self._client.put_object(Bucket=self._target.bucket, Key=self._key(PROBE), Body=b"ok")

@@ -57,5 +57,8 @@ class StdoutDestination(TempStaging):
     def quarantine(self, name: str, run_id: str) -> None:
         raise DestinationError("standard output keeps no objects to move")
 
+    def taken(self, stem: str) -> bool:
+        return False
+
     def probe(self) -> str:
         return "nothing to check: data goes to standard output"

@@ -34,6 +34,7 @@ from rivet.destinations import Destination, StagedPart, open_destination
 from rivet.pipeline.drift_gate import DriftWatch
 from rivet.pipeline.memory_guard import MemoryGuard
 from rivet.pipeline.meta import MetaColumns
+from rivet.pipeline.naming import part_base_name
 from rivet.pipeline.options import RunOptions
 from rivet.pipeline.pacing import Pacer
 from rivet.pipeline.parts import PartSink, finish, write_batches
@@ -253,12 +254,6 @@ def _completed_parts(runs: ChunkRuns, run_id: str, staging: Path) -> tuple[list[
     return parts, sum(task.rows or 0 for task in tasks)
 
 
-def part_base_name(export: str, run_id: str) -> str:
-    """`<export>_<YYYYmmdd_HHMMSS_mmm>` from a run id `<export>_<YYYYmmddTHHMMSS.mmm>`."""
-    stamp = run_id[len(export) + 1 :]
-    return f"{export}_{stamp.replace('T', '_').replace('.', '_')}"
-
-
 def part_record(part: StagedPart, staging: Path) -> dict[str, Any]:
     """A chunk's part as the ledger keeps it (staged path relative to the run's staging)."""
     return {
@@ -459,7 +454,7 @@ class _ChunkRun:
             self.plan.output,
             self.schema,
             folder,
-            f"{self.base_name}_chunk{index:05d}",
+            f"{self.base_name}_chunk{index}",
             self.plan.max_file_size,
             deliver=self.destination.deliver,
             check=(

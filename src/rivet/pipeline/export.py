@@ -28,6 +28,7 @@ from rivet.pipeline.drift_gate import DriftWatch
 from rivet.pipeline.late_rows import LateRows, open_late_rows
 from rivet.pipeline.memory_guard import MemoryGuard
 from rivet.pipeline.meta import MetaColumns
+from rivet.pipeline.naming import make_run_id, part_base_name, run_stamp
 from rivet.pipeline.options import RunOptions
 from rivet.pipeline.pacing import Pacer
 from rivet.pipeline.parts import PartSink, write_all
@@ -61,7 +62,7 @@ def run_export(
     clock = time.perf_counter()
     result = ExportResult(
         export_name=plan.name,
-        run_id=f"{plan.name}_{_stamp(started, 'T')}",
+        run_id=make_run_id(plan.name, started),
         mode=plan.mode,
         source_engine=source.engine,
         destination=plan.destination.uri,
@@ -73,6 +74,9 @@ def run_export(
     )
     with PeakRss() as rss:
         try:
+            # part names carry the run's second: the next free one if another run took it
+            named = open_destination(plan.destination, plan.name)
+            result.run_id = make_run_id(plan.name, run_stamp(plan.name, started, named.taken))
             if plan.chunks is not None:
                 export_chunked(plan, source, progress, result, state, options)
             else:
@@ -190,7 +194,7 @@ def _export(
             plan.output,
             schema,
             staging,
-            f"{plan.name}_{_stamp(started, '_')}",
+            part_base_name(plan.name, result.run_id),
             plan.max_file_size,
             # With quality gates, parts wait on local disk until the gates pass: an object store
             # must not receive a part of a run that will not be published.
@@ -314,15 +318,6 @@ def _write_parts(
         if rereads is not None and rereads.skipped:
             result.note("late_rows", reread_already_exported=rereads.skipped)
     return parts, stats
-
-
-def _stamp(moment: datetime, sep: str) -> str:
-    """Millisecond UTC stamp: two runs in the same second never share a file name or run id."""
-    return (
-        f"{moment:%Y%m%d}{sep}{moment:%H%M%S}"
-        + ("." if sep == "T" else "_")
-        + f"{moment.microsecond // 1000:03d}"
-    )
 
 
 def _tuning_label(plan: ExportPlan) -> str:

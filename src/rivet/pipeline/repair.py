@@ -18,9 +18,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from rivet.destinations import Destination, StagedPart
-from rivet.pipeline.chunked import part_base_name, part_record, staged_part
+from rivet.pipeline.chunked import part_record, staged_part
 from rivet.pipeline.manifest import manifest_bytes, success_marker
 from rivet.pipeline.meta import MetaColumns
+from rivet.pipeline.naming import part_base_name
 from rivet.pipeline.parts import PartSink, write_all
 from rivet.planning.export_plan import ExportPlan
 from rivet.report.model import ExportResult, PartRecord
@@ -108,7 +109,7 @@ def _read_chunk(
         plan.output,
         meta.schema(prepared.schema),
         folder,
-        f"{base_name}_chunk{task.chunk.index:05d}",
+        f"{base_name}_chunk{task.chunk.index}",
         plan.max_file_size,
         deliver=destination.deliver,
     )
