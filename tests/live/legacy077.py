@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 SCHEMA_V8 = [
     "CREATE TABLE schema_version (version INTEGER)",
@@ -72,3 +73,21 @@ def write_077_state(
                 "INSERT INTO chunk_run VALUES (?, ?, 'h', 'in_progress', 3, ?, ?)",
                 (unfinished_chunk_run, next(iter(cursors)), "2026-11-30", "2026-11-30"),
             )
+
+
+def write_077_postgres_state(conn: Any, cursors: dict[str, str]) -> None:
+    """The same on a PostgreSQL state database (0.7.7: BIGSERIAL ids, `rivet_schema_version`),
+    in the connection's current schema."""
+    for ddl in SCHEMA_V8:
+        ddl = ddl.replace("INTEGER PRIMARY KEY AUTOINCREMENT", "BIGSERIAL PRIMARY KEY")
+        conn.execute(ddl.replace("TABLE schema_version", "TABLE rivet_schema_version"))
+    conn.execute("INSERT INTO rivet_schema_version VALUES (8)")
+    for export, value in cursors.items():
+        at = "2026-11-30T02:00:00.123456+00:00"
+        conn.execute("INSERT INTO export_state VALUES (%s, %s, %s)", (export, value, at))
+        conn.execute(
+            "INSERT INTO export_metrics (export_name, run_at, duration_ms, total_rows, status, "
+            "mode, files_produced, bytes_written, run_id) VALUES (%s, %s, 812, 60, 'success', "
+            "'incremental', 1, 4096, %s)",
+            (export, at, f"{export}_20261130T020000"),
+        )

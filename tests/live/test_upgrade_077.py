@@ -134,3 +134,27 @@ def test_what_077_consumers_parse_is_there(tmp_path: Path, pg: Pg) -> None:
     lines = ('amount\tDecimal128(12, 2)\nat\tTimestamp(Microsecond, Some("UTC"))\n'
              "id\tInt32\n")  # fmt: skip
     assert manifest["schema_fingerprint"] == f"xxh3:{xxhash.xxh3_64_hexdigest(lines.encode())}"
+
+
+def test_an_077_postgres_state_database_is_imported_in_one_transaction(
+    tmp_path: Path, pg: Pg
+) -> None:
+    """RIVET_STATE_URL written by 0.7.7: its tables are kept as rivet077_*, the cursor goes on."""
+    from tests.live.legacy077 import write_077_postgres_state
+
+    pg.execute("CREATE TABLE ev (id int PRIMARY KEY, at timestamptz NOT NULL)")
+    pg.execute(f"INSERT INTO ev SELECT g, timestamptz '2026-01-01 00:00:00.25+00' "
+               f"+ g * interval '1 s' FROM generate_series(1, {ROWS}) g")  # fmt: skip
+    write_077_postgres_state(pg.conn, {"ev": "2026-01-01T00:01:00.250000"})
+    env = {"RIVET_STATE_URL": PG_URL + f"?options=-csearch_path%3D{pg.schema}"}
+    config = _config(tmp_path, {"type": "postgres", "url_env": "RIVET_TEST_SOURCE_URL"},
+                     f"{pg.schema}.ev")  # fmt: skip
+    first = rivet("run", "-c", str(config), "--json", env=env)
+    assert first.returncode == 0, first.stderr
+    assert "imported the rivet-cli 0.7.7 state" in first.stderr
+    assert json.loads(first.stdout)["exports"][0]["rows"] == ROWS - DONE
+    again = rivet("run", "-c", str(config), "--json", env=env)
+    assert json.loads(again.stdout)["exports"][0]["rows"] == 0
+    kept = pg.scalar("SELECT last_cursor_value FROM rivet077_export_state")
+    assert kept == "2026-01-01T00:01:00.250000"  # 0.7.7's own rows, untouched
+    assert pg.scalar("SELECT count(*) FROM export_metrics WHERE run_id = 'ev_20261130T020000'") == 1

@@ -20,8 +20,9 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import closing
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -68,9 +69,7 @@ def import_legacy(path: Path, create: Callable[[Path], Any]) -> Path:
                 old.backup(copy)
         create(fresh).close()
         with closing(sqlite3.connect(fresh)) as new, new:
-            _copy_cursors(old, new)
-            _copy_metrics(old, new)
-            _copy_files(old, new)
+            copy_state(_sqlite_tables(old), new.execute)
         with closing(sqlite3.connect(fresh)) as new:  # fold its WAL into the file
             new.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     # The 0.7.7 file is one file now (no log beside it): the new one takes its place in one
@@ -81,88 +80,101 @@ def import_legacy(path: Path, create: Callable[[Path], Any]) -> Path:
     return backup
 
 
-def _tables(db: sqlite3.Connection) -> set[str]:
-    return {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+@dataclass(frozen=True)
+class Tables:
+    """The 0.7.7 tables to read: their names (with `prefix` once renamed) and columns."""
+
+    rows: Callable[[str], list[tuple[Any, ...]]]
+    names: set[str]
+    columns: Callable[[str], set[str]]
+    prefix: str = ""
+
+    def has(self, table: str) -> bool:
+        return self.prefix + table in self.names
+
+    def select(self, table: str, wanted: Sequence[tuple[str, str]]) -> list[tuple[Any, ...]]:
+        """The `wanted` (column, default SQL) of every row, the default where 0.7.7 lacked it."""
+        present = self.columns(self.prefix + table)
+        selected = ", ".join(c if c in present else d for c, d in wanted)
+        return self.rows(f"SELECT {selected} FROM {self.prefix}{table}")
+
+
+def _sqlite_tables(db: sqlite3.Connection) -> Tables:
+    names = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    return Tables(
+        lambda sql: db.execute(sql).fetchall(),
+        names,
+        lambda table: {row[1] for row in db.execute(f"PRAGMA table_info({table})")},
+    )
+
+
+Write = Callable[[str, Sequence[Any]], Any]
+
+
+def unfinished_chunk_run(old: Tables) -> tuple[str, str] | None:
+    if not old.has("chunk_run"):
+        return None
+    rows = old.rows(
+        f"SELECT export_name, run_id FROM {old.prefix}chunk_run WHERE status = 'in_progress'"
+    )
+    return (str(rows[0][0]), str(rows[0][1])) if rows else None
+
+
+def refusal(where: str, run: tuple[str, str], changed: str) -> StateError:
+    export, run_id = run
+    return StateError(
+        f"state store {where} was written by rivet-cli 0.7.7 and holds its unfinished chunk "
+        f"run {run_id} of export '{export}', which rivet cannot resume (0.7.7 wrote each "
+        f"chunk's file straight to the destination); {changed}",
+        hint="finish that run with rivet-cli 0.7.7 (`rivet run --resume`) before switching, "
+        "or drop it there (`rivet state reset-chunks`) and let rivet export it again",
+    )
 
 
 def _refuse_unfinished_chunk_runs(db: sqlite3.Connection, path: Path) -> None:
-    if "chunk_run" not in _tables(db):
-        return
-    unfinished = db.execute(
-        "SELECT export_name, run_id FROM chunk_run WHERE status = 'in_progress'"
-    ).fetchall()
-    if unfinished:
-        export, run_id = unfinished[0]
-        raise StateError(
-            f"state store '{path}' was written by rivet-cli 0.7.7 and holds its unfinished chunk "
-            f"run {run_id} of export '{export}', which rivet cannot resume (0.7.7 wrote each "
-            "chunk's file straight to the destination); the file was not changed",
-            hint="finish that run with rivet-cli 0.7.7 (`rivet run --resume`) before switching, "
-            "or drop it there (`rivet state reset-chunks`) and let rivet export it again",
-        )
+    run = unfinished_chunk_run(_sqlite_tables(db))
+    if run is not None:
+        raise refusal(f"'{path}'", run, "the file was not changed")
 
 
-def _copy_cursors(old: sqlite3.Connection, new: sqlite3.Connection) -> None:
-    for name, value, at in old.execute(
-        "SELECT export_name, last_cursor_value, last_run_at FROM export_state"
-    ):
+def copy_state(old: Tables, write: Write) -> None:
+    """0.7.7's cursors, run metrics and file log into rivet's tables."""
+    for name, value, at in old.select(
+        "export_state", [("export_name", "NULL"), ("last_cursor_value", "NULL"),
+                         ("last_run_at", "NULL")]
+    ):  # fmt: skip
         if value is None:
             continue
         position = {"columns": [], "values": [value], "imported": IMPORTED}
-        new.execute(
+        write(
             "INSERT INTO export_state VALUES (?, ?, ?, ?, ?)",
             (name, value, json.dumps(position), None, at),
         )
-
-
-def _copy_metrics(old: sqlite3.Connection, new: sqlite3.Connection) -> None:
-    if "export_metrics" not in _tables(old):
-        return
-    columns = {row[1] for row in old.execute("PRAGMA table_info(export_metrics)")}
-
-    def col(name: str, default: str = "NULL") -> str:
-        return name if name in columns else default
-
-    wanted = [("run_at", "NULL"), ("duration_ms", "0"), ("total_rows", "0"),
-              ("peak_rss_mb", "NULL"), ("status", "'success'"), ("error_message", "NULL"),
-              ("mode", "'full'"), ("files_produced", "0"), ("bytes_written", "0"),
-              ("run_id", "NULL")]  # fmt: skip
-    selected = ", ".join(col(name, default) for name, default in wanted)
-    rows = old.execute(f"SELECT id, export_name, {selected} FROM export_metrics").fetchall()
-    for row in rows:
-        id_, name, run_at, duration, total, rss, status, error, mode, files, size, run_id = row
-        new.execute(
-            "INSERT OR IGNORE INTO export_metrics (run_id, export_name, mode, status, total_rows, "
-            "files_produced, bytes_written, duration_ms, peak_rss_mb, error_message, started_at, "
-            "finished_at, details_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                run_id or f"{name}_imported_{id_}",
-                name,
-                mode or "full",
-                str(status or "success").lower(),
-                int(total or 0),
-                int(files or 0),
-                int(size or 0),
-                int(duration or 0),
-                rss,
-                error,
-                run_at or "",
-                run_at,
-                json.dumps({"imported": IMPORTED}),
-            ),
-        )
-
-
-def _copy_files(old: sqlite3.Connection, new: sqlite3.Connection) -> None:
-    table = next((t for t in ("file_log", "file_manifest") if t in _tables(old)), None)
-    if table is None:
-        return
-    rows = old.execute(
-        f"SELECT id, run_id, export_name, file_name, row_count, bytes, created_at FROM {table}"
-    ).fetchall()
-    for id_, run_id, name, file_name, count, size, at in rows:
-        new.execute(
-            "INSERT OR IGNORE INTO file_log VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (run_id or f"{name}_imported_{id_}", name, file_name, int(count or 0),
-             int(size or 0), "", at or ""),
-        )  # fmt: skip
+    if old.has("export_metrics"):
+        wanted = [("id", "0"), ("export_name", "NULL"), ("run_at", "NULL"),
+                  ("duration_ms", "0"), ("total_rows", "0"), ("peak_rss_mb", "NULL"),
+                  ("status", "'success'"), ("error_message", "NULL"), ("mode", "'full'"),
+                  ("files_produced", "0"), ("bytes_written", "0"), ("run_id", "NULL")]  # fmt: skip
+        for row in old.select("export_metrics", wanted):
+            id_, name, run_at, duration, total, rss, status, error, mode, files, size, run = row
+            write(
+                "INSERT INTO export_metrics (run_id, export_name, mode, status, total_rows, "
+                "files_produced, bytes_written, duration_ms, peak_rss_mb, error_message, "
+                "started_at, finished_at, details_json) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (run or f"{name}_imported_{id_}", name, mode or "full",
+                 str(status or "success").lower(), int(total or 0), int(files or 0),
+                 int(size or 0), int(duration or 0), rss, error, run_at or "", run_at,
+                 json.dumps({"imported": IMPORTED})),
+            )  # fmt: skip
+    table = next((t for t in ("file_log", "file_manifest") if old.has(t)), None)
+    if table is not None:
+        wanted = [("id", "0"), ("run_id", "NULL"), ("export_name", "NULL"),
+                  ("file_name", "NULL"), ("row_count", "0"), ("bytes", "0"),
+                  ("created_at", "NULL")]  # fmt: skip
+        for id_, run, name, file_name, count, size, at in old.select(table, wanted):
+            write(
+                "INSERT INTO file_log VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (run or f"{name}_imported_{id_}", name, file_name, int(count or 0),
+                 int(size or 0), "", at or ""),
+            )  # fmt: skip

@@ -26,12 +26,23 @@ from rivet.state.chunk_runs import ChunkRuns
 from rivet.state.cursor_window import CursorWindows
 from rivet.state.errors import StateError, StoreUnavailable
 from rivet.state.history import FileLog, Journal, SchemaLog
-from rivet.state.legacy import import_legacy, is_legacy
+from rivet.state.legacy import (
+    Tables,
+    copy_state,
+    import_legacy,
+    is_legacy,
+    refusal,
+    unfinished_chunk_run,
+)
 from rivet.state.progression import Progression
 from rivet.state.run_log import RunLog
 
 log = logging.getLogger(__name__)
 STATE_FILE = ".rivet_state.db"
+LEGACY_PREFIX = "rivet077_"  # rivet-cli 0.7.7's tables in a PostgreSQL state database, kept
+LEGACY_TABLES = ("export_state", "export_metrics", "export_schema", "file_log", "file_manifest",
+                 "chunk_run", "chunk_task", "export_progression", "run_aggregate",
+                 "export_shape", "run_journal", "rivet_schema_version")  # fmt: skip
 _MIGRATION_LOCK = 0x72697665  # "rive": the advisory lock key of PostgreSQL migrations
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # 1: the reference's export_state, plus the full keyset position of the last exported row
@@ -389,6 +400,7 @@ class StateStore:
 
     def _migrate(self) -> None:
         with self._db.locked():
+            legacy = self._set_aside_077_tables() if isinstance(self._db, _Postgres) else None
             self._db.change("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER)")
             current = self._db.rows("SELECT max(version) FROM schema_version")[0][0] or 0
             if current > len(MIGRATIONS):
@@ -401,6 +413,57 @@ class StateStore:
                 for ddl in statements:
                     self._db.change(ddl)
                 self._db.change("INSERT INTO schema_version VALUES (?)", (number,))
+            if legacy is not None:
+                copy_state(legacy, self._db.change)
+                log.warning(
+                    "imported the rivet-cli 0.7.7 state in %s (cursors, run metrics, file "
+                    "log); its tables are kept, renamed %s<table>",
+                    self.where,
+                    LEGACY_PREFIX,
+                )
+
+    def _set_aside_077_tables(self) -> Tables | None:
+        """A PostgreSQL state database written by rivet-cli 0.7.7: its tables (and their
+        indexes) are renamed `rivet077_<name>` in this transaction, so that rivet's schema can
+        be built beside them and their rows imported, all or nothing. None when not 0.7.7's."""
+        db = self._db
+        here = "table_schema = current_schema()"
+
+        def columns(table: str) -> set[str]:
+            found = db.rows(
+                f"SELECT column_name FROM information_schema.columns WHERE {here} "
+                "AND table_name = ?",
+                (table,),
+            )
+            return {str(r[0]) for r in found}
+
+        state_columns = columns("export_state")
+        if not state_columns or "position_json" in state_columns:
+            return None
+        names = {
+            str(r[0])
+            for r in db.rows(f"SELECT table_name FROM information_schema.tables WHERE {here}")
+        }
+        current = Tables(lambda sql: db.rows(sql), names, columns)
+        run = unfinished_chunk_run(current)
+        if run is not None:
+            raise refusal(self.where, run, "the database was not changed")
+        ours = [t for t in LEGACY_TABLES if t in names]
+        indexes = db.rows(
+            "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() "
+            "AND tablename = ANY(?)",
+            (ours,),
+        )
+        for (index,) in indexes:
+            db.change(f'ALTER INDEX "{index}" RENAME TO "{LEGACY_PREFIX}{index}"')
+        for table in ours:
+            db.change(f'ALTER TABLE "{table}" RENAME TO "{LEGACY_PREFIX}{table}"')
+        return Tables(
+            lambda sql: db.rows(sql),
+            {LEGACY_PREFIX + t for t in ours},
+            columns,
+            LEGACY_PREFIX,
+        )
 
 
 def memory_state() -> StateStore:
