@@ -229,7 +229,7 @@ def test_stdout_carries_the_data_and_nothing_else(tmp_path: Path, pg: Pg) -> Non
     result = rivet("run", "-c", str(config))
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0] == "id,v" and len(lines) == 1001 and lines[1] == '1,"x1"'
+    assert lines[0] == "id,v" and len(lines) == 1001 and lines[1] == "1,x1"
     assert "status:" in result.stderr  # the summary goes to stderr
     refused = rivet("run", "-c", str(config), "--json")
     assert refused.returncode == 1 and refused.stdout == ""

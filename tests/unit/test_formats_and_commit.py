@@ -67,14 +67,15 @@ def test_csv_parts_rotate_near_max_file_size_and_keep_decimals(tmp_path: Path) -
         sink.write(_batch(300))
     parts = sink.finish()
     assert len(parts) in (5, 6) and sink.rows == 1500
-    assert all(19_000 < p.size_bytes <= 20_200 for p in parts[:-1])
+    assert all(19_000 < p.size_bytes <= 20_200 for p in parts[:-1]), [p.size_bytes for p in parts]
     assert [p.final_name for p in parts][:2] == [
         "orders_20260101_000000_part0.csv",
         "orders_20260101_000000_part1.csv",
     ]
     assert sum(p.rows for p in parts) == 1500
     text = parts[0].path.read_text()
-    assert text.splitlines()[:2] == ["d,when,s", '1.25,2020-01-02,"' + "x" * 50 + '"']
+    # text quoted only where it must be, as rivet-cli 0.7.7 writes CSV
+    assert text.splitlines()[:2] == ["d,when,s", "1.25,2020-01-02," + "x" * 50]
     assert all(p.fingerprint.startswith("xxh3:") and len(p.fingerprint) == 21 for p in parts)
 
 
