@@ -266,3 +266,25 @@ exports:
         run(config, quiet=True)
     text = "\n".join(info.value.problems)
     assert "'RIVET_UNSET_A'" in text and "'RIVET_UNSET_B'" in text and "RIVET_UNSET_URL" in text
+
+
+REFERENCE_CONFIGS = sorted((Path(__file__).parent / "reference_configs").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", REFERENCE_CONFIGS, ids=[p.stem for p in REFERENCE_CONFIGS])
+def test_the_reference_example_configs_load_unchanged(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """reference.md 2.11: rivet-cli 0.7.7's own example configs, as written (B with its
+    `{export}` quoted: unquoted inside `{ ... }` it is not YAML at all, for 0.7.7 either)."""
+    for name in ("DATABASE_URL", "PG_URL", "MYSQL_PWD", "SLACK_WEBHOOK"):
+        monkeypatch.setenv(name, "postgresql://u@db.internal/shop")
+    config = load_config(path, {"region": "eu"})
+    assert config.exports
+
+
+def test_an_unquoted_placeholder_in_a_flow_mapping_says_to_quote_it(tmp_path: Path) -> None:
+    text = VALID.replace('destination: {type: local, path: "./out/{export}"}',
+                         "destination: {type: local, path: ./out/{export}}")  # fmt: skip
+    (problem,) = _problems(tmp_path, text)
+    assert problem.startswith("invalid YAML at line") and 'path: "./out/{export}"' in problem

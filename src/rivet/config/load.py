@@ -134,7 +134,13 @@ def _parse_yaml(path: Path) -> tuple[Any, Lines]:
         # literal secret.
         mark = exc.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
-        raise ConfigError([f"invalid YAML at {where}: {exc.problem}"], path=str(path)) from None
+        problem = f"invalid YAML at {where}: {exc.problem}"
+        if "but got '{'" in str(exc.problem):
+            problem += (
+                ". A placeholder such as {export} or {date} inside a `{ ... }` mapping must be "
+                'quoted: path: "./out/{export}"'
+            )
+        raise ConfigError([problem], path=str(path)) from None
     except YAMLError as exc:
         raise ConfigError([f"invalid YAML: {redact(str(exc))}"], path=str(path)) from None
     if not isinstance(document, dict):
