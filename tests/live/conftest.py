@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -86,8 +85,9 @@ def parquet_ids(folder: Path) -> list[int]:
 def rivet(
     *args: str, env: dict[str, str] | None = None, url: str = PG_URL, cwd: Path | None = None
 ) -> Cli:
-    """Run the real CLI in a subprocess, as a user or a scheduler would: by default from a
-    temporary folder of its own, so that a relative path never lands in the checkout."""
+    """Run the real CLI in a subprocess, as a user or a scheduler would: by default from the
+    test's own temporary folder (tests/conftest.py), so a relative path never lands in the
+    checkout."""
     full_env = {**os.environ, "RIVET_TEST_SOURCE_URL": url, **(env or {})}
     proc = subprocess.run(
         [sys.executable, "-m", "rivet", *args],
@@ -95,7 +95,7 @@ def rivet(
         text=True,
         env=full_env,
         timeout=300,
-        cwd=cwd or tempfile.mkdtemp(prefix="rivet-cwd-"),
+        cwd=cwd,
     )
     return Cli(proc.returncode, proc.stdout, proc.stderr)
 

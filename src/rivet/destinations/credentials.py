@@ -20,18 +20,29 @@ def credentials_of(target: Target, export: str) -> str:
     return "none needed"
 
 
+def named_keys(target: S3Target, export: str) -> dict[str, str | None] | None:
+    """boto3's keyword arguments for the keys `access_key_env` / `secret_key_env` name (None:
+    the config names none); DestinationError when a named variable is not set."""
+    if not (target.access_key_env and target.secret_key_env):
+        return None
+    named = (target.access_key_env, target.secret_key_env)
+    missing = [name for name in named if not os.environ.get(name)]
+    if missing:
+        raise DestinationError(
+            f"export '{export}': destination: environment variable(s) {missing} not set",
+            hint="export them, or remove access_key_env/secret_key_env to use the AWS chain",
+        )
+    return {
+        "aws_access_key_id": os.environ[target.access_key_env],
+        "aws_secret_access_key": os.environ[target.secret_key_env],
+        "aws_session_token": os.environ.get(target.session_token_env or "") or None,
+    }
+
+
 def _s3(target: S3Target, export: str) -> str:
     if target.allow_anonymous:
         return "anonymous (allow_anonymous)"
-    if target.access_key_env and target.secret_key_env:
-        missing = [
-            n for n in (target.access_key_env, target.secret_key_env) if not os.environ.get(n)
-        ]
-        if missing:
-            raise DestinationError(
-                f"export '{export}': destination: environment variable(s) {missing} not set",
-                hint="export them, or remove access_key_env/secret_key_env to use the AWS chain",
-            )
+    if named_keys(target, export) is not None:
         return f"keys from {target.access_key_env} / {target.secret_key_env}"
     import boto3
     import botocore.exceptions

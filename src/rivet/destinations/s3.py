@@ -10,7 +10,6 @@ timeouts) are retried by botocore's standard retry mode; permanent ones fail fas
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -32,6 +31,7 @@ from rivet.destinations.base import (
     TempStaging,
     run_manifest,
 )
+from rivet.destinations.credentials import named_keys
 from rivet.destinations.lock import LOCK, Held, acquire
 from rivet.destinations.targets import S3Target
 
@@ -266,19 +266,7 @@ def _chunks(path: Path) -> Iterator[bytes]:
 
 def _client(target: S3Target, export: str) -> Any:
     """A client from the standard AWS chain, or the keys the config names, or anonymous."""
-    credentials: dict[str, str | None] = {}
-    if target.access_key_env and target.secret_key_env:
-        missing = [n for n in (target.access_key_env, target.secret_key_env) if n not in os.environ]
-        if missing:
-            raise DestinationError(
-                f"export '{export}': destination: environment variable(s) {missing} not set",
-                hint="export them, or remove access_key_env/secret_key_env to use the AWS chain",
-            )
-        credentials = {
-            "aws_access_key_id": os.environ[target.access_key_env],
-            "aws_secret_access_key": os.environ[target.secret_key_env],
-            "aws_session_token": os.environ.get(target.session_token_env or "") or None,
-        }
+    credentials = named_keys(target, export) or {}
     config = Config(
         retries={"max_attempts": 5, "mode": "standard"},
         connect_timeout=10,

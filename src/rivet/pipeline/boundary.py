@@ -66,9 +66,8 @@ class BoundaryRows:
             self._checking = False  # a later value: no row after it was exported before
         if not at_first.any():
             return batch
-        hashes = _hashes(batch)
-        known = np.zeros(batch.num_rows, dtype=bool)
-        known[at_first] = np.isin(hashes[at_first], self._seen, assume_unique=False)
+        known = np.zeros(batch.num_rows, dtype=bool)  # only rows at the first value can be
+        known[at_first] = np.isin(_hashes(batch.filter(pa.array(at_first))), self._seen)
         if not known.any():
             return batch
         self.skipped += int(known.sum())

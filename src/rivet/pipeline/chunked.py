@@ -30,7 +30,7 @@ from rivet.core.chunks import ChunkSpec
 from rivet.core.errors import PlanError, RivetError, SourceError
 from rivet.core.faults import fault_point
 from rivet.core.stop import shielded
-from rivet.destinations import Destination, StagedPart, open_destination
+from rivet.destinations import Destination, StagedPart
 from rivet.pipeline.drift_gate import DriftWatch
 from rivet.pipeline.memory_guard import MemoryGuard
 from rivet.pipeline.meta import MetaColumns
@@ -66,6 +66,7 @@ log = logging.getLogger(__name__)
 def export_chunked(
     plan: ExportPlan,
     source: Source,
+    destination: Destination,
     progress: ProgressView,
     result: ExportResult,
     state: StateStore | None,
@@ -92,7 +93,6 @@ def export_chunked(
     try:
         runs = ledger.chunks
         resumed = _open_run(plan.name, spec, layout, runs, result, options.resume)
-        destination = open_destination(plan.destination, plan.name)
         staging = destination.staging_dir(result.run_id, reuse=resumed)
         done = False
         try:

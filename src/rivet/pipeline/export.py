@@ -74,13 +74,15 @@ def run_export(
     )
     with PeakRss() as rss:
         try:
+            destination = open_destination(plan.destination, plan.name)
+            result.destination_kind = destination.kind
             # part names carry the run's second: the next free one if another run took it
-            named = open_destination(plan.destination, plan.name)
-            result.run_id = make_run_id(plan.name, run_stamp(plan.name, started, named.taken))
+            stamp = run_stamp(plan.name, started, destination.taken)
+            result.run_id = make_run_id(plan.name, stamp)
             if plan.chunks is not None:
-                export_chunked(plan, source, progress, result, state, options)
+                export_chunked(plan, source, destination, progress, result, state, options)
             else:
-                _export(plan, source, progress, result, started, state, options)
+                _export(plan, source, destination, progress, result, started, state, options)
         except KeyboardInterrupt as exc:  # SIGTERM or Ctrl-C (rivet.core.stop)
             stopped = exc if isinstance(exc, Stopped) else Stopped(signal.SIGINT)
             stopped.detail = _stopped_message(plan, result, stopped, options)
@@ -150,6 +152,7 @@ def _stopped_message(
 def _export(
     plan: ExportPlan,
     source: Source,
+    destination: Destination,
     progress: ProgressView,
     result: ExportResult,
     started: datetime,
@@ -184,7 +187,6 @@ def _export(
     drift.check_schema()  # before anything is written: `fail` leaves destination and cursor
     meta = MetaColumns.of(plan, started)
     schema = meta.schema(prepared.schema)
-    destination = open_destination(plan.destination, plan.name)
     staging = destination.staging_dir(result.run_id)
     try:
         tracker = None

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import numpy as np
 import numpy.typing as npt
@@ -22,12 +22,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from rivet.core.errors import PlanError
+from rivet.core.moments import EPOCH, epoch_micros
 from rivet.integrity.row_hash import row_hashes
 from rivet.sources.base import Incremental, ReadRequest
 from rivet.state import StateStore
 from rivet.state.cursor_window import CursorWindow
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 I64 = npt.NDArray[np.int64]
 U64 = npt.NDArray[np.uint64]
 
@@ -135,14 +135,11 @@ def _ints(column: pa.Array, kind: pa.DataType) -> I64:
 
 def _to_int(kind: pa.DataType, text: str) -> int:
     """A stored cursor value (as the state keeps it) in the units of `_ints`."""
-    if pa.types.is_integer(kind) or text.lstrip("-").isdigit():
-        return int(text)  # MySQL keeps TIMESTAMP positions as epoch microseconds
+    if pa.types.is_integer(kind):
+        return int(text)
     if pa.types.is_date(kind):
         return (date.fromisoformat(text[:10]) - date(1970, 1, 1)).days
-    moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace(" ", "T"))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return (moment - _EPOCH) // timedelta(microseconds=1)
+    return epoch_micros(text)
 
 
 def _literal(kind: pa.DataType, value: int) -> tuple[str, str]:
@@ -151,5 +148,5 @@ def _literal(kind: pa.DataType, value: int) -> tuple[str, str]:
         return ("unix", str(value))
     if pa.types.is_date(kind):
         return ("timestamp", (date(1970, 1, 1) + timedelta(days=value)).isoformat())
-    moment = _EPOCH + timedelta(microseconds=value)
+    moment = EPOCH + timedelta(microseconds=value)
     return ("timestamp", moment.strftime("%Y-%m-%d %H:%M:%S.%f"))

@@ -24,6 +24,7 @@ class ExportResult:
     source_engine: str = "postgres"
     strategy: str = ""
     destination: str = ""
+    destination_kind: str = ""  # local | s3 | gcs | stdout
     format: str = ""
     compression: str = ""
     tuning: str = ""
@@ -63,16 +64,9 @@ class ExportResult:
             bytes_written=self.bytes,
             duration_ms=int(self.duration_s * 1000),
             error_message=self.error,
-            source_engine=self.source_engine,
-            destination_kind=_kind(self.destination),
             schema_changed=self.schema == "CHANGED",
         )
         return data
-
-
-def _kind(uri: str) -> str:
-    scheme = uri.split(":", 1)[0]
-    return {"file": "local", "s3": "s3", "gs": "gcs", "stdout": "stdout"}.get(scheme, scheme)
 
 
 @dataclass

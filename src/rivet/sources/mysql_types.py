@@ -11,11 +11,12 @@ refused through row guards rather than silently changed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pyarrow as pa
 
 from rivet.config.column_types import ColumnType
+from rivet.core.moments import EPOCH, epoch_micros
 from rivet.sources.columns import (
     BOOLEAN_01,
     COMPATIBLE,
@@ -84,7 +85,7 @@ class KeyColumn:
         """A page value as the text stored in state (and turned back into SQL by `literal`).
         TIMESTAMP is read as epoch microseconds and kept as UTC text, as PostgreSQL's are."""
         if self.data_type == "timestamp" and isinstance(value, int):
-            moment = _EPOCH + timedelta(microseconds=value)
+            moment = EPOCH + timedelta(microseconds=value)
             return f"{moment:%Y-%m-%d %H:%M:%S.%f}Z"
         if hasattr(value, "isoformat"):
             return str(value.isoformat(sep=" ") if self.data_type == "datetime" else value)
@@ -100,22 +101,9 @@ class KeyColumn:
         if self.data_type == "timestamp":  # read as epoch microseconds (UTC session)
             # An exact decimal literal: a division would be cut to div_precision_increment
             # (4 by default) decimals, and the same rows would be read again on every run.
-            seconds, micros = divmod(_epoch_micros(text), 1_000_000)
+            seconds, micros = divmod(epoch_micros(text), 1_000_000)
             return f"FROM_UNIXTIME({seconds}.{micros:06d})"
         return f"_utf8mb4 X'{text.encode().hex()}'"
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _epoch_micros(text: str) -> int:
-    """A stored TIMESTAMP position: UTC text, or epoch microseconds (as stored before)."""
-    if text.lstrip("-").isdigit():
-        return int(text)
-    moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return (moment - _EPOCH) // timedelta(microseconds=1)
 
 
 def cursor_key(column: MyColumn) -> KeyColumn | None:

@@ -444,7 +444,7 @@ class StateStore:
             str(r[0])
             for r in db.rows(f"SELECT table_name FROM information_schema.tables WHERE {here}")
         }
-        current = Tables(lambda sql: db.rows(sql), names, columns)
+        current = Tables(db.rows, names, columns)
         run = unfinished_chunk_run(current)
         if run is not None:
             raise refusal(self.where, run, "the database was not changed")
@@ -459,7 +459,7 @@ class StateStore:
         for table in ours:
             db.change(f'ALTER TABLE "{table}" RENAME TO "{LEGACY_PREFIX}{table}"')
         return Tables(
-            lambda sql: db.rows(sql),
+            db.rows,
             {LEGACY_PREFIX + t for t in ours},
             columns,
             LEGACY_PREFIX,
