@@ -87,7 +87,8 @@ def _check_export(
 ) -> tuple[ExportCheck, pa.Schema]:
     request = read_request(plan)
     prepared = source.prepare(request)
-    strategy, warnings, chunk_warnings = prepared.strategy, list(prepared.warnings), []
+    strategy, chunk_warnings = prepared.strategy, []
+    warnings = prepared.warnings_for(chunked=plan.chunks is not None)
     order = [c for c in (plan.cursor_column, plan.window and plan.window.column) if c]
     connections = plan.tuning.read_connections + 1  # + the catalog connection
     if plan.chunks is not None:  # the chunk boundaries, as the run would cut them

@@ -102,7 +102,8 @@ def _export_checks(plan: ExportPlan, source: Source) -> list[Check]:
     if prepared.row_estimate is not None:
         detail += f", ~{prepared.row_estimate:,} rows"
     checks = [Check(f"export {plan.name}", "OK", detail)]
-    checks += [Check(f"export {plan.name}", "WARN", w) for w in prepared.warnings]
+    warnings = prepared.warnings_for(chunked=plan.chunks is not None)
+    checks += [Check(f"export {plan.name}", "WARN", w) for w in warnings]
     return checks
 
 

@@ -110,7 +110,7 @@ def _entry(plan: ExportPlan, source: Source, cursor: Any) -> dict[str, Any]:
             "throttle_ms": plan.tuning.throttle_ms,
             "max_retries": plan.tuning.max_retries,
         },
-        "warnings": list(prepared.warnings),
+        "warnings": prepared.warnings_for(chunked=plan.chunks is not None),
         "cursor": None,
         "chunks": None,
     }

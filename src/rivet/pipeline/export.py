@@ -181,7 +181,7 @@ def _export(
         cursor_type = prepared.schema.field(plan.cursor_column).type
         request = late.widen(request, cursor_type, cursor.cursor_value)
     result.strategy = prepared.strategy
-    result.warnings.extend(prepared.warnings)
+    result.warnings.extend(prepared.warnings_for(chunked=False))
     result.note("planned", strategy=prepared.strategy, tuning=result.tuning)
     drift = DriftWatch(plan, state, prepared.schema, result)
     drift.check_schema()  # before anything is written: `fail` leaves destination and cursor

@@ -125,6 +125,12 @@ class PreparedRead:
     strategy: str  # e.g. "keyset(id)" or "cursor"
     row_estimate: int | None
     warnings: list[str] = field(default_factory=list)
+    # about the strategy of an unchunked read (e.g. one streamed statement): a chunked export
+    # reads by chunks instead, so these do not apply to it
+    unchunked_warnings: list[str] = field(default_factory=list)
+
+    def warnings_for(self, chunked: bool) -> list[str]:
+        return list(self.warnings) if chunked else [*self.warnings, *self.unchunked_warnings]
 
 
 @dataclass(frozen=True)

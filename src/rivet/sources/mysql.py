@@ -113,7 +113,7 @@ class MySQLSource:
             plans = [plan_column(c, request.column_overrides.get(c.name)) for c in columns]
         except ValueError as exc:
             raise SourceError(f"export '{request.export}': {exc}") from None
-        warnings = column_notes(plans)
+        warnings, unchunked = column_notes(plans), []
         if span is not None:
             strategy = f"key ranges({key[0].name}, {request.read_connections} connection(s))"
         elif key:
@@ -127,7 +127,7 @@ class MySQLSource:
                     )
         else:
             strategy = "streamed"
-            warnings.append(
+            unchunked.append(
                 "no primary key of integer, text, date or decimal columns to page by: read as "
                 "one streamed statement (its duration grows with the table)"
             )
@@ -137,6 +137,7 @@ class MySQLSource:
             strategy,
             estimate,
             warnings,
+            unchunked,
             plans=plans,
             key=key,
             key_span=span,

@@ -31,7 +31,7 @@ _CX_ERROR = re.compile(r"ERROR (\d+) \(([0-9A-Z]{5})\): (.*?)(?: \}|$)", re.S)
 _TRANSPORT = re.compile(
     r"connection refused|connection reset|broken pipe|connectionclosed|connection closed"
     r"|lost connection|server has gone away|unexpected eof|os error (104|111|32)\b"
-    r"|bytes remaining on stream|\bio error\b",
+    r"|bytes remaining on stream|\bio ?error\b|server disconnected",
     re.I,
 )
 

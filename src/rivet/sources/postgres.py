@@ -168,9 +168,9 @@ class PostgresSource:
             for c in columns
             if c.name != COALESCED  # read for the key only, not exported
         ]
-        warnings = column_notes(plans)
+        warnings, unchunked = column_notes(plans), []
         if not key:
-            warnings.append(
+            unchunked.append(
                 "no primary key or unique NOT NULL index to page by: read through one "
                 "server-side cursor (one statement spans the whole read)"
                 if request.table
@@ -193,6 +193,7 @@ class PostgresSource:
             strategy,
             estimate,
             warnings,
+            unchunked,
             plans=plans,
             key=key,
             key_span=span,
