@@ -68,11 +68,33 @@ def write_077_state(
                 "compression, created_at) VALUES (?, ?, ?, 60, 4096, 'parquet', 'zstd', ?)",
                 (run_id, export, f"{export}_20261130_020000.parquet", at),
             )
-        if unfinished_chunk_run is not None:
-            db.execute(
-                "INSERT INTO chunk_run VALUES (?, ?, 'h', 'in_progress', 3, ?, ?)",
-                (unfinished_chunk_run, next(iter(cursors)), "2026-11-30", "2026-11-30"),
-            )
+        if unfinished_chunk_run is not None:  # of day windows, which rivet cannot continue
+            export = next(iter(cursors))
+            days: list[Task077] = [
+                (0, "2026-01-01", "2026-01-30", "completed", 5, "f.parquet"),
+                (1, "2026-01-31", "2026-03-01", "pending", None, None),
+            ]
+            write_077_chunk_run(db, export, unfinished_chunk_run, "h", days)
+
+
+Task077 = tuple[int, str, str, str, int | None, str | None]  # index, start, end, status, rows, file
+
+
+def write_077_chunk_run(
+    db: sqlite3.Connection, export: str, run_id: str, plan_hash: str, tasks: list[Task077]
+) -> None:
+    """An in-progress 0.7.7 chunk run: keys inclusive, a completed task names its file."""
+    at = "2026-11-30T01:00:00.000000+00:00"
+    db.execute(
+        "INSERT INTO chunk_run VALUES (?, ?, ?, 'in_progress', 3, ?, ?)",
+        (run_id, export, plan_hash, at, at),
+    )
+    for index, start, end, status, rows, file_name in tasks:
+        db.execute(
+            "INSERT INTO chunk_task (run_id, chunk_index, start_key, end_key, status, attempts, "
+            "rows_written, file_name, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (run_id, index, start, end, status, int(status != "pending"), rows, file_name, at),
+        )
 
 
 def write_077_postgres_state(conn: Any, cursors: dict[str, str]) -> None:

@@ -31,6 +31,7 @@ from rivet.core.errors import PlanError, RivetError, SourceError
 from rivet.core.faults import fault_point
 from rivet.core.stop import shielded
 from rivet.destinations import Destination, StagedPart
+from rivet.pipeline.chunks_077 import adopt_077_parts, continues_077_plan
 from rivet.pipeline.drift_gate import DriftWatch
 from rivet.pipeline.memory_guard import MemoryGuard
 from rivet.pipeline.meta import MetaColumns
@@ -58,6 +59,7 @@ from rivet.sources.base import (
 )
 from rivet.state import StateStore
 from rivet.state.chunk_runs import ChunkRuns, ChunkTask
+from rivet.state.legacy import IMPORTED_PLAN
 from rivet.state.store import memory_state
 
 log = logging.getLogger(__name__)
@@ -92,11 +94,15 @@ def export_chunked(
     assert ledger is not None, "checkpointed chunk runs need the state store"
     try:
         runs = ledger.chunks
-        resumed = _open_run(plan.name, spec, layout, runs, result, options.resume)
+        resumed = _open_run(plan, layout, runs, result, options.resume)
         staging = destination.staging_dir(result.run_id, reuse=resumed)
         done = False
         try:
             if resumed:
+                schema = MetaColumns.of(plan, datetime.now(UTC)).schema(prepared.schema)
+                result.warnings += adopt_077_parts(
+                    runs, result.run_id, staging, destination, schema, plan.output.kind
+                )
                 _forget_lost_parts(runs, result.run_id, staging, destination)
             run = _ChunkRun(
                 plan,
@@ -192,14 +198,12 @@ def chunk_strategy(spec: ChunkSpec, layout: ChunkLayout) -> str:
 
 
 def _open_run(
-    export: str,
-    spec: ChunkSpec,
-    layout: ChunkLayout,
-    runs: ChunkRuns,
-    result: ExportResult,
-    resume: bool,
+    plan: ExportPlan, layout: ChunkLayout, runs: ChunkRuns, result: ExportResult, resume: bool
 ) -> bool:
-    """Start a new chunk run, or (--resume) continue the unfinished one. True when resuming."""
+    """Start a new chunk run, or (--resume) continue the unfinished one (rivet's, or one that
+    rivet-cli 0.7.7 left and rivet imported). True when resuming."""
+    export, spec = plan.name, plan.chunks
+    assert spec is not None
     unfinished = runs.in_progress(export)
     if resume and spec.checkpoint:
         if unfinished is None:
@@ -207,10 +211,19 @@ def _open_run(
                 f"export '{export}': --resume, but there is no unfinished chunk run to resume",
                 hint="run it without --resume",
             )
-        if unfinished.plan_hash != layout.fingerprint:
+        if unfinished.plan_hash != layout.fingerprint and not continues_077_plan(
+            unfinished.plan_hash, plan, layout.column
+        ):
+            started = (
+                "rivet-cli 0.7.7 planned run " + unfinished.run_id + " otherwise (rivet "
+                "continues its runs of integer ranges cut by chunk_size or chunk_count, with the "
+                "same query and chunk column)"
+                if unfinished.plan_hash.startswith(IMPORTED_PLAN)
+                else "the chunk plan changed since run " + unfinished.run_id + " started "
+                "(query, chunk column or chunk sizing)"
+            )
             raise PlanError(
-                f"export '{export}': the chunk plan changed since run {unfinished.run_id} started "
-                "(query, chunk column or chunk sizing), so its chunks cannot be resumed",
+                f"export '{export}': {started}, so its chunks cannot be resumed",
                 hint=f"start over with `rivet state reset-chunks -c <config> -e {export}` "
                 "and rerun without --resume",
             )

@@ -123,6 +123,14 @@ class ChunkRuns:
             ("pending" if retry else "failed", error, _now(), run_id, index),
         )
 
+    def set_parts(self, run_id: str, index: int, parts: list[dict[str, Any]]) -> None:
+        """A completed chunk's part records, measured again (an imported run's parts)."""
+        self._db.change(
+            "UPDATE chunk_task SET parts_json = ?, updated_at = ? WHERE run_id = ? "
+            "AND chunk_index = ?",
+            (json.dumps(parts), _now(), run_id, index),
+        )
+
     def reset_task(self, run_id: str, index: int) -> None:
         """A completed chunk whose part is gone from the destination is read again."""
         self._db.change(

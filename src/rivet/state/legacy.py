@@ -10,9 +10,13 @@ the untouched 0.7.7 file or the imported one, never half of each.
 An imported cursor keeps 0.7.7's strict comparison for its first run (no position columns, no
 identities of the rows at its value): that run reads exactly the rows 0.7.7 would have read
 next, so nothing is exported twice and nothing is skipped that 0.7.7 would have read. From then
-on the cursor is rivet's (position, boundary re-read). Unfinished 0.7.7 chunk runs cannot be
-resumed (0.7.7 wrote each chunk's file straight to the destination): they are refused, not
-dropped.
+on the cursor is rivet's (position, boundary re-read).
+
+An unfinished 0.7.7 chunk run of integer ranges is imported as an unfinished rivet chunk run:
+its chunks (0.7.7's inclusive `[start, end]` as `[start, end + 1)`), the files of its completed
+chunks (already at the destination: adopted on `--resume`, see pipeline/chunks_077.py), and one
+more chunk for the rows whose chunk column is NULL (0.7.7 never exported those). A run of other
+keys (0.7.7's day windows) cannot be continued: it is refused, not dropped.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ from rivet.state.errors import StateError
 
 BACKUP_SUFFIX = ".rivet-cli-0.7.7.bak"
 IMPORTED = "rivet-cli 0.7.7"
+IMPORTED_PLAN = "rivet-cli-0.7.7:"  # an imported chunk run's plan hash: this, then 0.7.7's
+IMPORTED_FOLDER = "rivet-cli-0.7.7"  # an imported part's staged path (never there): adopted
 
 
 def is_legacy(path: Path) -> bool:
@@ -111,34 +117,64 @@ def _sqlite_tables(db: sqlite3.Connection) -> Tables:
 Write = Callable[[str, Sequence[Any]], Any]
 
 
-def unfinished_chunk_run(old: Tables) -> tuple[str, str] | None:
-    if not old.has("chunk_run"):
-        return None
-    rows = old.rows(
-        f"SELECT export_name, run_id FROM {old.prefix}chunk_run WHERE status = 'in_progress'"
-    )
-    return (str(rows[0][0]), str(rows[0][1])) if rows else None
+_RUN = [("run_id", "NULL"), ("export_name", "NULL"), ("plan_hash", "''"),
+        ("max_chunk_attempts", "3"), ("created_at", "''")]  # fmt: skip
+_TASK = [("run_id", "NULL"), ("chunk_index", "0"), ("start_key", "NULL"), ("end_key", "NULL"),
+         ("status", "'pending'"), ("attempts", "0"), ("rows_written", "NULL"),
+         ("file_name", "NULL")]  # fmt: skip
+
+
+def _unfinished_runs(old: Tables) -> list[tuple[Any, ...]]:
+    if not old.has("chunk_run") or not old.has("chunk_task"):
+        return []
+    return [
+        row
+        for row in old.select("chunk_run", [*_RUN, ("status", "''")])
+        if row[-1] == "in_progress"
+    ]
+
+
+def _tasks(old: Tables, run_id: str) -> list[tuple[Any, ...]]:
+    return sorted(row for row in old.select("chunk_task", _TASK) if row[0] == run_id)
+
+
+def _integer(text: Any) -> bool:
+    try:
+        int(str(text))
+    except ValueError:
+        return False
+    return True
+
+
+def unresumable_chunk_run(old: Tables) -> tuple[str, str] | None:
+    """(export, run id) of an unfinished 0.7.7 chunk run rivet cannot continue: not integers."""
+    for run in _unfinished_runs(old):
+        tasks = _tasks(old, run[0])
+        if not all(_integer(t[2]) and _integer(t[3]) for t in tasks):
+            return str(run[1]), str(run[0])
+    return None
 
 
 def refusal(where: str, run: tuple[str, str], changed: str) -> StateError:
     export, run_id = run
     return StateError(
         f"state store {where} was written by rivet-cli 0.7.7 and holds its unfinished chunk "
-        f"run {run_id} of export '{export}', which rivet cannot resume (0.7.7 wrote each "
-        f"chunk's file straight to the destination); {changed}",
+        f"run {run_id} of export '{export}', whose chunks are not integer ranges (day windows): "
+        f"rivet cannot continue it; {changed}",
         hint="finish that run with rivet-cli 0.7.7 (`rivet run --resume`) before switching, "
         "or drop it there (`rivet state reset-chunks`) and let rivet export it again",
     )
 
 
 def _refuse_unfinished_chunk_runs(db: sqlite3.Connection, path: Path) -> None:
-    run = unfinished_chunk_run(_sqlite_tables(db))
+    run = unresumable_chunk_run(_sqlite_tables(db))
     if run is not None:
         raise refusal(f"'{path}'", run, "the file was not changed")
 
 
 def copy_state(old: Tables, write: Write) -> None:
-    """0.7.7's cursors, run metrics and file log into rivet's tables."""
+    """0.7.7's cursors, run metrics, file log and unfinished chunk runs into rivet's tables."""
+    _copy_unfinished_chunk_runs(old, write)
     for name, value, at in old.select(
         "export_state", [("export_name", "NULL"), ("last_cursor_value", "NULL"),
                          ("last_run_at", "NULL")]
@@ -178,3 +214,31 @@ def copy_state(old: Tables, write: Write) -> None:
                 (run or f"{name}_imported_{id_}", name, file_name, int(count or 0),
                  int(size or 0), "", at or ""),
             )  # fmt: skip
+
+
+def _copy_unfinished_chunk_runs(old: Tables, write: Write) -> None:
+    for run_id, export, plan_hash, attempts, created, _ in _unfinished_runs(old):
+        write(
+            "INSERT INTO chunk_run VALUES (?, ?, ?, 'in_progress', ?, ?, ?)",
+            (run_id, export, IMPORTED_PLAN + str(plan_hash), int(attempts or 3),
+             created or "", created or ""),
+        )  # fmt: skip
+        last = -1
+        for _, index, start, end, status, tries, rows, file_name in _tasks(old, run_id):
+            done = status == "completed"
+            parts = [{"name": file_name, "staged": f"{IMPORTED_FOLDER}/{file_name}",
+                      "rows": int(rows or 0), "bytes": None, "fingerprint": None,
+                      "imported": IMPORTED}] if done and file_name else []  # fmt: skip
+            write(
+                "INSERT INTO chunk_task VALUES (?, ?, ?, ?, 0, ?, ?, NULL, ?, ?, ?)",
+                (run_id, int(index), str(int(start)), str(int(end) + 1),
+                 "completed" if done else "pending", int(tries or 0) if done else 0,
+                 int(rows or 0) if done else None, json.dumps(parts) if done else None,
+                 created or ""),
+            )  # fmt: skip
+            last = max(last, int(index))
+        write(  # the rows 0.7.7 never read: those whose chunk column is NULL
+            "INSERT INTO chunk_task VALUES "
+            "(?, ?, NULL, NULL, 1, 'pending', 0, NULL, NULL, NULL, ?)",
+            (run_id, last + 1, created or ""),
+        )

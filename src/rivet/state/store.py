@@ -32,7 +32,7 @@ from rivet.state.legacy import (
     import_legacy,
     is_legacy,
     refusal,
-    unfinished_chunk_run,
+    unresumable_chunk_run,
 )
 from rivet.state.progression import Progression
 from rivet.state.run_log import RunLog
@@ -445,7 +445,7 @@ class StateStore:
             for r in db.rows(f"SELECT table_name FROM information_schema.tables WHERE {here}")
         }
         current = Tables(db.rows, names, columns)
-        run = unfinished_chunk_run(current)
+        run = unresumable_chunk_run(current)
         if run is not None:
             raise refusal(self.where, run, "the database was not changed")
         ours = [t for t in LEGACY_TABLES if t in names]
