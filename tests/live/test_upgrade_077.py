@@ -146,6 +146,12 @@ def test_an_077_postgres_state_database_is_imported_in_one_transaction(
     pg.execute(f"INSERT INTO ev SELECT g, timestamptz '2026-01-01 00:00:00.25+00' "
                f"+ g * interval '1 s' FROM generate_series(1, {ROWS}) g")  # fmt: skip
     write_077_postgres_state(pg.conn, {"ev": "2026-01-01T00:01:00.250000"})
+    # and an unfinished chunk run of another export: imported for `--resume` (its own test:
+    # test_upgrade_077_chunks.py), keys inclusive in 0.7.7, half-open in rivet
+    pg.execute("INSERT INTO chunk_run VALUES ('big_1', 'big', 'h', 'in_progress', 3, 'a', 'a')")
+    pg.execute("INSERT INTO chunk_task (run_id, chunk_index, start_key, end_key, status) "
+               "VALUES ('big_1', 0, '1', '100', 'completed'), ('big_1', 1, '101', '200', "
+               "'pending')")  # fmt: skip
     env = {"RIVET_STATE_URL": PG_URL + f"?options=-csearch_path%3D{pg.schema}"}
     config = _config(tmp_path, {"type": "postgres", "url_env": "RIVET_TEST_SOURCE_URL"},
                      f"{pg.schema}.ev")  # fmt: skip
@@ -158,3 +164,9 @@ def test_an_077_postgres_state_database_is_imported_in_one_transaction(
     kept = pg.scalar("SELECT last_cursor_value FROM rivet077_export_state")
     assert kept == "2026-01-01T00:01:00.250000"  # 0.7.7's own rows, untouched
     assert pg.scalar("SELECT count(*) FROM export_metrics WHERE run_id = 'ev_20261130T020000'") == 1
+    chunks = pg.conn.execute(
+        "SELECT chunk_index, start_key, end_key, is_null, status FROM chunk_task "
+        "WHERE run_id = 'big_1' ORDER BY 1"
+    ).fetchall()
+    assert chunks == [(0, "1", "101", 0, "completed"), (1, "101", "201", 0, "pending"),
+                      (2, None, None, 1, "pending")]  # fmt: skip
