@@ -23,9 +23,18 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from rivet.commands.check import ExportCheck
     from rivet.config.models import RivetConfig
-    from rivet.report.model import RunAggregate
+    from rivet.report.model import ExportResult, ExportStatus, RunAggregate
 
-__all__ = ["__version__", "apply", "check", "plan", "run"]
+__all__ = [
+    "ExportResult",
+    "ExportStatus",
+    "RunAggregate",
+    "__version__",
+    "apply",
+    "check",
+    "plan",
+    "run",
+]
 
 
 def run(
@@ -76,8 +85,12 @@ def check(
     return check_command(source, exports, params, target)
 
 
-def __getattr__(name: str) -> str:
+def __getattr__(name: str) -> Any:
     # Resolved on first use: importlib.metadata costs ~40 ms at every start otherwise.
+    if name in ("ExportResult", "ExportStatus", "RunAggregate"):
+        from rivet.report import model
+
+        return getattr(model, name)
     if name == "__version__":
         from importlib.metadata import PackageNotFoundError, version
 

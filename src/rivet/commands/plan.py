@@ -31,7 +31,7 @@ from rivet.commands.run import Planned, open_source, query_text, run, select_exp
 from rivet.config import load_config
 from rivet.config.models import RivetConfig
 from rivet.core.chunks import Chunk
-from rivet.core.errors import PlanError, RivetError
+from rivet.core.errors import PlanError, PlanRefused
 from rivet.pipeline.chunked import chunk_strategy
 from rivet.pipeline.request import read_request
 from rivet.planning.export_plan import ExportPlan, resolve_export
@@ -41,10 +41,6 @@ from rivet.state import open_state
 
 PLAN_FORMAT = 1
 STALE_AFTER = timedelta(hours=24)
-
-
-class PlanRefused(RivetError):
-    """`rivet apply` will not run this artifact."""
 
 
 def make_plan(

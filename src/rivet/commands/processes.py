@@ -24,7 +24,7 @@ from typing import Any
 from rivet.core.stop import Stopped
 from rivet.pipeline.options import RunOptions
 from rivet.planning.export_plan import ExportPlan
-from rivet.report.model import ExportResult, PartRecord
+from rivet.report.model import ExportResult, ExportStatus, PartRecord
 from rivet.report.progress import LiveBoard, LogProgress, NoProgress, ProgressView, replay
 
 
@@ -107,7 +107,7 @@ def _child(
     return ExportResult(
         export_name=export,
         run_id="",
-        status="failed",
+        status=ExportStatus.FAILED,
         error=f"export '{export}': its process {_how(status)} before reporting a result"
         + (f"; last output: {' | '.join(tail)}" if tail else ""),
     )

@@ -1,7 +1,30 @@
 """The one error tree. Every failure a user can see is a RivetError with a hint and an exit code.
 
 Driver and library errors are translated into these exactly once, inside the adapter that called
-the driver; the CLI is the only place that turns them into a message and an exit status.
+the driver; the CLI is the only place that turns them into a message and an exit status. Callers
+of the Python API import them from `rivet.errors` (docs/api.md lists them):
+
+    RivetError
+    ├── ConfigError            the YAML, a --param or an environment variable it names
+    ├── PlanError              valid YAML that cannot become an export plan
+    │   └── PlanRefused        `apply`: a changed, expired or overtaken plan artifact
+    ├── ExportNotFound         `--export NAME` names no export
+    ├── MissingExtra           a feature whose optional dependencies are not installed
+    ├── SourceError            the database refused or failed a request (.sqlstate, .transient)
+    │   └── SourceConnectionError
+    ├── TypeMappingError       a value or type that cannot be exported exactly
+    ├── WriteError             encoding or writing a part
+    ├── DestinationError       the destination refused a write or is unreachable
+    ├── StateError             the state store cannot be opened or refuses an operation
+    │   └── StoreUnavailable   its database failed a statement
+    ├── ValidationError        a part does not read back as written (--validate)
+    ├── ReconcileError         the source holds another row count (--reconcile)
+    ├── QualityError           a quality gate failed
+    ├── SchemaDriftError       on_schema_drift: fail, and the schema changed
+    ├── MemoryExceeded         a batch over tuning.max_batch_memory_mb (on_batch_memory_exceeded)
+    └── ExportFailed           `rivet run`: one or more exports failed (causes reported)
+
+A run stopped by SIGTERM or SIGINT raises `rivet.core.stop.Stopped` (a KeyboardInterrupt).
 """
 
 from __future__ import annotations
@@ -39,8 +62,24 @@ class PlanError(RivetError):
     """The config is valid YAML but cannot be turned into an executable export plan."""
 
 
+class PlanRefused(PlanError):
+    """`rivet apply` will not run this artifact."""
+
+
 class ExportNotFound(RivetError):
     """`--export NAME` names no export of the config."""
+
+
+class MissingExtra(RivetError):
+    """A feature needs optional dependencies that are not installed."""
+
+    def __init__(self, what: str, extra: str) -> None:
+        super().__init__(
+            f"{what} needs the optional dependencies of rivet's '{extra}' extra, which are not "
+            "installed",
+            hint=f"pip install 'rivet-extract[{extra}]'",
+        )
+        self.extra = extra
 
 
 class SourceError(RivetError):
@@ -77,3 +116,31 @@ class DestinationError(RivetError):
 
 class ExportFailed(RivetError):
     """One or more exports of a run failed; the per-export causes were already reported."""
+
+
+class StateError(RivetError):
+    """The state store cannot be opened, migrated or written, or refuses an operation."""
+
+
+class StoreUnavailable(StateError):
+    """The state store's database failed a statement (disk, permissions, a lost connection)."""
+
+
+class ValidationError(RivetError):
+    """A written part does not read back as written."""
+
+
+class ReconcileError(RivetError):
+    """The source holds another number of rows than the export wrote."""
+
+
+class QualityError(RivetError):
+    """A quality gate failed: nothing was published."""
+
+
+class SchemaDriftError(RivetError):
+    """on_schema_drift: fail, and the schema changed since the last run."""
+
+
+class MemoryExceeded(RivetError):
+    """A batch was larger than tuning.max_batch_memory_mb with on_batch_memory_exceeded: fail."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rivet.core.errors import MissingExtra
 from rivet.destinations.base import Destination, StagedPart
 from rivet.destinations.targets import GcsTarget, LocalTarget, StdoutTarget, Target
 
@@ -18,9 +19,13 @@ def open_destination(target: Target, export: str) -> Destination:
 
         return StdoutDestination()
     if isinstance(target, GcsTarget):
-        from rivet.destinations.gcs import GcsDestination
-
+        try:
+            from rivet.destinations.gcs import GcsDestination
+        except ImportError:
+            raise MissingExtra(f"export '{export}': destination type gcs", "gcs") from None
         return GcsDestination(target, export)
-    from rivet.destinations.s3 import S3Destination
-
+    try:
+        from rivet.destinations.s3 import S3Destination
+    except ImportError:
+        raise MissingExtra(f"export '{export}': destination type s3", "s3") from None
     return S3Destination(target, export)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from rivet.core.errors import DestinationError
+from rivet.core.errors import DestinationError, MissingExtra
 from rivet.destinations.targets import GcsTarget, S3Target, Target
 
 
@@ -44,8 +44,11 @@ def _s3(target: S3Target, export: str) -> str:
         return "anonymous (allow_anonymous)"
     if named_keys(target, export) is not None:
         return f"keys from {target.access_key_env} / {target.secret_key_env}"
-    import boto3
-    import botocore.exceptions
+    try:
+        import boto3
+        import botocore.exceptions
+    except ImportError:
+        raise MissingExtra(f"export '{export}': destination type s3", "s3") from None
 
     try:
         found = boto3.session.Session(profile_name=target.aws_profile).get_credentials()
@@ -66,6 +69,10 @@ def _s3(target: S3Target, export: str) -> str:
 
 
 def _gcs(target: GcsTarget, export: str) -> str:
+    try:
+        import google.cloud.storage  # noqa: F401  (the run needs it: say so now)
+    except ImportError:
+        raise MissingExtra(f"export '{export}': destination type gcs", "gcs") from None
     if target.allow_anonymous:
         return "anonymous (allow_anonymous)"
     if target.credentials_file:

@@ -46,7 +46,7 @@ from rivet.pipeline.request import read_request
 from rivet.pipeline.validate import validate_part
 from rivet.planning.export_plan import ExportPlan
 from rivet.quality.gates import QualityTracker
-from rivet.report.model import ExportResult
+from rivet.report.model import ExportResult, ExportStatus
 from rivet.report.progress import ProgressView
 from rivet.sources.base import (
     ChunkLayout,
@@ -139,11 +139,11 @@ def export_chunked(
             fault_point("before_publish")
             with shielded():  # publish and close the chunk run as one step (a stop waits)
                 if not parts and plan.skip_empty:
-                    result.status = "skipped"
+                    result.status = ExportStatus.SKIPPED
                 else:
                     publish_run(plan, run.schema, destination, parts, result)
                     drift.record()
-                    result.status = "success"
+                    result.status = ExportStatus.SUCCESS
                 runs.finish(result.run_id)
                 result.validated = "pass" if options.validate else None
                 done = True

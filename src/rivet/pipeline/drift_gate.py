@@ -13,17 +13,13 @@ import logging
 
 import pyarrow as pa
 
-from rivet.core.errors import RivetError
+from rivet.core.errors import SchemaDriftError
 from rivet.integrity.drift import ShapeTracker, diff_schema, schema_columns, shape_warnings
 from rivet.planning.export_plan import ExportPlan
 from rivet.report.model import ExportResult
 from rivet.state import StateStore
 
 log = logging.getLogger(__name__)
-
-
-class SchemaDriftError(RivetError):
-    """on_schema_drift: fail, and the schema changed since the last run."""
 
 
 class DriftWatch:

@@ -40,7 +40,7 @@ from rivet.pipeline.run_record import record_run
 from rivet.pipeline.validate import validate_part
 from rivet.planning.export_plan import ExportPlan
 from rivet.quality.gates import QualityTracker
-from rivet.report.model import ExportResult
+from rivet.report.model import ExportResult, ExportStatus
 from rivet.report.progress import ProgressView
 from rivet.report.rss import PeakRss
 from rivet.sources.base import PreparedRead, ReadRequest, ReadStats, Source, retrying
@@ -87,11 +87,11 @@ def run_export(
             stopped = exc if isinstance(exc, Stopped) else Stopped(signal.SIGINT)
             stopped.detail = _stopped_message(plan, result, stopped, options)
             if result.status != "success":  # a stop that came while publishing waited for it
-                result.status, result.error = "interrupted", stopped.detail
+                result.status, result.error = ExportStatus.INTERRUPTED, stopped.detail
             _finish(result, clock, rss.peak_mb, state)
             raise stopped from None
         except RivetError as exc:
-            result.status = "failed"
+            result.status = ExportStatus.FAILED
             result.error = str(exc).replace("-c <config>", f"-c {options.config_label}")
             if plan.chunks is not None and plan.chunks.checkpoint and not result.parts:
                 result.error += (
@@ -108,10 +108,10 @@ def run_export(
                 f"export '{plan.name}': writing a part failed: {exc}",
                 hint="check free space and permissions of destination.path",
             )
-            result.status, result.error = "failed", str(error)
+            result.status, result.error = ExportStatus.FAILED, str(error)
         except Exception as exc:  # a bug: report it on this export, keep the others running
             log.debug("export %s failed unexpectedly", plan.name, exc_info=True)
-            result.status = "failed"
+            result.status = ExportStatus.FAILED
             result.error = (
                 f"export '{plan.name}': internal error {type(exc).__name__}: {exc} "
                 "(rerun with RIVET_LOG=debug for the traceback, and please report it)"
@@ -227,7 +227,7 @@ def _export(
             result.note("reconciled", source_rows=source_rows, exported_rows=sink.rows)
         fault_point("before_publish")
         if not parts and plan.skip_empty:
-            result.status = "skipped"
+            result.status = ExportStatus.SKIPPED
             return
         with shielded():  # publish and cursor are one step: a stop request waits for both
             publish_run(plan, schema, destination, parts, result)
@@ -255,7 +255,7 @@ def _export(
                     state.windows.save(plan.name, result.run_id, window)
             drift.record()
             result.validated = "pass" if options.validate else None
-            result.status = "success"
+            result.status = ExportStatus.SUCCESS
     finally:
         destination.discard(result.run_id)
 

@@ -15,16 +15,12 @@ from collections.abc import Iterator
 
 import pyarrow as pa
 
-from rivet.core.errors import RivetError
+from rivet.core.errors import MemoryExceeded
 from rivet.core.memory import FreeMemoryReleaser, current_rss_bytes
 from rivet.planning.tuning import Tuning
 from rivet.sources.base import ReadStats
 
 MIN_SCALE = 1 / 64
-
-
-class MemoryExceeded(RivetError):
-    """A batch was larger than tuning.max_batch_memory_mb with on_batch_memory_exceeded: fail."""
 
 
 class MemoryGuard:

@@ -13,13 +13,9 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from rivet.core.errors import RivetError
+from rivet.core.errors import ReconcileError
 from rivet.sources.base import ChunkRead, PreparedRead, ReadRequest, Source, retrying
 from rivet.state.chunk_runs import ChunkTask
-
-
-class ReconcileError(RivetError):
-    """The source holds another number of rows than the export wrote."""
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from rivet.pipeline.meta import MetaColumns
 from rivet.pipeline.naming import part_base_name
 from rivet.pipeline.parts import PartSink, write_all
 from rivet.planning.export_plan import ExportPlan
-from rivet.report.model import ExportResult, PartRecord
+from rivet.report.model import ExportResult, ExportStatus, PartRecord
 from rivet.sources.base import ChunkRead, PreparedRead, ReadRequest, ReadStats, Source
 from rivet.state.chunk_runs import ChunkRuns, ChunkTask
 
@@ -79,7 +79,7 @@ def repair_chunks(
             runs.complete(run_id, index, rows, [part_record(p, staging) for p in new_parts])
         result.rows = sum(rows for rows, _ in fresh.values())
         result.files = sum(len(p) for _, p in fresh.values())
-        result.status = "success"
+        result.status = ExportStatus.SUCCESS
         result.note("repaired", chunks=list(fresh), replaced=replaced, rows=result.rows)
         result.note("success", rows=result.rows, files=result.files)
     finally:

@@ -18,13 +18,9 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from rivet.core.errors import RivetError
+from rivet.core.errors import ValidationError
 from rivet.destinations.base import StagedPart
 from rivet.integrity.checksums import TableChecksums
-
-
-class ValidationError(RivetError):
-    """A written part does not read back as written."""
 
 
 def read_back(

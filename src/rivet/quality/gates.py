@@ -16,14 +16,10 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from rivet.core.errors import RivetError
+from rivet.core.errors import QualityError
 from rivet.integrity.row_hash import column_hashes
 
 _MERGE_EVERY = 32  # batches of hashes kept apart before they are merged (sorted, unique)
-
-
-class QualityError(RivetError):
-    """A quality gate failed: nothing was published."""
 
 
 @dataclass(frozen=True)

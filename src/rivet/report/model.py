@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
+
+
+class ExportStatus(StrEnum):
+    """How an export ended (a str: compares equal to, and serialises as, its value)."""
+
+    RUNNING = "running"  # not ended yet
+    SUCCESS = "success"  # published
+    FAILED = "failed"  # nothing published; `error` says why
+    SKIPPED = "skipped"  # skip_empty and no rows
+    INTERRUPTED = "interrupted"  # stopped by SIGTERM / SIGINT; nothing published
 
 
 @dataclass
@@ -19,7 +30,7 @@ class PartRecord:
 class ExportResult:
     export_name: str
     run_id: str
-    status: str = "running"  # running | success | failed | skipped
+    status: ExportStatus = ExportStatus.RUNNING
     mode: str = "full"
     source_engine: str = "postgres"
     strategy: str = ""

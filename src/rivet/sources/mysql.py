@@ -488,7 +488,7 @@ class MySQLSource:
 
         try:
             return retrying(request, lambda: attempt(selects.lean))
-        except DriverRefused:
+        except _DriverRefused:
             if selects.lean == selects.guarded:
                 raise
             return retrying(request, lambda: attempt(selects.guarded))
@@ -608,13 +608,13 @@ def _driver_errors(export: str) -> Iterator[None]:
     except BaseException as exc:
         if type(exc).__name__ == "PanicException":
             error = source_error(exc, export)
-            raise DriverRefused(error.message, hint=error.hint) from None
+            raise _DriverRefused(error.message, hint=error.hint) from None
         if isinstance(exc, RuntimeError):
             raise source_error(exc, export) from None
         raise
 
 
-class DriverRefused(SourceError):
+class _DriverRefused(SourceError):
     """ConnectorX could not decode a value of the page (a Rust panic): a permanent error."""
 
 

@@ -1,13 +1,7 @@
-"""Errors of the state store."""
+"""Errors of the state store (defined with the others in rivet.core.errors)."""
 
 from __future__ import annotations
 
-from rivet.core.errors import RivetError
+from rivet.core.errors import StateError, StoreUnavailable
 
-
-class StateError(RivetError):
-    """The state store cannot be opened, migrated or written, or refuses an operation."""
-
-
-class StoreUnavailable(StateError):
-    """The state store's database failed a statement (disk, permissions, a lost connection)."""
+__all__ = ["StateError", "StoreUnavailable"]
