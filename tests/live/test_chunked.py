@@ -287,7 +287,8 @@ def test_chunk_reads_reuse_their_connections_one_transaction_each(pg: Pg) -> Non
         assert all((r["iso"], r["ro"], r["timeout"]) == ("repeatable read", "on", "7s")
                    for r in seen)  # fmt: skip
         pg.execute(f"SELECT pg_terminate_backend({seen[0]['pid']})")
-        time.sleep(0.2)
+        while pg.scalar(f"SELECT count(*) FROM pg_stat_activity WHERE pid = {seen[0]['pid']}"):
+            time.sleep(0.01)  # until the server has ended that backend (observed)
         with pool.session(request, ReadStats(), None) as session:
             row = session.fetch(probe).to_pylist()[0]
         assert row["pid"] != seen[0]["pid"] and row["iso"] == "repeatable read"

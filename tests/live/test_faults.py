@@ -111,19 +111,27 @@ def test_a_terminated_backend_is_reconnected_and_the_export_completes(
     pg.execute("ANALYZE t")
     config = _config(tmp_path, "postgres", f"{pg.schema}.t", throttle_ms=200)
 
+    terminated: list[int] = []
+
     def terminate_reader() -> None:
-        time.sleep(1.0)
-        pg.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE application_name = '' AND datname = current_database() "
-            "AND pid <> pg_backend_pid() AND query LIKE '%FROM " + pg.schema + ".t%'"
-        )
+        """Terminate the first backend seen reading the table (polled, not timed)."""
+        deadline = time.monotonic() + 60
+        while not terminated and time.monotonic() < deadline:
+            rows = pg.conn.execute(  # the function in the target list: only matching rows
+                "SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = '' AND datname = current_database() "
+                "AND pid <> pg_backend_pid() AND query LIKE '%FROM " + pg.schema + ".t%'"
+            ).fetchall()
+            terminated.extend(pid for pid, done in rows if done)
+            time.sleep(0.002)  # polling interval
 
     killer = threading.Thread(target=terminate_reader)
     killer.start()
     result = rivet("run", "-c", str(config))
     killer.join()
+    assert terminated, "no reading backend was seen to terminate"  # the fault happened
     assert result.returncode == 0, result.stderr
+    assert "retry 1 of" in result.stderr
     assert _ids(tmp_path / "out") == list(range(1, ROWS + 1))
 
 

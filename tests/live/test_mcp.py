@@ -56,6 +56,28 @@ def _json(result: Any) -> dict[str, Any]:
     return dict(payload)
 
 
+def _probes_running() -> bool:
+    """Both servers show a `rivet-mcp-probe` statement running."""
+    import pymysql
+
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        on_pg = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' "
+            "AND query LIKE '%rivet-mcp-probe%' AND pid <> pg_backend_pid()"
+        ).fetchone()
+    my = pymysql.connect(host="127.0.0.1", user="root", password="")
+    try:
+        with my.cursor() as cur:
+            cur.execute(
+                "SELECT count(*) FROM information_schema.processlist WHERE info LIKE "
+                "'%rivet-mcp-probe%' AND info NOT LIKE '%processlist%'"
+            )
+            on_my = cur.fetchone()
+    finally:
+        my.close()
+    return bool(on_pg and on_pg[0] and on_my and on_my[0])
+
+
 def _while_running(
     start: Callable[[threading.Event], None], check: Callable[[], list[Any]]
 ) -> list[Any]:
@@ -63,7 +85,9 @@ def _while_running(
     stop = threading.Event()
     worker = threading.Thread(target=start, args=(stop,))
     worker.start()
-    time.sleep(0.7)  # the long queries are running
+    deadline = time.monotonic() + 30
+    while not _probes_running():  # observed, not slept on
+        assert time.monotonic() < deadline, "the probe queries never showed up as running"
     try:
         return check()
     finally:
