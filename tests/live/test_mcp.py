@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 import threading
 import time
@@ -28,7 +29,8 @@ def _session(pgbouncer_port: int | None = None, mysql: bool = True) -> StdioServ
     args = ["-m", "rivet.mcp_server", "--pg-url", PG_URL]
     if mysql:
         args += ["--mysql-url", MY_URL]
-    env = {}
+    # the client passes the server only the variables named here: coverage's, to measure it
+    env = {k: v for k, v in os.environ.items() if k.startswith("COVERAGE")}
     if pgbouncer_port is not None:
         env["PGBOUNCER_ADMIN_URL"] = f"postgresql://postgres@127.0.0.1:{pgbouncer_port}/pgbouncer"
     return StdioServerParameters(command=sys.executable, args=args, env=env)
