@@ -1,7 +1,8 @@
-"""Incremental sequences, generated: random batches of rows between runs, many of them sharing
-the newest cursor value (ties, and rows that commit after a run with exactly its last value),
-for table and query exports. After every run, each committed row has been exported exactly once
-(docs/modes.md: the boundary value is read again and rows already exported are dropped)."""
+"""Incremental sequences, generated: random batches of inserts and updates between runs, many of
+them at the newest cursor value (ties, and rows that commit after a run with exactly its last
+value), for table and query exports. After every run, each committed row version has been
+exported exactly once (docs/modes.md: the boundary value is read again and rows already exported
+are dropped by identity)."""
 
 from __future__ import annotations
 
@@ -18,10 +19,12 @@ from hypothesis import strategies as st
 import rivet as api
 from tests.live.conftest import PG_URL, write_config
 
-# Between two runs: a batch of rows, each with a cursor offset from the newest value so far:
-# 0 = exactly the newest value (a late row at the boundary), 1 or 2 = newer.
-BATCHES = st.lists(st.lists(st.sampled_from([0, 0, 1, 2]), min_size=0, max_size=6), min_size=1,
-                   max_size=5)  # fmt: skip
+# Between two runs: a batch of changes, each an offset from the newest cursor value so far
+# (0 = exactly the newest value: a late row at the boundary; 1 or 2 = newer) and whether it
+# inserts a row or updates an existing one (its cursor moves to that value, its text changes).
+CHANGES = st.lists(st.tuples(st.sampled_from([0, 0, 1, 2]), st.sampled_from(["insert", "update"])),
+                   max_size=6)  # fmt: skip
+BATCHES = st.lists(CHANGES, min_size=1, max_size=5)
 
 
 @pytest.fixture(scope="module")
@@ -41,9 +44,14 @@ counter = itertools.count()
     max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(batches=BATCHES, shape=st.sampled_from(["table", "query"]))
-def test_every_committed_row_is_exported_exactly_once(
-    tmp_path_factory: pytest.TempPathFactory, schema: str, batches: list[list[int]], shape: str
+def test_every_committed_row_version_is_exported_exactly_once(
+    tmp_path_factory: pytest.TempPathFactory,
+    schema: str,
+    batches: list[list[tuple[int, str]]],
+    shape: str,
 ) -> None:
+    """A version is a row as a run can see it: (id, cursor, text). Each version committed
+    before a run is in exactly one part after it; none is exported twice."""
     folder = tmp_path_factory.mktemp("prop")
     table = f"{schema}.ev{next(counter)}"
     with psycopg.connect(PG_URL, autocommit=True) as conn:
@@ -56,17 +64,25 @@ def test_every_committed_row_is_exported_exactly_once(
             source={"type": "postgres", "url": PG_URL},
         )  # fmt: skip
         ids = itertools.count(1000, -7)  # ids that do not follow the cursor's order
-        newest, committed = 0, []
+        texts = itertools.count()
+        newest, rows, expected = 0, dict[int, tuple[int, str]](), set[tuple[int, int, str]]()
         for batch in batches:
-            for offset in batch:
-                row_id, value = next(ids), newest + offset
-                conn.execute(f"INSERT INTO {table} VALUES (%s, %s, 'v')", (row_id, value))
-                committed.append(row_id)
+            for offset, change in batch:
+                value, text = newest + offset, f"v{next(texts)}"
+                if change == "update" and rows:
+                    row_id = sorted(rows)[value % len(rows)]
+                    conn.execute(f"UPDATE {table} SET c = %s, v = %s WHERE id = %s",
+                                 (value, text, row_id))  # fmt: skip
+                else:
+                    row_id = next(ids)
+                    conn.execute(f"INSERT INTO {table} VALUES (%s, %s, %s)", (row_id, value, text))
+                rows[row_id] = (value, text)
                 newest = max(newest, value)
+            expected |= {(i, c, v) for i, (c, v) in rows.items()}
             (result,) = api.run(config, quiet=True).results
             assert result.status == "success", result.error
             exported = sorted(
-                i for p in (folder / "out").glob("e_*.parquet")
-                for i in pq.read_table(p)["id"].to_pylist()
+                (r["id"], r["c"], r["v"]) for p in (folder / "out").glob("e_*.parquet")
+                for r in pq.read_table(p).to_pylist()
             )  # fmt: skip
-            assert exported == sorted(committed), (batches, shape)
+            assert exported == sorted(expected), (batches, shape)
