@@ -80,7 +80,7 @@ def _config(tmp_path: Path, db: Db, **export: Any) -> Path:
 
 def _published(out: Path) -> tuple[list[int], dict[str, Any]]:
     """The ids of the parts the manifest lists; asserts no other part file is there."""
-    manifest = json.loads((out / "manifest.json").read_text())
+    manifest = json.loads((out / "_manifest.json").read_text())
     listed = {p["path"] for p in manifest["parts"]}
     on_disk = {p.name for p in out.iterdir() if p.suffix in (".parquet", ".csv")}
     assert on_disk == listed

@@ -48,7 +48,7 @@ def _table(request: pytest.FixtureRequest, engine: str) -> tuple[str, str]:
 
 def _published_ids(out: Path) -> set[int]:
     """Rows of every part file under a final name; the latest manifest's parts must exist."""
-    manifest = json.loads((out / "manifest.json").read_text())
+    manifest = json.loads((out / "_manifest.json").read_text())
     assert all((out / p["path"]).is_file() for p in manifest["parts"])
     ids: set[int] = set()
     for part in out.glob("*.parquet"):

@@ -116,5 +116,5 @@ def test_chunked_quality_gates_cover_every_chunk(tmp_path: Path, table: Pg) -> N
     assert not (tmp_path / "out" / "_SUCCESS").exists()
     passed = _run(tmp_path, table, **chunked, quality={"null_ratio_max": {"note": 0.1}})
     assert (passed.status, passed.quality, passed.rows) == ("success", "pass", 1000)
-    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    manifest = json.loads((tmp_path / "out" / "_manifest.json").read_text())
     assert manifest["row_count"] == 1000

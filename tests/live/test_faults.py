@@ -45,7 +45,7 @@ def _config(
 
 
 def _ids(out: Path) -> list[int]:
-    manifest = json.loads((out / "manifest.json").read_text())
+    manifest = json.loads((out / "_manifest.json").read_text())
     names = {p["path"] for p in manifest["parts"]}
     assert names == {p.name for p in out.glob("*.parquet")}  # no part beside the manifest's
     ids: list[int] = []

@@ -35,9 +35,9 @@ def test_parts_manifest_and_success_land_in_the_bucket(tmp_path: Path, pg: Pg, g
     assert result.returncode == 0, result.stderr
     keys = gcs.keys("lake/t/")
     (part,) = [k for k in keys if k.endswith(".parquet")]
-    manifest = gcs.read("lake/t/manifest.json")
+    manifest = gcs.read("lake/t/_manifest.json")
     own = f"lake/t/_manifests/{json.loads(manifest)['run_id']}.json"
-    assert keys == sorted([part, "lake/t/_SUCCESS", "lake/t/manifest.json", own])
+    assert keys == sorted([part, "lake/t/_SUCCESS", "lake/t/_manifest.json", own])
     assert gcs.read(own) == manifest
     assert gcs.read("lake/t/_SUCCESS").decode() == f"xxh3:{xxhash.xxh3_64_hexdigest(manifest)}\n"
     assert json.loads(manifest)["destination"]["uri"] == f"gs://{gcs.bucket}/lake/t/"
@@ -57,7 +57,7 @@ def test_a_cut_upload_leaves_no_object_and_a_rerun_completes(
     assert gcs.keys("lake/t/") == []
     rerun = rivet("run", "-c", str(_config(tmp_path, pg, gcs, gcs.endpoint)), env=ENV)
     assert rerun.returncode == 0, rerun.stderr
-    assert len(gcs.keys("lake/t/")) == 4  # part, manifest.json, its run copy, _SUCCESS
+    assert len(gcs.keys("lake/t/")) == 4  # part, _manifest.json, its run copy, _SUCCESS
 
 
 def test_missing_bucket_and_missing_credentials_file(tmp_path: Path, pg: Pg, gcs: Gcs) -> None:
@@ -93,8 +93,8 @@ def test_chunked_export_round_trips_and_a_missing_chunk_part_is_read_again(
     assert resumed.returncode == 0, resumed.stderr
     assert "reading it again" in resumed.stderr
     keys = gcs.keys("lake/t/")
-    own = f"lake/t/_manifests/{json.loads(gcs.read('lake/t/manifest.json'))['run_id']}.json"
-    assert keys == sorted([*chunk_parts, "lake/t/_SUCCESS", "lake/t/manifest.json", own])
+    own = f"lake/t/_manifests/{json.loads(gcs.read('lake/t/_manifest.json'))['run_id']}.json"
+    assert keys == sorted([*chunk_parts, "lake/t/_SUCCESS", "lake/t/_manifest.json", own])
     ids: list[int] = []
     for part in chunk_parts:
         ids += pq.read_table(io.BytesIO(gcs.read(part))).column("id").to_pylist()

@@ -39,7 +39,9 @@ def test_metrics_journal_and_files_tell_what_each_run_did(tmp_path: Path, pg: Pg
 
     journals = json.loads(rivet("journal", "-c", str(config), "-e", "h", "--json").stdout)
     events = [e["event"] for e in journals[0]["events"]]
-    assert events == ["planned", "schema_changed", "reconciled", "published", "success"]
+    # a full export replaces: the second run retires the first after publishing
+    assert events == ["planned", "schema_changed", "reconciled", "published", "retired", "success"]
+    assert journals[0]["events"][4]["runs"] == [run_ids[0]]
     assert journals[0]["events"][1]["changes"] == ["added: w (int32)"]
     one = rivet("journal", "-c", str(config), "-e", "h", "--run-id", run_ids[0])
     assert run_ids[0] in one.stdout and "published" in one.stdout
@@ -47,8 +49,9 @@ def test_metrics_journal_and_files_tell_what_each_run_did(tmp_path: Path, pg: Pg
     files = json.loads(rivet("state", "files", "-c", str(config), "--json").stdout)
     assert [f["run_id"] for f in files] == run_ids[::-1]
     assert all(f["rows"] == 2500 and f["fingerprint"].startswith("xxh3:") for f in files)
-    for f in files:
-        assert (tmp_path / "out" / f["file_name"]).stat().st_size == f["bytes"]
+    newest, retired = files
+    assert (tmp_path / "out" / newest["file_name"]).stat().st_size == newest["bytes"]
+    assert not (tmp_path / "out" / retired["file_name"]).exists()  # replaced by the second run
 
     (progress,) = json.loads(rivet("state", "progression", "-c", str(config), "--json").stdout)
     assert progress["committed"] == f"run {run_ids[1]} (2,500 rows)"

@@ -72,7 +72,7 @@ def test_rows_added_in_a_chunk_are_found_and_repaired(chunked: tuple[Path, Pg]) 
     assert reconcile(config, "r").clean
     (report,) = validate(config, full=True)
     assert report.status == "passed", report.problems
-    manifest = json.loads((out / "manifest.json").read_text())
+    manifest = json.loads((out / "_manifest.json").read_text())
     assert manifest["run_id"] == done.repair_run_id and manifest["row_count"] == 1002
 
 

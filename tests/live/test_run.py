@@ -101,7 +101,7 @@ def test_max_file_size_rotates_into_numbered_parts_listed_in_the_manifest(
     parts = sorted(out.glob("t_*_part*.csv"), key=lambda p: int(p.stem.rsplit("part", 1)[1]))
     assert len(parts) >= 9
     assert all(100 * 1024 * 0.95 < p.stat().st_size < 100 * 1024 * 1.01 for p in parts[:-1])
-    manifest = json.loads((out / "manifest.json").read_text())
+    manifest = json.loads((out / "_manifest.json").read_text())
     assert manifest["row_count"] == 5000 and manifest["part_count"] == len(parts)
     assert [p["path"] for p in manifest["parts"]] == [p.name for p in parts]
     assert sum(len(p.read_text().splitlines()) - 1 for p in parts) == 5000
@@ -113,13 +113,13 @@ def test_success_marker_holds_the_manifest_hash_and_runs_never_overwrite(
     import xxhash
 
     pg.execute("CREATE TABLE s AS SELECT 1 AS v")
-    config, out = _config(tmp_path, {"table": f"{pg.schema}.s"})
+    config, out = _config(tmp_path, {"table": f"{pg.schema}.s", "write_disposition": "append"})
     assert rivet("run", "-c", str(config)).returncode == 0
     assert rivet("run", "-c", str(config)).returncode == 0
     # both runs kept, in 0.7.7's second-stamped names: a second taken is not used again
     names = sorted(p.name for p in out.glob("t_*.parquet"))
     assert len(names) == 2 and all(re.fullmatch(r"t_\d{8}_\d{6}\.parquet", n) for n in names)
-    manifest = (out / "manifest.json").read_bytes()
+    manifest = (out / "_manifest.json").read_bytes()
     assert (out / "_SUCCESS").read_text() == f"xxh3:{xxhash.xxh3_64_hexdigest(manifest)}\n"
     assert not (out / ".rivet_staging").exists()
 

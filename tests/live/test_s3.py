@@ -53,9 +53,9 @@ def test_parts_manifest_and_success_land_in_the_bucket(tmp_path: Path, pg: Pg, s
     keys = s3.keys("orders/t/")
     parts = [k for k in keys if k.endswith(".csv")]
     assert len(parts) == 2 and all("_part" in k for k in parts)
-    manifest = s3.client.get_object(Bucket=s3.bucket, Key="orders/t/manifest.json")["Body"].read()
+    manifest = s3.client.get_object(Bucket=s3.bucket, Key="orders/t/_manifest.json")["Body"].read()
     own = f"orders/t/_manifests/{json.loads(manifest)['run_id']}.json"
-    assert keys == sorted([*parts, "orders/t/_SUCCESS", "orders/t/manifest.json", own])
+    assert keys == sorted([*parts, "orders/t/_SUCCESS", "orders/t/_manifest.json", own])
     success = s3.client.get_object(Bucket=s3.bucket, Key="orders/t/_SUCCESS")["Body"].read()
     assert success.decode() == f"xxh3:{xxhash.xxh3_64_hexdigest(manifest)}\n"
     listed = json.loads(manifest)
@@ -81,7 +81,7 @@ def test_a_cut_upload_leaves_no_object_and_a_rerun_completes(
     assert not s3.client.list_multipart_uploads(Bucket=s3.bucket).get("Uploads")
     rerun = rivet("run", "-c", str(_config(tmp_path, pg, s3, s3.endpoint)), env=S3_ENV)
     assert rerun.returncode == 0, rerun.stderr
-    assert len(s3.keys("orders/t/")) == 4  # part, manifest.json, its run copy, _SUCCESS
+    assert len(s3.keys("orders/t/")) == 4  # part, _manifest.json, its run copy, _SUCCESS
 
 
 def test_missing_bucket_and_refused_endpoint_are_clear_errors(
@@ -203,12 +203,12 @@ def test_a_killed_checkpointed_chunk_run_resumes_into_the_bucket(
     assert resumed.returncode == 0, resumed.stderr
     keys = s3.keys("orders/t/")
     manifest = json.loads(
-        s3.client.get_object(Bucket=s3.bucket, Key="orders/t/manifest.json")["Body"].read()
+        s3.client.get_object(Bucket=s3.bucket, Key="orders/t/_manifest.json")["Body"].read()
     )
     parts = sorted(p["path"] for p in manifest["parts"])
     own = f"orders/t/_manifests/{manifest['run_id']}.json"
     assert keys == sorted(
-        [*(f"orders/t/{p}" for p in parts), "orders/t/_SUCCESS", "orders/t/manifest.json", own]
+        [*(f"orders/t/{p}" for p in parts), "orders/t/_SUCCESS", "orders/t/_manifest.json", own]
     )
     ids = []
     for part in parts:

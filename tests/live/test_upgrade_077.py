@@ -110,6 +110,7 @@ def test_what_077_consumers_parse_is_there(tmp_path: Path, pg: Pg) -> None:
     config = write_config(
         tmp_path,
         [{"name": "o", "table": f"{pg.schema}.o", "format": "parquet",
+          "layout": "rivet-cli-0.7.7",  # what 0.7.7's consumers read (docs/migrating.md)
           "destination": {"type": "local", "path": str(tmp_path / "out")}}],
     )  # fmt: skip
     result = rivet("run", "-c", str(config), "--json")

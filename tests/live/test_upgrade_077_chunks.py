@@ -34,6 +34,7 @@ def _config(tmp_path: Path, table: str, size: int = SIZE) -> Path:
         tmp_path,
         [{"name": "ev", "table": table, "mode": "chunked", "chunk_column": "id",
           "chunk_size": size, "chunk_checkpoint": True, "format": "parquet",
+          "layout": "rivet-cli-0.7.7",
           "destination": {"type": "local", "path": str(tmp_path / "out")}}],
     )  # fmt: skip
 

@@ -61,10 +61,10 @@ def test_a_clean_export_validates_with_checksums(exported: tuple[Path, Path]) ->
     assert report.status == "passed", report.problems
     assert report.rows == 30000
     assert report.parts_verified == len(_parts(out))
-    manifest = json.loads((out / "manifest.json").read_text())
+    manifest = json.loads((out / "_manifest.json").read_text())
     assert manifest["manifest_version"] == 1  # rivet-cli 0.7.7's, extra fields added
     run_manifest = out / "_manifests" / f"{manifest['run_id']}.json"
-    assert run_manifest.read_bytes() == (out / "manifest.json").read_bytes()
+    assert run_manifest.read_bytes() == (out / "_manifest.json").read_bytes()
     checksums = manifest["parts"][0]["column_checksums"]
     assert set(checksums) == {"id", "name", "note", "amount"}
     assert all(c.startswith("xxh3:") for c in checksums.values())
@@ -104,13 +104,13 @@ def test_a_rewritten_part_fails_its_column_checksums(exported: tuple[Path, Path]
     names = table.column("name").to_pylist()
     names[5] = "someone else"
     pq.write_table(table.set_column(1, "name", pa.array(names)), victim)
-    for path in [out / "manifest.json", *(out / "_manifests").glob("*.json")]:
+    for path in [out / "_manifest.json", *(out / "_manifests").glob("*.json")]:
         manifest = json.loads(path.read_text())
         entry = next(p for p in manifest["parts"] if p["path"] == victim.name)
         entry["size_bytes"] = victim.stat().st_size
         entry["content_fingerprint"] = fingerprint(victim)
         path.write_text(json.dumps(manifest, indent=2) + "\n")
-    (out / "_SUCCESS").write_text(success_marker((out / "manifest.json").read_bytes()).decode())
+    (out / "_SUCCESS").write_text(success_marker((out / "_manifest.json").read_bytes()).decode())
     assert _problems(config) == []
     (report,) = validate(config, full=True)
     assert [(p.kind, p.path) for p in report.problems] == [("altered", victim.name)]
@@ -126,6 +126,12 @@ def test_an_extra_file_and_a_stale_marker_are_reported(exported: tuple[Path, Pat
 
 def test_every_run_keeps_its_own_manifest(exported: tuple[Path, Path]) -> None:
     config, out = exported
+    # append: the parts of every run stay (a full export replaces by default)
+    config.write_text(
+        config.read_text().replace(
+            "format: parquet", "format: parquet\n  write_disposition: append"
+        )
+    )
     second = rivet.run(config, quiet=True)
     assert second.results[0].status == "success"
     manifests = sorted((out / "_manifests").glob("*.json"))
@@ -133,7 +139,7 @@ def test_every_run_keeps_its_own_manifest(exported: tuple[Path, Path]) -> None:
     (report,) = validate(config, full=True)
     assert report.status == "passed", report.problems
     assert report.rows == 60000
-    latest = json.loads((out / "manifest.json").read_text())
+    latest = json.loads((out / "_manifest.json").read_text())
     assert latest["run_id"] == second.results[0].run_id
     # one run only
     (one,) = validate(config, run_id=second.results[0].run_id)
@@ -227,11 +233,11 @@ def test_csv_parts_are_parsed_back_into_their_types(
     edited = text.replace("2026-01-01 00:00:07", "2026-01-01 00:00:08", 1)
     assert edited != text
     part.write_text(edited)
-    for path in [out / "manifest.json", *(out / "_manifests").glob("*.json")]:
+    for path in [out / "_manifest.json", *(out / "_manifests").glob("*.json")]:
         manifest = json.loads(path.read_text())
         manifest["parts"][0]["content_fingerprint"] = fingerprint(part)
         path.write_text(json.dumps(manifest, indent=2) + "\n")
-    (out / "_SUCCESS").write_text(success_marker((out / "manifest.json").read_bytes()).decode())
+    (out / "_SUCCESS").write_text(success_marker((out / "_manifest.json").read_bytes()).decode())
     assert _problems(config) == []
     (report,) = validate(config, full=True)
     assert [p.detail for p in report.problems] == ["column checksums differ: at"]

@@ -46,7 +46,7 @@ def cli(ctx: click.Context, json_errors: bool) -> None:
     """rivet: extract tables and queries from PostgreSQL or MySQL into Parquet or CSV, safely.
 
     Reads are short, bounded statements (read-only, one snapshot on PostgreSQL); parts are published
-    atomically with a manifest.json and a _SUCCESS marker. See `rivet run --help`.
+    atomically with a manifest (_manifest.json) and a _SUCCESS marker. See `rivet run --help`.
     """
     ctx.ensure_object(dict)
     ctx.obj["json_errors"] = json_errors
@@ -118,7 +118,7 @@ def run(
     as_json: bool,
     summary_output: Path | None,
 ) -> None:
-    """Run exports: read the source, write parts, publish manifest.json and _SUCCESS.
+    """Run exports: read the source, write parts, publish the manifest and _SUCCESS.
 
     The per-export summary (rows, files, bytes, duration, peak memory) goes to stderr; progress
     is a live bar on a terminal and a log line every 10 s otherwise. Exit status is 0 when every

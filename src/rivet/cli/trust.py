@@ -51,8 +51,9 @@ def validate(
     """Check each export's destination against its manifests (no source query).
 
     Every part a run manifest lists must be present with its size and content hash; with --full
-    it must also decode to its rows and per-column checksums. manifest.json must be the latest
-    run's manifest and _SUCCESS must hold its hash; objects no manifest lists are reported.
+    it must also decode to its rows and per-column checksums. _manifest.json (manifest.json in
+    rivet-cli 0.7.7's layout) must be the latest run's manifest and _SUCCESS must hold its hash;
+    objects no manifest lists are reported; runs a replacing run retired are not checked.
     Exit 1 on any problem, and when there is no manifest to check.
     """
     from rivet.commands.validate import render

@@ -165,6 +165,12 @@ class ExportConfig(_Model):
     compression_profile: Literal["none", "fast", "balanced", "compact"] | None = None
     skip_empty: bool = False
     max_file_size: str | int | float | None = None
+    # dataset: manifest as _manifest.json, so that readers of the folder see only the parts;
+    # rivet-cli-0.7.7: manifest.json as 0.7.7 wrote it (and append, as 0.7.7 never deleted)
+    layout: Literal["dataset", "rivet-cli-0.7.7"] | None = None
+    # replace: a run retires the parts of the export's earlier runs once it is published;
+    # append: parts of every run stay. Default: replace for full and chunked, else append.
+    write_disposition: Literal["append", "replace"] | None = None
     destination: Destination
     meta_columns: MetaColumns = MetaColumns()
     quality: QualityConfig | None = None
@@ -196,6 +202,7 @@ class RivetConfig(_Model):
 
     source: SourceConfig
     exports: list[ExportConfig]
+    layout: Literal["dataset", "rivet-cli-0.7.7"] = "dataset"  # every export's, unless it sets one
     notifications: NotificationsConfig | None = None
     parallel_exports: bool = False
     parallel_export_processes: bool = False

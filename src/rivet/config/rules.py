@@ -155,6 +155,13 @@ def _mode_problems(export: ExportConfig) -> Iterator[str]:
         yield "chunk_snapshot: only allowed with mode: chunked"
     if export.chunk_size_memory_mb is not None and export.table is None:
         yield "chunk_size_memory_mb: only allowed with 'table:' (it reads the table's statistics)"
+    if export.write_disposition == "replace" and export.mode == "incremental":
+        yield (
+            "write_disposition: replace cannot be used with mode: incremental (each run exports "
+            "only the new rows: replacing would leave only the last run's); use append"
+        )
+    if export.write_disposition == "replace" and export.destination.type == "stdout":
+        yield "write_disposition: replace needs a destination with files (not stdout)"
     if export.mode == "time_window":
         if export.time_column is None:
             yield "time_column: required for mode: time_window"

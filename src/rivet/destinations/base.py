@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-MANIFEST = "manifest.json"
+MANIFEST = "manifest.json"  # the latest run's manifest in rivet-cli 0.7.7's layout
+DATASET_MANIFEST = "_manifest.json"  # ... in the dataset layout: readers skip `_` names
 SUCCESS = "_SUCCESS"
 PROBE = ".rivet_doctor_probe"
 MANIFESTS = "_manifests"  # one immutable manifest per run: _manifests/<run_id>.json
@@ -46,10 +47,19 @@ class Destination(Protocol):
         object at its key); the local destination keeps it staged until `publish`."""
 
     def publish(
-        self, parts: Sequence[StagedPart], manifest: bytes, success: bytes, run_id: str
+        self,
+        parts: Sequence[StagedPart],
+        manifest: bytes,
+        success: bytes,
+        run_id: str,
+        latest: str = MANIFEST,
     ) -> None:
         """Make the run visible under the publish lock: parts not yet in place, then the run's
-        own `_manifests/<run_id>.json`, then manifest.json (the latest run), then _SUCCESS."""
+        own `_manifests/<run_id>.json`, then `latest` (the latest run's manifest), then
+        _SUCCESS."""
+
+    def remove(self, names: Sequence[str]) -> None:
+        """Delete these objects (those already gone are skipped)."""
 
     def objects(self) -> dict[str, int]:
         """Every object under the prefix (names relative to it) with its size in bytes."""

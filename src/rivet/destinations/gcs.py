@@ -67,7 +67,12 @@ class GcsDestination(TempStaging):
         part.path.unlink()
 
     def publish(
-        self, parts: Sequence[StagedPart], manifest: bytes, success: bytes, run_id: str
+        self,
+        parts: Sequence[StagedPart],
+        manifest: bytes,
+        success: bytes,
+        run_id: str,
+        latest: str = MANIFEST,
     ) -> None:
         self._clear_marker()
         lock = self._bucket.blob(self._key(LOCK))
@@ -80,7 +85,7 @@ class GcsDestination(TempStaging):
                 f"export '{self._export}': cannot publish at {self.uri}",
             )
         try:
-            for name in (run_manifest(run_id), MANIFEST):
+            for name in (run_manifest(run_id), latest):
                 with self._errors(f"publish {name}"):
                     self._bucket.blob(self._key(name)).upload_from_string(
                         manifest, content_type="application/json", retry=self._retry
@@ -113,6 +118,11 @@ class GcsDestination(TempStaging):
         with self._errors(f"download {name}"):
             self._bucket.blob(self._key(name)).download_to_filename(str(path))
         return path
+
+    def remove(self, names: Sequence[str]) -> None:
+        for name in names:
+            with self._errors(f"remove {name}"), suppress(gexc.NotFound):
+                self._bucket.blob(self._key(name)).delete(retry=self._retry)
 
     def quarantine(self, name: str, run_id: str) -> None:
         blob = self._bucket.blob(self._key(name))

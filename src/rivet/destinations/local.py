@@ -67,7 +67,12 @@ class LocalDestination:
         return False
 
     def publish(
-        self, parts: Sequence[StagedPart], manifest: bytes, success: bytes, run_id: str
+        self,
+        parts: Sequence[StagedPart],
+        manifest: bytes,
+        success: bytes,
+        run_id: str,
+        latest: str = MANIFEST,
     ) -> None:
         where = f"cannot publish to '{self.root}'"
         with _translated(where):
@@ -83,9 +88,15 @@ class LocalDestination:
             _fsync_dir(self.root)
             (self.root / MANIFESTS).mkdir(exist_ok=True)
             self._write_atomically(run_manifest(run_id), manifest)
-            self._write_atomically(MANIFEST, manifest)
+            self._write_atomically(latest, manifest)
             fault_point("after_manifest")
             self._write_atomically(SUCCESS, success)
+
+    def remove(self, names: Sequence[str]) -> None:
+        with _translated(f"cannot remove files from '{self.root}'"):
+            for name in names:
+                _remove_if_present(self.root / name)
+            _fsync_dir(self.root)
 
     def discard(self, run_id: str, keep: bool = False) -> None:
         """Remove a run's staging directory (after publishing, or after a failure)."""

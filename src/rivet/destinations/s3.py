@@ -73,7 +73,12 @@ class S3Destination(TempStaging):
         return int(head["ContentLength"]) == part.size_bytes
 
     def publish(
-        self, parts: Sequence[StagedPart], manifest: bytes, success: bytes, run_id: str
+        self,
+        parts: Sequence[StagedPart],
+        manifest: bytes,
+        success: bytes,
+        run_id: str,
+        latest: str = MANIFEST,
     ) -> None:
         self._clear_marker()
         bucket, lock = self._target.bucket, self._key(LOCK)
@@ -86,7 +91,7 @@ class S3Destination(TempStaging):
                 f"export '{self._export}': cannot publish at {self.uri}",
             )
         try:
-            for name in (run_manifest(run_id), MANIFEST):
+            for name in (run_manifest(run_id), latest):
                 with self._errors(f"publish {name}"):
                     self._client.put_object(
                         Bucket=bucket,
@@ -131,6 +136,15 @@ class S3Destination(TempStaging):
         with self._errors(f"download {name}"):
             self._client.download_file(self._target.bucket, self._key(name), str(path))
         return path
+
+    def remove(self, names: Sequence[str]) -> None:
+        keys = [{"Key": self._key(n)} for n in names]
+        for start in range(0, len(keys), 1000):  # DeleteObjects takes up to 1,000 keys
+            with self._errors("remove objects"):
+                self._client.delete_objects(
+                    Bucket=self._target.bucket,
+                    Delete={"Objects": keys[start : start + 1000], "Quiet": True},
+                )
 
     def quarantine(self, name: str, run_id: str) -> None:
         bucket, key = self._target.bucket, self._key(name)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from rivet.core.errors import DestinationError
-from rivet.destinations.base import StagedPart, TempStaging
+from rivet.destinations.base import MANIFEST, StagedPart, TempStaging
 
 
 class StdoutDestination(TempStaging):
@@ -28,7 +28,12 @@ class StdoutDestination(TempStaging):
         """Parts wait for the end of the run: only a complete export reaches stdout."""
 
     def publish(
-        self, parts: Sequence[StagedPart], manifest: bytes, success: bytes, run_id: str
+        self,
+        parts: Sequence[StagedPart],
+        manifest: bytes,
+        success: bytes,
+        run_id: str,
+        latest: str = MANIFEST,
     ) -> None:
         stream = self._stream or sys.stdout.buffer
         try:
@@ -41,6 +46,9 @@ class StdoutDestination(TempStaging):
                 "stdout was closed by the reading process before the export was complete",
                 hint="check the command rivet's output is piped into",
             ) from None
+
+    def remove(self, names: Sequence[str]) -> None:
+        """Nothing is kept."""
 
     def holds(self, part: StagedPart) -> bool:
         return False  # nothing is kept: stdout takes no checkpointed run

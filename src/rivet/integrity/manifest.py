@@ -34,6 +34,7 @@ class Manifest:
     parts: tuple[ManifestPart, ...]
     columns: tuple[tuple[str, str], ...]
     replaces: tuple[str, ...]
+    retires: tuple[str, ...] = ()  # write_disposition: replace: the earlier runs it retires
 
     def problems(self) -> list[str]:
         """Where the manifest contradicts itself (counts that do not add up, repeated parts)."""
@@ -77,6 +78,7 @@ def parse_manifest(data: bytes) -> Manifest:
             ),
             columns=tuple((c["name"], c["type"]) for c in raw.get("columns", [])),
             replaces=tuple(raw.get("replaces", [])),
+            retires=tuple(str(r) for r in raw.get("retires", [])),
         )
     except ManifestError:
         raise

@@ -1,7 +1,8 @@
 """The run receipt written beside the parts: the manifest and the `_SUCCESS` marker.
 
-The same bytes go to `_manifests/<run_id>.json` (immutable: one per run) and to manifest.json
-(the latest run); `_SUCCESS` holds the manifest's hash. docs/commit-protocol.md lists the fields.
+The same bytes go to `_manifests/<run_id>.json` (immutable: one per run) and to the latest-run
+manifest (`_manifest.json`, or `manifest.json` in rivet-cli 0.7.7's layout); `_SUCCESS` holds the
+manifest's hash. docs/commit-protocol.md lists the fields.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ def manifest_bytes(
     parts: Sequence[StagedPart],
     destination_kind: str,
     replaces: Sequence[str] = (),
+    retires: Sequence[str] = (),
 ) -> bytes:
     schema_name, _, table_name = (table or "").rpartition(".")
     manifest = {
@@ -71,6 +73,8 @@ def manifest_bytes(
     }
     if replaces:  # a repair: these parts of earlier runs were moved to _quarantine/
         manifest["replaces"] = list(replaces)
+    if retires:  # write_disposition: replace: these earlier runs' parts are removed after it
+        manifest["retires"] = list(retires)
     return (json.dumps(manifest, indent=2) + "\n").encode()
 
 

@@ -23,6 +23,7 @@ from rivet.pipeline.manifest import manifest_bytes, success_marker
 from rivet.pipeline.meta import MetaColumns
 from rivet.pipeline.naming import part_base_name
 from rivet.pipeline.parts import PartSink, write_all
+from rivet.pipeline.publish import latest_manifest
 from rivet.planning.export_plan import ExportPlan
 from rivet.report.model import ExportResult, ExportStatus, PartRecord
 from rivet.sources.base import ChunkRead, PreparedRead, ReadRequest, ReadStats, Source
@@ -74,7 +75,9 @@ def repair_chunks(
         manifest = manifest_bytes(
             result, schema, plan.table, parts, destination.kind, replaces=replaced
         )
-        destination.publish(parts, manifest, success_marker(manifest), repair_id)
+        destination.publish(
+            parts, manifest, success_marker(manifest), repair_id, latest_manifest(plan)
+        )
         for index, (rows, new_parts) in fresh.items():
             runs.complete(run_id, index, rows, [part_record(p, staging) for p in new_parts])
         result.rows = sum(rows for rows, _ in fresh.values())

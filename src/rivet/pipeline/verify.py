@@ -2,9 +2,11 @@
 
 Every run manifest in `_manifests/` (or the one `--run-id` names) is checked against the
 objects at the prefix: each listed part must be present with its size and content hash (and,
-with `full`, decode to its rows and column checksums); manifest.json must be the latest run's
-manifest, and `_SUCCESS` must hold its hash. Objects no manifest lists are reported as extra.
-Parts a repair moved to `_quarantine/` are expected to be gone.
+with `full`, decode to its rows and column checksums); the latest-run manifest (`_manifest.json`,
+or `manifest.json` in rivet-cli 0.7.7's layout) must be the latest run's, and `_SUCCESS` must
+hold its hash. Objects no manifest lists are reported as extra. Parts a repair moved to
+`_quarantine/` are expected to be gone, and so are the parts of runs that a replacing run retired
+(`retires`): those still there are being removed, not extra.
 """
 
 from __future__ import annotations
@@ -18,7 +20,15 @@ from typing import Any
 import pyarrow as pa
 
 from rivet.destinations import Destination
-from rivet.destinations.base import MANIFEST, MANIFESTS, PROBE, QUARANTINE, SUCCESS, run_manifest
+from rivet.destinations.base import (
+    DATASET_MANIFEST,
+    MANIFEST,
+    MANIFESTS,
+    PROBE,
+    QUARANTINE,
+    SUCCESS,
+    run_manifest,
+)
 from rivet.integrity.manifest import (
     Manifest,
     ManifestError,
@@ -58,7 +68,8 @@ def verify(
     result = Verification(export, destination.uri)
     objects = destination.objects()
     every = _manifests(destination, objects, run_id, result)
-    manifests = [m for m in every if m.export_name == export]
+    retired = {r for m in every for r in m.retires}
+    manifests = [m for m in every if m.export_name == export and m.run_id not in retired]
     if not manifests:
         result.status = "failed" if result.problems else "no manifest"
         return result
@@ -151,29 +162,32 @@ def _check_latest(
     export: str,
     result: Verification,
 ) -> None:
-    """manifest.json is the newest run's manifest, and _SUCCESS names it (when the newest run
-    at the prefix is this export's)."""
-    latest = destination.read(MANIFEST)
+    """The latest-run manifest (either layout's name) is the newest run's manifest, and
+    _SUCCESS names it (when the newest run at the prefix is this export's)."""
+    name = DATASET_MANIFEST if DATASET_MANIFEST in objects else MANIFEST
+    latest = destination.read(name)
     if latest is None:
-        result.problems.append(Problem("manifest", MANIFEST, "absent: no latest-run pointer"))
+        result.problems.append(
+            Problem("manifest", DATASET_MANIFEST, "absent: no latest-run manifest")
+        )
         return
     try:
         pointer = parse_manifest(latest)
     except ManifestError as exc:
-        result.problems.append(Problem("manifest", MANIFEST, str(exc)))
+        result.problems.append(Problem("manifest", name, str(exc)))
         return
     if pointer.export_name != export:
         return
     own = run_manifest(pointer.run_id)
     if own in objects and destination.read(own) != latest:
-        result.problems.append(Problem("manifest", MANIFEST, f"differs from {own}"))
+        result.problems.append(Problem("manifest", name, f"differs from {own}"))
     marker = destination.read(SUCCESS)
     if marker is None:
         result.problems.append(
             Problem("marker", SUCCESS, "absent: a run started publishing and did not finish")
         )
     elif not marker_matches(marker, latest):
-        result.problems.append(Problem("marker", SUCCESS, "does not hold manifest.json's hash"))
+        result.problems.append(Problem("marker", SUCCESS, f"does not hold {name}'s hash"))
 
 
 _TIMESTAMP = re.compile(r"timestamp\[(s|ms|us|ns)(?:, tz=(.+))?\]")
@@ -202,6 +216,6 @@ def _arrow_type(family: str) -> pa.DataType:
 
 
 def _bookkeeping(name: str) -> bool:
-    return name in (MANIFEST, SUCCESS, PROBE) or name.startswith(
+    return name in (MANIFEST, DATASET_MANIFEST, SUCCESS, PROBE) or name.startswith(
         (f"{MANIFESTS}/", f"{QUARANTINE}/")
     )

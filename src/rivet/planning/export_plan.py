@@ -102,6 +102,8 @@ class ExportPlan:
     shape_drift_factor: float = 2.0  # shape_drift_warn_factor (0: off)
     meta_exported_at: bool = False  # meta_columns.exported_at
     meta_row_hash: bool = False  # meta_columns.row_hash
+    layout: str = "dataset"  # dataset | rivet-cli-0.7.7 (where the latest manifest goes)
+    replace: bool = False  # write_disposition: replace (earlier runs' parts retired)
 
 
 def resolve_export(
@@ -136,7 +138,19 @@ def resolve_export(
         shape_drift_factor=export.shape_drift_warn_factor,
         meta_exported_at=export.meta_columns.exported_at,
         meta_row_hash=export.meta_columns.row_hash,
+        layout=export.layout or config.layout,
+        replace=_replaces(export, export.layout or config.layout),
     )
+
+
+def _replaces(export: ExportConfig, layout: str) -> bool:
+    """write_disposition, or its default: full and chunked runs are whole snapshots (replace),
+    incremental and time_window runs add rows (append); 0.7.7's layout never deleted a part."""
+    if export.write_disposition is not None:
+        return export.write_disposition == "replace"
+    if layout == "rivet-cli-0.7.7" or export.destination.type == "stdout":
+        return False
+    return export.mode in ("full", "chunked")
 
 
 def _chunks(export: ExportConfig, tuning: Tuning) -> ChunkSpec | None:
