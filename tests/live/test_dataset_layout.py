@@ -9,6 +9,10 @@ from __future__ import annotations
 import glob
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +22,7 @@ import polars as pl
 import pyarrow.dataset as ds
 
 from rivet.commands.validate import validate
-from tests.live.conftest import S3, Pg, rivet, write_config
+from tests.live.conftest import PG_URL, S3, Pg, rivet, write_config
 
 ROWS = 5000
 
@@ -163,3 +167,47 @@ def test_s3_readers_see_exactly_the_published_run(tmp_path: Path, pg: Pg, s3: S3
     ids = sorted(r[0] for r in found.fetchall())
     assert ids == list(range(1, ROWS + 1))
     assert s3.keys("lake/t/manifest.json") == []
+
+
+def _stopped(pid: int) -> bool:
+    return Path(f"/proc/{pid}/stat").read_text().split(") ")[1].startswith("T")
+
+
+def test_an_s3_run_in_progress_is_invisible_to_readers(tmp_path: Path, pg: Pg, s3: S3) -> None:
+    """The run stops itself (SIGSTOP) just before publishing, its parts all uploaded: a reader
+    listing the prefix still sees exactly the previous run; once it goes on, exactly the new.
+    (Parts used to be uploaded to their final keys: the reader saw both runs' rows.)"""
+    import pyarrow.fs as pafs
+
+    table = _table(pg)
+    config = write_config(
+        tmp_path,
+        [{"name": "t", "table": table, "format": "parquet", "max_file_size": "64KB",
+          "destination": {"type": "s3", "bucket": s3.bucket, "prefix": "lake/t/",
+                          "endpoint": s3.endpoint, "region": "us-east-1"}}],
+    )  # fmt: skip
+    assert rivet("run", "-c", str(config)).returncode == 0
+    pg.execute(f"INSERT INTO t SELECT g, 'new' FROM generate_series({ROWS + 1}, {ROWS + 10}) g")
+    env = {**os.environ, "RIVET_TEST_SOURCE_URL": PG_URL,
+           "RIVET_TEST_SIGNAL_AT": "before_publish:SIGSTOP"}  # fmt: skip
+    run = subprocess.Popen([sys.executable, "-m", "rivet", "run", "-c", str(config)], env=env,
+                           stderr=subprocess.PIPE, text=True, cwd=tmp_path)  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not _stopped(run.pid):
+        assert run.poll() is None, run.communicate()
+        assert time.monotonic() < deadline, "the run never reached its publish"
+        time.sleep(0.005)
+    fs = pafs.S3FileSystem(endpoint_override=s3.endpoint, region="us-east-1",
+                           access_key="testing", secret_key="testing", scheme="http")  # fmt: skip
+
+    def ids() -> list[int]:
+        found = ds.dataset(f"{s3.bucket}/lake/t", format="parquet", filesystem=fs).to_table()
+        return sorted(found["id"].to_pylist())
+
+    assert any(k.startswith("lake/t/_rivet_staging/") for k in s3.keys("lake/t/"))  # uploaded
+    assert ids() == list(range(1, ROWS + 1))  # ... and not visible
+    run.send_signal(signal.SIGCONT)
+    _, stderr = run.communicate(timeout=120)
+    assert run.returncode == 0, stderr
+    assert ids() == list(range(1, ROWS + 11))
+    assert not any(k.startswith("lake/t/_rivet_staging/") for k in s3.keys("lake/t/"))

@@ -86,12 +86,14 @@ def test_chunked_export_round_trips_and_a_missing_chunk_part_is_read_again(
     )
     killed = rivet("run", "-c", str(config), env={**ENV, "RIVET_TEST_PANIC_AT": "before_publish"})
     assert killed.returncode == -9
-    chunk_parts = gcs.keys("lake/t/")
-    assert len(chunk_parts) == 3  # every chunk uploaded, nothing published
-    gcs.client.bucket(gcs.bucket).blob(chunk_parts[1]).delete()  # lost behind rivet's back
+    staged = gcs.keys("lake/t/")
+    # every chunk uploaded, under the run's staging (readers skip it), nothing published
+    assert len(staged) == 3 and all(k.startswith("lake/t/_rivet_staging/") for k in staged)
+    gcs.client.bucket(gcs.bucket).blob(staged[1]).delete()  # lost behind rivet's back
     resumed = rivet("run", "-c", str(config), "--resume", env=ENV)
     assert resumed.returncode == 0, resumed.stderr
     assert "reading it again" in resumed.stderr
+    chunk_parts = [f"lake/t/{k.rsplit('/', 1)[1].removesuffix('.staged')}" for k in staged]
     keys = gcs.keys("lake/t/")
     own = f"lake/t/_manifests/{json.loads(gcs.read('lake/t/_manifest.json'))['run_id']}.json"
     assert keys == sorted([*chunk_parts, "lake/t/_SUCCESS", "lake/t/_manifest.json", own])

@@ -15,6 +15,13 @@ SUCCESS = "_SUCCESS"
 PROBE = ".rivet_doctor_probe"
 MANIFESTS = "_manifests"  # one immutable manifest per run: _manifests/<run_id>.json
 QUARANTINE = "_quarantine"  # parts replaced by `rivet repair`: _quarantine/<run_id>/<name>
+# Object stores: a run's finished parts wait here until it is published (readers skip `_` names,
+# and the `.staged` suffix keeps them out of `**/*.parquet` globs)
+STAGED = "_rivet_staging"
+
+
+def staged_key(run_id: str, name: str) -> str:
+    return f"{STAGED}/{run_id}/{name}.staged"
 
 
 def run_manifest(run_id: str) -> str:
@@ -91,9 +98,11 @@ class TempStaging:
     """Local staging for destinations that are not a directory: a temp dir per run."""
 
     _staging: Path | None = None
+    _run_id: str = ""
 
     def staging_dir(self, run_id: str, reuse: bool = False) -> Path:
         self._staging = Path(tempfile.mkdtemp(prefix=f"rivet-{run_id}-"))
+        self._run_id = run_id
         return self._staging
 
     def discard(self, run_id: str, keep: bool = False) -> None:

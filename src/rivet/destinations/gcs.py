@@ -1,9 +1,11 @@
 """Google Cloud Storage destination: resumable uploads that become visible only when complete.
 
-Each finished part is uploaded as soon as it is named, through a resumable upload in 8 MB
-chunks (memory bounded by one chunk); GCS creates the object only when the last chunk is
-finalised, so a failed or killed upload leaves nothing at the part's key. Then `manifest.json`,
-then `_SUCCESS`; the old `_SUCCESS` is deleted before the first part. Credentials: the named
+Each finished part is uploaded as soon as it is named, under `_rivet_staging/<run_id>/`, through
+a resumable upload in 8 MB chunks (memory bounded by one chunk); GCS creates the object only when
+the last chunk is finalised, so a failed or killed upload leaves nothing. Publishing deletes the
+old `_SUCCESS`, copies each part to its final name inside GCS and removes the staged one, then
+writes the manifests and `_SUCCESS`: a reader listing the prefix sees a run's parts only once it
+is published. Credentials: the named
 service-account file, anonymous access, or Application Default Credentials.
 """
 
@@ -27,10 +29,12 @@ from rivet.destinations.base import (
     MANIFEST,
     PROBE,
     QUARANTINE,
+    STAGED,
     SUCCESS,
     StagedPart,
     TempStaging,
     run_manifest,
+    staged_key,
 )
 from rivet.destinations.lock import LOCK, Held, acquire
 from rivet.destinations.targets import GcsTarget
@@ -60,8 +64,8 @@ class GcsDestination(TempStaging):
         return self._target.uri
 
     def deliver(self, part: StagedPart) -> None:
-        self._clear_marker()
-        blob = self._bucket.blob(self._key(part.final_name), chunk_size=CHUNK)
+        staged = self._key(staged_key(self._run_id, part.final_name))
+        blob = self._bucket.blob(staged, chunk_size=CHUNK)
         with self._errors(f"upload {blob.name}"):
             blob.upload_from_filename(str(part.path), retry=self._retry)
         part.path.unlink()
@@ -74,7 +78,6 @@ class GcsDestination(TempStaging):
         run_id: str,
         latest: str = MANIFEST,
     ) -> None:
-        self._clear_marker()
         lock = self._bucket.blob(self._key(LOCK))
         with self._errors("take the publish lock"):
             acquire(
@@ -85,6 +88,9 @@ class GcsDestination(TempStaging):
                 f"export '{self._export}': cannot publish at {self.uri}",
             )
         try:
+            self._clear_marker()
+            for part in parts:
+                self._place(part, run_id)
             for name in (run_manifest(run_id), latest):
                 with self._errors(f"publish {name}"):
                     self._bucket.blob(self._key(name)).upload_from_string(
@@ -158,8 +164,34 @@ class GcsDestination(TempStaging):
         return True
 
     def holds(self, part: StagedPart) -> bool:
-        blob = self._bucket.get_blob(self._key(part.final_name))
-        return blob is not None and blob.size == part.size_bytes
+        """Staged, or already at its final name (a publish that was interrupted)."""
+        staged = self._key(staged_key(self._run_id, part.final_name))
+        return any(self._size(n) == part.size_bytes for n in (staged, self._key(part.final_name)))
+
+    def _size(self, name: str) -> int | None:
+        blob = self._bucket.get_blob(name)
+        return int(blob.size) if blob is not None else None
+
+    def _place(self, part: StagedPart, run_id: str) -> None:
+        """Copy a staged part to its final name (inside GCS), then drop the staged copy."""
+        final, staged = self._key(part.final_name), self._key(staged_key(run_id, part.final_name))
+        if self._size(final) == part.size_bytes and self._size(staged) is None:
+            return  # an interrupted publish of this (resumed) run placed it
+        with self._errors(f"publish {part.final_name}"):
+            source = self._bucket.blob(staged)
+            self._bucket.copy_blob(source, self._bucket, final, retry=self._retry)
+            source.delete(retry=self._retry)
+        fault_point("after_part_published")
+
+    def discard(self, run_id: str, keep: bool = False) -> None:
+        """The local staging always goes; the staged objects too, unless a checkpointed run
+        keeps them for `--resume`."""
+        super().discard(run_id, keep)
+        if keep:
+            return
+        names = [n for n in self.objects() if n.startswith(f"{STAGED}/{run_id}/")]
+        if names:
+            self.remove(names)
 
     def taken(self, stem: str) -> bool:
         with self._errors("list the prefix"):

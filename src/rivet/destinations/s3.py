@@ -1,11 +1,13 @@
 """S3 (and S3-compatible) destination: streamed multipart uploads that never leave a partial object.
 
-Each finished part is uploaded as soon as it is named (single PUT below 8 MB, multipart above,
-8 MB chunks read from the local file, so memory is bounded by one chunk); a failure aborts the
-multipart upload, so no object ever appears at a part's key unless the whole part arrived.
-Publishing then writes `manifest.json` and `_SUCCESS` (after deleting the old `_SUCCESS` first,
-before the first part of this run is uploaded). Transient store errors (5xx, throttling,
-timeouts) are retried by botocore's standard retry mode; permanent ones fail fast.
+Each finished part is uploaded as soon as it is named, under `_rivet_staging/<run_id>/` (single
+PUT below 8 MB, multipart above, 8 MB chunks read from the local file, so memory is bounded by
+one chunk); a failure aborts the multipart upload, so no object ever appears unless the whole
+part arrived. Publishing deletes the old `_SUCCESS`, copies each part to its final key (a copy
+inside S3: no data passes through rivet) and removes the staged one, then writes the manifests
+and `_SUCCESS`: a reader listing the prefix sees a run's parts only once it is published.
+Transient store errors (5xx, throttling, timeouts) are retried by botocore's standard retry
+mode; permanent ones fail fast.
 """
 
 from __future__ import annotations
@@ -26,10 +28,12 @@ from rivet.destinations.base import (
     MANIFEST,
     PROBE,
     QUARANTINE,
+    STAGED,
     SUCCESS,
     StagedPart,
     TempStaging,
     run_manifest,
+    staged_key,
 )
 from rivet.destinations.credentials import named_keys
 from rivet.destinations.lock import LOCK, Held, acquire
@@ -59,18 +63,43 @@ class S3Destination(TempStaging):
         return self._target.uri
 
     def deliver(self, part: StagedPart) -> None:
-        self._clear_marker()
-        self._upload(part.path, self._key(part.final_name))
+        self._upload(part.path, self._key(staged_key(self._run_id, part.final_name)))
         part.path.unlink()
 
     def holds(self, part: StagedPart) -> bool:
+        """Staged, or already at its final key (a publish that was interrupted)."""
+        staged = self._key(staged_key(self._run_id, part.final_name))
+        return any(
+            self._size(key) == part.size_bytes for key in (staged, self._key(part.final_name))
+        )
+
+    def _size(self, key: str) -> int | None:
         try:
-            head = self._client.head_object(
-                Bucket=self._target.bucket, Key=self._key(part.final_name)
-            )
+            head = self._client.head_object(Bucket=self._target.bucket, Key=key)
         except botocore.exceptions.ClientError:
-            return False
-        return int(head["ContentLength"]) == part.size_bytes
+            return None
+        return int(head["ContentLength"])
+
+    def _place(self, part: StagedPart, run_id: str) -> None:
+        """Copy a staged part to its final key (server side), then drop the staged copy."""
+        bucket, final = self._target.bucket, self._key(part.final_name)
+        staged = self._key(staged_key(run_id, part.final_name))
+        if self._size(final) == part.size_bytes and self._size(staged) is None:
+            return  # an interrupted publish of this (resumed) run placed it
+        with self._errors(f"publish {part.final_name}"):
+            self._client.copy({"Bucket": bucket, "Key": staged}, bucket, final)
+            self._client.delete_object(Bucket=bucket, Key=staged)
+        fault_point("after_part_published")
+
+    def discard(self, run_id: str, keep: bool = False) -> None:
+        """The local staging always goes; the staged objects too, unless a checkpointed run
+        keeps them for `--resume`."""
+        super().discard(run_id, keep)
+        if keep:
+            return
+        names = [n for n in self.objects() if n.startswith(f"{STAGED}/{run_id}/")]
+        if names:
+            self.remove(names)
 
     def publish(
         self,
@@ -80,7 +109,6 @@ class S3Destination(TempStaging):
         run_id: str,
         latest: str = MANIFEST,
     ) -> None:
-        self._clear_marker()
         bucket, lock = self._target.bucket, self._key(LOCK)
         with self._errors("take the publish lock"):
             acquire(
@@ -91,6 +119,9 @@ class S3Destination(TempStaging):
                 f"export '{self._export}': cannot publish at {self.uri}",
             )
         try:
+            self._clear_marker()
+            for part in parts:
+                self._place(part, run_id)
             for name in (run_manifest(run_id), latest):
                 with self._errors(f"publish {name}"):
                     self._client.put_object(
@@ -194,7 +225,8 @@ class S3Destination(TempStaging):
         return True
 
     def _clear_marker(self) -> None:
-        """Once per run, before its first part: no old _SUCCESS may sit beside new parts."""
+        """Under the publish lock, before the first part is placed: no old _SUCCESS may sit
+        beside new parts."""
         if self._cleared:
             return
         with self._errors("remove the old _SUCCESS marker"):

@@ -26,6 +26,7 @@ from rivet.destinations.base import (
     MANIFESTS,
     PROBE,
     QUARANTINE,
+    STAGED,
     SUCCESS,
     run_manifest,
 )
@@ -217,5 +218,5 @@ def _arrow_type(family: str) -> pa.DataType:
 
 def _bookkeeping(name: str) -> bool:
     return name in (MANIFEST, DATASET_MANIFEST, SUCCESS, PROBE) or name.startswith(
-        (f"{MANIFESTS}/", f"{QUARANTINE}/")
+        (f"{MANIFESTS}/", f"{QUARANTINE}/", f"{STAGED}/")
     )
