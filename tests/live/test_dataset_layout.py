@@ -9,6 +9,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -64,6 +65,7 @@ def test_readers_see_exactly_the_published_run(tmp_path: Path, pg: Pg) -> None:
     for _ in range(3):  # three full runs: replace is the default
         result = rivet("run", "-c", str(config))
         assert result.returncode == 0, result.stderr
+    assert re.search(r"replaced:\s+1 earlier run\(s\)", result.stderr)  # what it did, said
     out = tmp_path / "out"
     assert not (out / "manifest.json").exists() and (out / "_manifest.json").exists()
     expected = list(range(1, ROWS + 1))

@@ -39,6 +39,7 @@ def publish_run(
         fault_point("before_retire")
         removed = retire(destination, retiring)
         result.note("retired", runs=retiring, parts=removed)
+        result.replaced = f"{len(retiring)} earlier run(s), {removed} part(s) removed"
 
 
 def latest_manifest(plan: ExportPlan) -> str:

@@ -57,6 +57,7 @@ class ExportResult:
     schema: str | None = None  # new (first run) | ok | CHANGED
     schema_changes: list[str] = field(default_factory=list)
     reconcile: str | None = None  # with --reconcile: "match (N)" | "MISMATCH (...)"
+    replaced: str | None = None  # write_disposition: replace: the earlier runs it retired
     retries: int = 0
     error: str | None = None
     events: list[dict[str, Any]] = field(default_factory=list)  # the run journal

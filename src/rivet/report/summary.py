@@ -32,6 +32,8 @@ def render_export(result: ExportResult) -> str:
         rows.append(("compression", result.compression))
     if result.destination:
         rows.append(("output", result.destination))
+    if result.replaced is not None:
+        rows.append(("replaced", result.replaced))
     if result.cursor is not None:
         rows.append(("cursor", result.cursor))
     if result.quality is not None:
