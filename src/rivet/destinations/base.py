@@ -109,3 +109,23 @@ class TempStaging:
         """Always removed: a part leaves this staging only once it is delivered."""
         if self._staging is not None:
             shutil.rmtree(self._staging, ignore_errors=True)
+
+
+class ObjectStoreStaging(TempStaging):
+    """S3 and GCS: parts wait under `_rivet_staging/<run_id>/` in the store until published."""
+
+    def objects(self) -> dict[str, int]:
+        raise NotImplementedError
+
+    def remove(self, names: Sequence[str]) -> None:
+        raise NotImplementedError
+
+    def discard(self, run_id: str, keep: bool = False) -> None:
+        """The local staging always goes; the staged objects too, unless a checkpointed run
+        keeps them for `--resume`."""
+        super().discard(run_id, keep)
+        if keep:
+            return
+        names = [n for n in self.objects() if n.startswith(f"{STAGED}/{run_id}/")]
+        if names:
+            self.remove(names)

@@ -29,10 +29,9 @@ from rivet.destinations.base import (
     MANIFEST,
     PROBE,
     QUARANTINE,
-    STAGED,
     SUCCESS,
+    ObjectStoreStaging,
     StagedPart,
-    TempStaging,
     run_manifest,
     staged_key,
 )
@@ -48,7 +47,7 @@ def _retry() -> Retry:
     return Retry(initial=0.5, maximum=10.0, multiplier=2.0, timeout=deadline)
 
 
-class GcsDestination(TempStaging):
+class GcsDestination(ObjectStoreStaging):
     kind = "gcs"
 
     def __init__(self, target: GcsTarget, export: str) -> None:
@@ -182,16 +181,6 @@ class GcsDestination(TempStaging):
             self._bucket.copy_blob(source, self._bucket, final, retry=self._retry)
             source.delete(retry=self._retry)
         fault_point("after_part_published")
-
-    def discard(self, run_id: str, keep: bool = False) -> None:
-        """The local staging always goes; the staged objects too, unless a checkpointed run
-        keeps them for `--resume`."""
-        super().discard(run_id, keep)
-        if keep:
-            return
-        names = [n for n in self.objects() if n.startswith(f"{STAGED}/{run_id}/")]
-        if names:
-            self.remove(names)
 
     def taken(self, stem: str) -> bool:
         with self._errors("list the prefix"):

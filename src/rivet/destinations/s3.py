@@ -28,10 +28,9 @@ from rivet.destinations.base import (
     MANIFEST,
     PROBE,
     QUARANTINE,
-    STAGED,
     SUCCESS,
+    ObjectStoreStaging,
     StagedPart,
-    TempStaging,
     run_manifest,
     staged_key,
 )
@@ -49,7 +48,7 @@ _HINTS = {
 }
 
 
-class S3Destination(TempStaging):
+class S3Destination(ObjectStoreStaging):
     kind = "s3"
 
     def __init__(self, target: S3Target, export: str) -> None:
@@ -90,16 +89,6 @@ class S3Destination(TempStaging):
             self._client.copy({"Bucket": bucket, "Key": staged}, bucket, final)
             self._client.delete_object(Bucket=bucket, Key=staged)
         fault_point("after_part_published")
-
-    def discard(self, run_id: str, keep: bool = False) -> None:
-        """The local staging always goes; the staged objects too, unless a checkpointed run
-        keeps them for `--resume`."""
-        super().discard(run_id, keep)
-        if keep:
-            return
-        names = [n for n in self.objects() if n.startswith(f"{STAGED}/{run_id}/")]
-        if names:
-            self.remove(names)
 
     def publish(
         self,
