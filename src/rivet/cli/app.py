@@ -72,8 +72,9 @@ def cli(ctx: click.Context, json_errors: bool) -> None:
 @click.option(
     "--reconcile",
     is_flag=True,
-    help="Before publishing, compare the source's COUNT(*) of the exported range (each chunk "
-    "for chunked exports) with the rows written; a mismatch fails the export. Implies --validate.",
+    help="Before publishing, compare the source's count of the exported range (each chunk for "
+    "chunked exports), taken inside the read's snapshot, with the rows written; a mismatch fails "
+    "the export. Implies --validate.",
 )
 @click.option(
     "--parallel-exports",

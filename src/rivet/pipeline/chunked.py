@@ -20,6 +20,7 @@ import time
 from contextlib import nullcontext
 from dataclasses import replace
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -118,6 +119,7 @@ def export_chunked(
                 options.validate,
                 tracker,
                 drift,
+                options.reconcile,
             )
             try:
                 run.execute()
@@ -131,8 +133,9 @@ def export_chunked(
                 _check_gates(tracker, rows, resumed, result)
             drift.check_shapes()
             if options.reconcile:
+                fault_point("before_reconcile")
                 counts = count_chunks(
-                    source, request, prepared, layout.column, runs.tasks(result.run_id)
+                    source, request, prepared, layout.column, runs.tasks(result.run_id), run.counted
                 )
                 result.reconcile = check_chunks(plan.name, counts)
                 result.note("reconciled", chunks=len(counts), exported_rows=rows)
@@ -308,6 +311,7 @@ class _ChunkRun:
         validate: bool,
         tracker: QualityTracker | None,
         drift: DriftWatch,
+        reconcile: bool = False,
     ) -> None:
         assert plan.chunks is not None
         self.plan, self.spec = plan, plan.chunks
@@ -315,6 +319,9 @@ class _ChunkRun:
         self.layout, self.runs, self.run_id = layout, runs, run_id
         self.staging, self.destination = staging, destination
         self.progress, self.validate = progress, validate
+        self.reconcile = reconcile
+        # --reconcile: each chunk's count, taken inside the chunk's own read (its snapshot)
+        self.counted: dict[int, int] = {}
         self._snapshot: str | None = None
         self.warnings: list[str] = []
         self.base_name = part_base_name(plan.name, run_id)
@@ -478,6 +485,8 @@ class _ChunkRun:
         )
         chunk = ChunkRead(self.layout.column, task.chunk, self._snapshot)
         request = replace(self.request, chunk=chunk)
+        if self.reconcile:
+            request = replace(request, on_counted=partial(self.counted.__setitem__, index))
         # This attempt's rows count for the gates only once it completes: a chunk read again
         # after a failure would otherwise count its first rows twice (false duplicates).
         tracker = self.tracker.fork() if self.tracker is not None else None

@@ -34,7 +34,7 @@ from rivet.pipeline.pacing import Pacer
 from rivet.pipeline.parts import PartSink, write_all
 from rivet.pipeline.prefetch import read_ahead
 from rivet.pipeline.publish import publish_run
-from rivet.pipeline.reconcile import check_rows, count_read
+from rivet.pipeline.reconcile import InReadCount, check_rows, count_read, later_count_note
 from rivet.pipeline.request import read_request
 from rivet.pipeline.run_record import record_run
 from rivet.pipeline.validate import validate_part
@@ -206,18 +206,23 @@ def _export(
             else None,
         )
         rereads = late or boundary
-        # --reconcile: the read and the count share one snapshot (PostgreSQL), so a mismatch
-        # is a real difference, never a write that happened meanwhile
+        # --reconcile: the read and the count share the read's snapshot (see pipeline/reconcile)
         holder = source.shared_snapshot(request) if options.reconcile else nullcontext(None)
+        counted = InReadCount()
         with holder as snapshot:
-            request = replace(request, snapshot=snapshot)
+            request = replace(
+                request, snapshot=snapshot, on_counted=counted if options.reconcile else None
+            )
             parts, stats = _write_parts(
                 plan, sink, source, request, prepared, progress, result, tracker, drift, meta,
                 rereads,
             )  # fmt: skip
             if options.reconcile:
                 fault_point("before_reconcile")
-                source_rows = count_read(source, request, prepared, stats.position)
+                counted_now = count_read(source, request, prepared, stats.position)
+                source_rows = counted_now if counted.rows is None else counted.rows
+                if note := later_count_note(source_rows, counted_now):
+                    result.warnings.append(note)
         if tracker is not None:
             _check_gates(tracker, parts, destination, result)
         drift.check_shapes()

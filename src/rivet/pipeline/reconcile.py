@@ -4,12 +4,17 @@
 cursor: the whole read for full exports, the window from the old position up to the last row
 exported for incremental and time-window exports, and each chunk for chunked exports. `rivet
 reconcile` counts each chunk of the latest checkpointed chunk run again, after the fact.
-The count is a separate statement: rows written to the source since the read make a mismatch.
+
+The count of `--reconcile` shares the read's snapshot, so that a mismatch is a real difference
+and never a write that happened meanwhile: on PostgreSQL one exported snapshot held while the
+export reads and counts, or the chunk's own transaction; on MySQL, where every statement is a
+consistent read of its own, the rows those statements returned (InReadCount). `rivet reconcile`
+counts after the fact, against the source as it is then.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -28,6 +33,28 @@ class ChunkCount:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+class InReadCount:
+    """Where the source counts inside the read (ReadRequest.on_counted): the last count."""
+
+    def __init__(self) -> None:
+        self.rows: int | None = None
+
+    def __call__(self, rows: int) -> None:
+        self.rows = rows
+
+
+def later_count_note(source_rows: int, counted_later: int) -> str | None:
+    """A statement of its own after a MySQL read: a difference is shown, never failed on (it
+    cannot tell a write since the read from a row missed)."""
+    if counted_later == source_rows:
+        return None
+    return (
+        f"reconcile: the source holds {counted_later:,} rows in the exported range now, the read's "
+        f"statements returned {source_rows:,}: rows were written since (MySQL/MariaDB pages are "
+        "separate reads, so this later count cannot share their snapshots)"
+    )
 
 
 def count_read(
@@ -61,14 +88,19 @@ def count_chunks(
     prepared: PreparedRead,
     column: str,
     tasks: Sequence[ChunkTask],
+    counted: Mapping[int, int] | None = None,
 ) -> list[ChunkCount]:
+    """Each chunk's count: `counted` holds those taken inside the chunks' own reads (this run's);
+    the others (chunks of an earlier, resumed process; `rivet reconcile`) are counted now."""
     counts = []
     for task in tasks:
         if task.status != "completed":
             counts.append(ChunkCount(task.chunk.index, task.chunk.label, None, None, "unknown"))
             continue
-        chunk_request = replace(request, chunk=ChunkRead(column, task.chunk))
-        found = count_read(source, chunk_request, prepared, None)
+        found = (counted or {}).get(task.chunk.index)
+        if found is None:
+            chunk_request = replace(request, chunk=ChunkRead(column, task.chunk))
+            found = count_read(source, chunk_request, prepared, None)
         status = "match" if found == task.rows else "mismatch"
         counts.append(ChunkCount(task.chunk.index, task.chunk.label, found, task.rows, status))
     return counts

@@ -105,6 +105,10 @@ class ReadRequest:
     # PostgreSQL: every read transaction (and the reconcile count) imports this exported
     # snapshot, held open by Source.shared_snapshot, so the count sees exactly what was read
     snapshot: str | None = None
+    # --reconcile where no snapshot outlives the read (a chunk's transaction; MySQL, whose every
+    # statement is its own consistent read): the source calls this once the read is complete
+    # with the rows it covers, counted inside the read's own snapshot(s) (see count_in_read).
+    on_counted: Callable[[int], None] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ A table with a single integer primary key is read in key ranges sized by bytes
 anything else as one streamed statement, with a warning. Each statement runs on its own
 connection with `time_zone = '+00:00'`, a read-only transaction and the statement timeout set
 for that session only, so no session variable outlives the read. Unlike PostgreSQL, the pages
-of one export are not one snapshot: each statement is its own consistent read.
+of one export are not one snapshot: each statement is its own consistent read, so `--reconcile`
+counts what those statements returned (ReadRequest.on_counted).
 """
 
 from __future__ import annotations
@@ -334,9 +335,15 @@ class MySQLSource:
         self, request: ReadRequest, prepared: PreparedRead, stats: ReadStats
     ) -> Iterator[pa.RecordBatch]:
         assert isinstance(prepared, MyPreparedRead)
+        returned = 0
         for page in self._pages(request, prepared, stats):
+            returned += page.num_rows
             for batch in page.to_batches():
                 yield normalize(batch, prepared.plans, prepared.schema, request.export)
+        if request.on_counted is not None:
+            # No snapshot spans the pages: the rows each statement (one consistent read, over
+            # contiguous key ranges) returned are the count that shares the read's snapshots.
+            request.on_counted(returned)
 
     def _pages(
         self, request: ReadRequest, prepared: MyPreparedRead, stats: ReadStats

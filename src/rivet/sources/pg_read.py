@@ -479,14 +479,17 @@ def chunk_pages(
         bounds = integer_bounds(chunk.chunk)
         if bounds is None:
             yield from session.stream(f"{select} WHERE {chunk_where(column, chunk.chunk)}")
-            return
+        else:
 
-        def fetch(low: int, high: int) -> pa.Table:
-            page = session.fetch(f"{select} WHERE {column} >= {low} AND {column} < {high}")
-            throttle(request, stats)
-            return page
+            def fetch(low: int, high: int) -> pa.Table:
+                page = session.fetch(f"{select} WHERE {column} >= {low} AND {column} < {high}")
+                throttle(request, stats)
+                return page
 
-        yield from sub_ranges(*bounds, fetch, lambda page: page_rows_of(page, request, stats))
+            yield from sub_ranges(*bounds, fetch, lambda page: page_rows_of(page, request, stats))
+        if request.on_counted is not None:  # --reconcile: counted in the chunk's own snapshot
+            counted = session.fetch(count_statement(request, (), None))
+            request.on_counted(int(counted.column(0)[0].as_py()))
 
 
 def last_key_texts(page: pa.Table, key: Sequence[tuple[str, str]]) -> tuple[str, ...]:
