@@ -151,6 +151,8 @@ def export_chunked(
                 result.validated = "pass" if options.validate else None
                 done = True
         finally:
+            if spec.checkpoint and not done:
+                _drop_unfinished_chunks(runs, result.run_id, staging)
             destination.discard(result.run_id, keep=spec.checkpoint and not done)
     finally:
         if ledger is not state:
@@ -259,6 +261,19 @@ def _forget_lost_parts(
         ):
             log.warning("chunk %d: its part is missing, reading it again", task.chunk.index)
             runs.reset_task(run_id, task.chunk.index)
+
+
+def _drop_unfinished_chunks(runs: ChunkRuns, run_id: str, staging: Path) -> None:
+    """A stopped or failed checkpointed run keeps only its completed chunks' files: a chunk
+    that was being read or finished when the run ended is read again by --resume."""
+    try:
+        completed = {t.chunk.index for t in runs.tasks(run_id) if t.status == "completed"}
+    except RivetError:  # the state store is gone: --resume reads what the ledger says
+        return
+    for folder in staging.glob("chunk-*"):
+        index = folder.name.removeprefix("chunk-")
+        if index.isdigit() and int(index) not in completed:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _completed_parts(runs: ChunkRuns, run_id: str, staging: Path) -> tuple[list[StagedPart], int]:
@@ -416,9 +431,11 @@ class _ChunkRun:
                         and exc.transient
                         and task.attempts < self.spec.max_attempts
                     )
-                    self.runs.fail(self.run_id, task.chunk.index, str(exc), retry=retry)
-                    if not retry:  # its part files are incomplete: none may stay behind
-                        shutil.rmtree(self._chunk_folder(task), ignore_errors=True)
+                    try:
+                        self.runs.fail(self.run_id, task.chunk.index, str(exc), retry=retry)
+                    finally:
+                        if not retry:  # its part files are incomplete: none may stay behind
+                            shutil.rmtree(self._chunk_folder(task), ignore_errors=True)
                     if retry:
                         log.warning("chunk %d failed, retrying: %s", task.chunk.index, exc)
                         time.sleep(self.plan.tuning.retry_backoff_ms / 1000 * task.attempts)
@@ -454,8 +471,11 @@ class _ChunkRun:
                 self.progress.chunks(self._chunks_done, self._chunks_total)
             fault_point("after_chunk_checkpoint")
         except BaseException as exc:  # a full disk, a failed check or upload: not read again
-            self.runs.fail(self.run_id, task.chunk.index, str(exc), retry=False)
-            self._give_up(exc)
+            try:
+                self.runs.fail(self.run_id, task.chunk.index, str(exc), retry=False)
+            finally:
+                shutil.rmtree(self._chunk_folder(task), ignore_errors=True)
+                self._give_up(exc)
 
     def _give_up(self, exc: BaseException) -> None:
         self._errors.append(exc)
