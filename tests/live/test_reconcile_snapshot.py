@@ -20,6 +20,7 @@ import pytest
 from tests.live.conftest import PG_URL, My, Pg, write_config
 
 ROWS = 30_000
+ENV_URL = "RIVET_TEST_SOURCE_URL"
 # rows the export read, gone now; rows it did not read, there now
 PG_WRITES = [
     "DELETE FROM t WHERE id <= 100",
@@ -35,10 +36,31 @@ def _stopped(pid: int) -> bool:
     return Path(f"/proc/{pid}/stat").read_text().split(") ")[1].startswith("T")
 
 
+def _pg_table(pg: Pg) -> None:
+    pg.execute(f"CREATE TABLE t AS SELECT g AS id, md5(g::text) AS v "
+               f"FROM generate_series(1, {ROWS}) g")  # fmt: skip
+    pg.execute("ALTER TABLE t ADD PRIMARY KEY (id)")
+    pg.execute("ANALYZE t")
+
+
+def _my_table(my: My) -> None:
+    my.execute(f"CREATE TABLE t (id INT PRIMARY KEY, v CHAR(32)) "
+               f"SELECT seq AS id, md5(seq) AS v FROM seq_1_to_{ROWS}")  # fmt: skip
+
+
+def _config(folder: Path, export: dict[str, Any], source: dict[str, Any]) -> Path:
+    return write_config(
+        folder,
+        [{"name": "t", **export, "format": "parquet",
+          "destination": {"type": "local", "path": str(folder / "out")}}],
+        source=source,
+    )  # fmt: skip
+
+
 def _run_with_writes_before_the_count(
     config: Path, writes: list[str], run: Any, url: str = PG_URL
 ) -> dict[str, Any]:
-    env = {"RIVET_TEST_SOURCE_URL": url, "PATH": "/usr/bin:/bin",
+    env = {ENV_URL: url, "PATH": "/usr/bin:/bin",
            "RIVET_TEST_SIGNAL_AT": "before_reconcile:SIGSTOP"}  # fmt: skip
     command = [sys.executable, "-m", "rivet", "run", "-c", str(config), "--reconcile", "--json"]
     export = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -69,18 +91,10 @@ def _run_with_writes_before_the_count(
 def test_a_write_between_read_and_count_is_no_mismatch(
     tmp_path: Path, pg: Pg, export: dict[str, Any]
 ) -> None:
-    pg.execute(f"CREATE TABLE t AS SELECT g AS id, md5(g::text) AS v "
-               f"FROM generate_series(1, {ROWS}) g")  # fmt: skip
-    pg.execute("ALTER TABLE t ADD PRIMARY KEY (id)")
-    pg.execute("ANALYZE t")
+    _pg_table(pg)
     target = {"table": f"{pg.schema}.t"} if "query" not in export else {}
     url = PG_URL + f"?options=-csearch_path%3D{pg.schema}"
-    config = write_config(
-        tmp_path,
-        [{"name": "t", **target, **export, "format": "parquet",
-          "destination": {"type": "local", "path": str(tmp_path / "out")}}],
-        source={"type": "postgres", "url": url},
-    )  # fmt: skip
+    config = _config(tmp_path, {**target, **export}, {"type": "postgres", "url": url})
     summary = _run_with_writes_before_the_count(config, PG_WRITES, pg.execute)
     assert summary["status"] == "success", summary["error"]
     assert summary["rows"] == ROWS
@@ -100,15 +114,9 @@ def test_a_write_between_read_and_count_is_no_mismatch(
 def test_mysql_counts_what_its_statements_read(
     tmp_path: Path, my: My, export: dict[str, Any]
 ) -> None:
-    my.execute(f"CREATE TABLE t (id INT PRIMARY KEY, v CHAR(32)) "
-               f"SELECT seq AS id, md5(seq) AS v FROM seq_1_to_{ROWS}")  # fmt: skip
+    _my_table(my)
     target = {"table": f"{my.database}.t"} if "query" not in export else {}
-    config = write_config(
-        tmp_path,
-        [{"name": "t", **target, **export, "format": "parquet",
-          "destination": {"type": "local", "path": str(tmp_path / "out")}}],
-        source={"type": "mysql", "url_env": "RIVET_TEST_SOURCE_URL"},
-    )  # fmt: skip
+    config = _config(tmp_path, {**target, **export}, {"type": "mysql", "url_env": ENV_URL})
     summary = _run_with_writes_before_the_count(config, MY_WRITES, my.execute, my.url)
     assert summary["status"] == "success", summary["error"]
     assert summary["rows"] == ROWS
@@ -123,24 +131,16 @@ def test_mysql_counts_what_its_statements_read(
 def test_chunks_are_counted_inside_their_own_reads(tmp_path: Path, pg: Pg, my: My) -> None:
     """A chunk run counts each chunk in the chunk's own snapshot (PostgreSQL: its transaction;
     MySQL: its statements), so writes after the chunks were read are no mismatch."""
-    pg.execute(f"CREATE TABLE t AS SELECT g AS id, md5(g::text) AS v "
-               f"FROM generate_series(1, {ROWS}) g")  # fmt: skip
-    pg.execute("ALTER TABLE t ADD PRIMARY KEY (id)")
-    my.execute(f"CREATE TABLE t (id INT PRIMARY KEY, v CHAR(32)) "
-               f"SELECT seq AS id, md5(seq) AS v FROM seq_1_to_{ROWS}")  # fmt: skip
+    _pg_table(pg)
+    _my_table(my)
     engines = [("postgres", PG_URL + f"?options=-csearch_path%3D{pg.schema}", f"{pg.schema}.t",
                 PG_WRITES, pg.execute),
                ("mysql", my.url, f"{my.database}.t", MY_WRITES, my.execute)]  # fmt: skip
     for engine, url, table, writes, run in engines:
         folder = tmp_path / engine
         folder.mkdir()
-        config = write_config(
-            folder,
-            [{"name": "t", "table": table, "mode": "chunked", "chunk_column": "id",
-              "chunk_size": 5_000, "format": "parquet",
-              "destination": {"type": "local", "path": str(folder / "out")}}],
-            source={"type": engine, "url_env": "RIVET_TEST_SOURCE_URL"},
-        )  # fmt: skip
+        chunked = {"table": table, "mode": "chunked", "chunk_column": "id", "chunk_size": 5_000}
+        config = _config(folder, chunked, {"type": engine, "url_env": ENV_URL})
         summary = _run_with_writes_before_the_count(config, writes, run, url)
         assert summary["status"] == "success", (engine, summary["error"])
         assert summary["rows"] == ROWS, engine

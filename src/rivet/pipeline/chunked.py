@@ -267,13 +267,16 @@ def _drop_unfinished_chunks(runs: ChunkRuns, run_id: str, staging: Path) -> None
     """A stopped or failed checkpointed run keeps only its completed chunks' files: a chunk
     that was being read or finished when the run ended is read again by --resume."""
     try:
-        completed = {t.chunk.index for t in runs.tasks(run_id) if t.status == "completed"}
+        unfinished = [t for t in runs.tasks(run_id) if t.status != "completed"]
     except RivetError:  # the state store is gone: --resume reads what the ledger says
         return
-    for folder in staging.glob("chunk-*"):
-        index = folder.name.removeprefix("chunk-")
-        if index.isdigit() and int(index) not in completed:
-            shutil.rmtree(folder, ignore_errors=True)
+    for task in unfinished:
+        shutil.rmtree(chunk_folder(staging, task), ignore_errors=True)
+
+
+def chunk_folder(staging: Path, task: ChunkTask) -> Path:
+    """Where a chunk's parts are staged."""
+    return staging / f"chunk-{task.chunk.index:05d}"
 
 
 def _completed_parts(runs: ChunkRuns, run_id: str, staging: Path) -> tuple[list[StagedPart], int]:
@@ -435,7 +438,7 @@ class _ChunkRun:
                         self.runs.fail(self.run_id, task.chunk.index, str(exc), retry=retry)
                     finally:
                         if not retry:  # its part files are incomplete: none may stay behind
-                            shutil.rmtree(self._chunk_folder(task), ignore_errors=True)
+                            shutil.rmtree(chunk_folder(self.staging, task), ignore_errors=True)
                     if retry:
                         log.warning("chunk %d failed, retrying: %s", task.chunk.index, exc)
                         time.sleep(self.plan.tuning.retry_backoff_ms / 1000 * task.attempts)
@@ -474,20 +477,17 @@ class _ChunkRun:
             try:
                 self.runs.fail(self.run_id, task.chunk.index, str(exc), retry=False)
             finally:
-                shutil.rmtree(self._chunk_folder(task), ignore_errors=True)
+                shutil.rmtree(chunk_folder(self.staging, task), ignore_errors=True)
                 self._give_up(exc)
 
     def _give_up(self, exc: BaseException) -> None:
         self._errors.append(exc)
         self._stop.set()
 
-    def _chunk_folder(self, task: ChunkTask) -> Path:
-        return self.staging / f"chunk-{task.chunk.index:05d}"
-
     def _read_chunk(self, task: ChunkTask) -> tuple[PartSink, QualityTracker | None]:
         """Every batch of the chunk written; its parts are still open (see _finish_chunk)."""
         index = task.chunk.index
-        folder = self._chunk_folder(task)
+        folder = chunk_folder(self.staging, task)
         shutil.rmtree(folder, ignore_errors=True)  # what an earlier attempt left
         folder.mkdir(parents=True)
         sink = PartSink(

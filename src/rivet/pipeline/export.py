@@ -220,9 +220,11 @@ def _export(
             if options.reconcile:
                 fault_point("before_reconcile")
                 counted_now = count_read(source, request, prepared, stats.position)
-                source_rows = counted_now if counted.rows is None else counted.rows
-                if note := later_count_note(source_rows, counted_now):
-                    result.warnings.append(note)
+                source_rows = counted_now
+                if counted.rows is not None:  # counted inside the read (MySQL)
+                    source_rows = counted.rows
+                    if note := later_count_note(source_rows, counted_now):
+                        result.warnings.append(note)
         if tracker is not None:
             _check_gates(tracker, parts, destination, result)
         drift.check_shapes()
