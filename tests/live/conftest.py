@@ -431,3 +431,21 @@ def pgbouncer() -> Iterator[int]:
         server.terminate()
         server.wait(timeout=10)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def duckdb_on_s3(s3: S3) -> Any:
+    """A DuckDB connection that reads the moto bucket through its httpfs extension (the wheel
+    on PyPI: no download)."""
+    import glob
+
+    import duckdb
+
+    db = duckdb.connect()
+    (httpfs,) = glob.glob(
+        os.path.join(os.path.dirname(__import__("duckdb_extension_httpfs").__file__),
+                     "extensions", "*", "httpfs.duckdb_extension")
+    )  # fmt: skip
+    db.execute(f"LOAD '{httpfs}'")
+    db.execute(f"CREATE SECRET (TYPE s3, KEY_ID 'testing', SECRET 'testing', REGION 'us-east-1', "
+               f"ENDPOINT '127.0.0.1:{s3.port}', URL_STYLE 'path', USE_SSL false)")  # fmt: skip
+    return db

@@ -6,7 +6,6 @@ one setting away."""
 
 from __future__ import annotations
 
-import glob
 import json
 import os
 import re
@@ -23,7 +22,7 @@ import polars as pl
 import pyarrow.dataset as ds
 
 from rivet.commands.validate import validate
-from tests.live.conftest import PG_URL, S3, Pg, rivet, write_config
+from tests.live.conftest import PG_URL, S3, Pg, duckdb_on_s3, rivet, write_config
 
 ROWS = 5000
 
@@ -157,14 +156,7 @@ def test_s3_readers_see_exactly_the_published_run(tmp_path: Path, pg: Pg, s3: S3
                            access_key="testing", secret_key="testing", scheme="http")  # fmt: skip
     table = ds.dataset(f"{s3.bucket}/lake/t", format="parquet", filesystem=fs).to_table()
     assert sorted(table["id"].to_pylist()) == list(range(1, ROWS + 1))
-    db = _duckdb()
-    (httpfs,) = glob.glob(
-        os.path.join(os.path.dirname(__import__("duckdb_extension_httpfs").__file__),
-                     "extensions", "*", "httpfs.duckdb_extension")
-    )  # fmt: skip
-    db.execute(f"LOAD '{httpfs}'")
-    db.execute(f"CREATE SECRET (TYPE s3, KEY_ID 'testing', SECRET 'testing', REGION 'us-east-1', "
-               f"ENDPOINT '127.0.0.1:{s3.port}', URL_STYLE 'path', USE_SSL false)")  # fmt: skip
+    db = duckdb_on_s3(s3)
     found = db.execute(f"SELECT id FROM read_parquet('s3://{s3.bucket}/lake/t/*.parquet')")
     ids = sorted(r[0] for r in found.fetchall())
     assert ids == list(range(1, ROWS + 1))

@@ -129,6 +129,14 @@ class QualityConfig(_Model):
     unique_max_entries: Annotated[int, Field(ge=1)] | None = None
 
 
+class PartitionKey(_Model):
+    """One level of Hive-style folders: a column's value, or a date/timestamp column's day,
+    month or year (folder key `<column>_<granularity>`)."""
+
+    column: Annotated[str, Field(min_length=1)]
+    granularity: Literal["day", "month", "year"] | None = None
+
+
 Mode = Literal["full", "incremental", "chunked", "time_window"]
 Compression = Literal["zstd", "snappy", "gzip", "lz4", "none"]
 
@@ -171,6 +179,10 @@ class ExportConfig(_Model):
     # replace: a run retires the parts of the export's earlier runs once it is published;
     # append: parts of every run stay. Default: replace for full and chunked, else append.
     write_disposition: Literal["append", "replace"] | None = None
+    # rivet extension: Hive-style `key=value/` folders from the rows' values (docs/layout.md)
+    partition_by: str | PartitionKey | list[str | PartitionKey] | None = None
+    # a run that meets more distinct partition folders than this fails (nothing published)
+    max_partitions: Annotated[int, Field(ge=1)] = 10_000
     destination: Destination
     meta_columns: MetaColumns = MetaColumns()
     quality: QualityConfig | None = None

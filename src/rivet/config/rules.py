@@ -12,6 +12,7 @@ from rivet.config.lag import parse_lag
 from rivet.config.models import (
     ExportConfig,
     GcsDestination,
+    PartitionKey,
     RivetConfig,
     S3Destination,
     SourceConfig,
@@ -186,6 +187,7 @@ def _output_problems(export: ExportConfig) -> Iterator[str]:
                 f"compression_level: only zstd and gzip take a level (compression is "
                 f"{export.compression})"
             )
+    yield from _partition_problems(export)
     dest = export.destination
     if isinstance(dest, StdoutDestination):
         if export.max_file_size is not None:
@@ -201,3 +203,28 @@ def _output_problems(export: ExportConfig) -> Iterator[str]:
             yield "destination: allow_anonymous cannot be combined with credentials_file"
         if dest.credentials_file and not Path(dest.credentials_file).is_file():
             yield f"destination.credentials_file: '{dest.credentials_file}' does not exist"
+
+
+def _partition_problems(export: ExportConfig) -> Iterator[str]:
+    keys = partition_keys(export)
+    if not keys:
+        if export.partition_by is not None:
+            yield "partition_by: name at least one column (or remove the key)"
+        return
+    if export.destination.type == "stdout":
+        yield "partition_by: stdout cannot take partition folders; write to a folder or bucket"
+    seen: set[str] = set()
+    for key in keys:
+        folder_key = key.column if key.granularity is None else f"{key.column}_{key.granularity}"
+        if folder_key in seen:
+            yield f"partition_by: '{folder_key}' is named twice"
+        seen.add(folder_key)
+
+
+def partition_keys(export: ExportConfig) -> list[PartitionKey]:
+    """`partition_by` as a list of keys (a bare column name is a key without granularity)."""
+    given = export.partition_by
+    if given is None:
+        return []
+    items = given if isinstance(given, list) else [given]
+    return [PartitionKey(column=k) if isinstance(k, str) else k for k in items]

@@ -79,13 +79,19 @@ class LocalDestination:
             (self.root / STAGING_DIR).mkdir(parents=True, exist_ok=True)
         with _translated(where), local_lock(self.root / STAGING_DIR / LOCAL_LOCK, run_id, where):
             _remove_if_present(self.root / SUCCESS)
+            folders = {self.root}
             for part in parts:
                 if not part.path.exists() and self.holds(part):
                     continue  # an interrupted publish of this (resumed) run placed it
-                os.link(part.path, self.root / part.final_name)
+                final = self.root / part.final_name
+                if final.parent not in folders:  # a partition folder
+                    _make_folders(self.root, final.parent)
+                    folders.add(final.parent)
+                os.link(part.path, final)
                 part.path.unlink()
                 fault_point("after_part_published")
-            _fsync_dir(self.root)
+            for folder in folders:
+                _fsync_dir(folder)
             (self.root / MANIFESTS).mkdir(exist_ok=True)
             self._write_atomically(run_manifest(run_id), manifest)
             self._write_atomically(latest, manifest)
@@ -96,6 +102,8 @@ class LocalDestination:
         with _translated(f"cannot remove files from '{self.root}'"):
             for name in names:
                 _remove_if_present(self.root / name)
+            for name in names:  # partition folders left empty go too
+                _remove_empty_folders(self.root, (self.root / name).parent)
             _fsync_dir(self.root)
 
     def discard(self, run_id: str, keep: bool = False) -> None:
@@ -192,6 +200,23 @@ def _create_exclusive(path: Path, body: bytes) -> bool:
     with os.fdopen(fd, "wb") as handle:
         handle.write(body)
     return True
+
+
+def _make_folders(root: Path, folder: Path) -> None:
+    """Create `folder` under `root`, each new level made durable in its parent."""
+    missing = [p for p in (folder, *folder.parents) if p != root and root in p.parents]
+    for path in reversed([p for p in missing if not p.exists()]):
+        path.mkdir(exist_ok=True)
+        _fsync_dir(path.parent)
+
+
+def _remove_empty_folders(root: Path, folder: Path) -> None:
+    while folder != root and root in folder.parents:
+        try:
+            folder.rmdir()
+        except OSError:  # not empty, or already gone
+            return
+        folder = folder.parent
 
 
 def _read(path: Path) -> bytes | None:

@@ -44,6 +44,12 @@ class CsvPartWriter:
     def bytes_written(self) -> int:
         return int(self._sink.tell())
 
+    def pending_bytes(self) -> int:
+        return 0
+
+    def flush(self) -> None:
+        return None
+
     def close(self) -> None:
         self._sink.close()
 

@@ -32,6 +32,7 @@ from rivet.core.errors import PlanError, RivetError, SourceError
 from rivet.core.faults import fault_point
 from rivet.core.stop import shielded
 from rivet.destinations import Destination, StagedPart
+from rivet.formats.hive import check_columns
 from rivet.pipeline.chunks_077 import adopt_077_parts, continues_077_plan
 from rivet.pipeline.drift_gate import DriftWatch
 from rivet.pipeline.memory_guard import MemoryGuard
@@ -39,12 +40,12 @@ from rivet.pipeline.meta import MetaColumns
 from rivet.pipeline.naming import part_base_name
 from rivet.pipeline.options import RunOptions
 from rivet.pipeline.pacing import Pacer
-from rivet.pipeline.parts import PartSink, finish, write_batches
+from rivet.pipeline.partitioned import open_sink, partition_notes
+from rivet.pipeline.parts import Sink, finish, write_batches
 from rivet.pipeline.prefetch import read_ahead
 from rivet.pipeline.publish import publish_run
 from rivet.pipeline.reconcile import check_chunks, count_chunks
 from rivet.pipeline.request import read_request
-from rivet.pipeline.validate import validate_part
 from rivet.planning.export_plan import ExportPlan
 from rivet.quality.gates import QualityTracker
 from rivet.report.model import ExportResult, ExportStatus
@@ -86,6 +87,9 @@ def export_chunked(
     result.note("planned", strategy=result.strategy, tuning=result.tuning)
     drift = DriftWatch(plan, state, prepared.schema, result)
     drift.check_schema()  # before any chunk is read
+    if plan.partitions is not None:
+        meta_schema = MetaColumns.of(plan, datetime.now(UTC)).schema(prepared.schema)
+        check_columns(plan.partitions, meta_schema, plan.name)
     tracker = (
         QualityTracker(plan.gates, plan.name, prepared.schema.names)
         if plan.gates is not None
@@ -458,15 +462,16 @@ class _ChunkRun:
             if finishing is not None:
                 finishing.join()
 
-    def _finish_chunk(
-        self, task: ChunkTask, sink: PartSink, tracker: QualityTracker | None
-    ) -> None:
+    def _finish_chunk(self, task: ChunkTask, sink: Sink, tracker: QualityTracker | None) -> None:
         try:
             parts = finish(sink)
             if tracker is not None:
                 assert self.tracker is not None
                 with self._progress_lock:
                     self.tracker.merge(tracker)
+            for note in partition_notes(sink):
+                if note not in self.warnings:
+                    self.warnings.append(note)
             records = [part_record(p, self.staging) for p in parts]
             self.runs.complete(self.run_id, task.chunk.index, sink.rows, records)
             with self._progress_lock:
@@ -484,24 +489,20 @@ class _ChunkRun:
         self._errors.append(exc)
         self._stop.set()
 
-    def _read_chunk(self, task: ChunkTask) -> tuple[PartSink, QualityTracker | None]:
+    def _read_chunk(self, task: ChunkTask) -> tuple[Sink, QualityTracker | None]:
         """Every batch of the chunk written; its parts are still open (see _finish_chunk)."""
         index = task.chunk.index
         folder = chunk_folder(self.staging, task)
         shutil.rmtree(folder, ignore_errors=True)  # what an earlier attempt left
         folder.mkdir(parents=True)
-        sink = PartSink(
-            self.plan.output,
+        sink = open_sink(
+            self.plan,
             self.schema,
             folder,
             f"{self.base_name}_chunk{index}",
-            self.plan.max_file_size,
             deliver=self.destination.deliver,
-            check=(
-                lambda part: validate_part(part, self.plan.output.kind, self.plan.name, self.schema)
-            )
-            if self.validate
-            else None,
+            validate=self.validate,
+            workers=self.spec.parallel,
         )
         chunk = ChunkRead(self.layout.column, task.chunk, self._snapshot)
         request = replace(self.request, chunk=chunk)

@@ -21,6 +21,7 @@ from rivet.core.errors import DestinationError, RivetError
 from rivet.core.faults import fault_point
 from rivet.core.stop import Stopped, shielded
 from rivet.destinations import Destination, StagedPart, open_destination
+from rivet.formats.hive import check_columns
 from rivet.pipeline.boundary import BoundaryRows
 from rivet.pipeline.chunked import export_chunked
 from rivet.pipeline.cursor_owner import check_owner, owner_of
@@ -31,13 +32,13 @@ from rivet.pipeline.meta import MetaColumns
 from rivet.pipeline.naming import make_run_id, part_base_name, run_stamp
 from rivet.pipeline.options import RunOptions
 from rivet.pipeline.pacing import Pacer
-from rivet.pipeline.parts import PartSink, write_all
+from rivet.pipeline.partitioned import open_sink, partition_notes
+from rivet.pipeline.parts import Sink, write_all
 from rivet.pipeline.prefetch import read_ahead
 from rivet.pipeline.publish import publish_run
 from rivet.pipeline.reconcile import InReadCount, check_rows, count_read, later_count_note
 from rivet.pipeline.request import read_request
 from rivet.pipeline.run_record import record_run
-from rivet.pipeline.validate import validate_part
 from rivet.planning.export_plan import ExportPlan
 from rivet.quality.gates import QualityTracker
 from rivet.report.model import ExportResult, ExportStatus
@@ -187,23 +188,22 @@ def _export(
     drift.check_schema()  # before anything is written: `fail` leaves destination and cursor
     meta = MetaColumns.of(plan, started)
     schema = meta.schema(prepared.schema)
+    if plan.partitions is not None:
+        check_columns(plan.partitions, schema, plan.name)
     staging = destination.staging_dir(result.run_id)
     try:
         tracker = None
         if plan.gates is not None:
             tracker = QualityTracker(plan.gates, plan.name, prepared.schema.names)
-        sink = PartSink(
-            plan.output,
+        sink = open_sink(
+            plan,
             schema,
             staging,
             part_base_name(plan.name, result.run_id),
-            plan.max_file_size,
             # With quality gates, parts wait on local disk until the gates pass: an object store
             # must not receive a part of a run that will not be published.
             deliver=destination.deliver if tracker is None else lambda part: None,
-            check=(lambda part: validate_part(part, plan.output.kind, plan.name, schema))
-            if options.validate
-            else None,
+            validate=options.validate,
         )
         rereads = late or boundary
         # --reconcile: the read and the count share the read's snapshot (see pipeline/reconcile)
@@ -281,7 +281,7 @@ def _check_gates(
 
 def _write_parts(
     plan: ExportPlan,
-    sink: PartSink,
+    sink: Sink,
     source: Source,
     request: ReadRequest,
     prepared: PreparedRead,
@@ -324,6 +324,7 @@ def _write_parts(
         result.statements = stats.statements
         result.longest_statement_s = stats.longest_statement_s
         result.rows = sink.rows
+        result.warnings.extend(partition_notes(sink))
         if rereads is not None and rereads.skipped:
             result.note("late_rows", reread_already_exported=rereads.skipped)
     return parts, stats

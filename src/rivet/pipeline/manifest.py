@@ -13,7 +13,9 @@ from collections.abc import Sequence
 import pyarrow as pa
 import xxhash
 
+from rivet.core.partitions import PartitionSpec
 from rivet.destinations.base import StagedPart
+from rivet.formats.hive import file_schema, folder_values
 from rivet.integrity.arrow_debug import debug_name
 from rivet.integrity.checksums import type_family
 from rivet.integrity.manifest import MANIFEST_VERSION
@@ -37,7 +39,12 @@ def manifest_bytes(
     destination_kind: str,
     replaces: Sequence[str] = (),
     retires: Sequence[str] = (),
+    partitions: PartitionSpec | None = None,
 ) -> bytes:
+    """`schema` is the run's; with partitions the manifest lists the columns of the part files
+    (a column partitioned by its value is only in the folder names)."""
+    if partitions is not None:
+        schema = file_schema(partitions, schema)
     schema_name, _, table_name = (table or "").rpartition(".")
     manifest = {
         "manifest_version": MANIFEST_VERSION,
@@ -67,10 +74,14 @@ def manifest_bytes(
                 "content_fingerprint": p.fingerprint,
                 "column_checksums": dict(p.columns),
                 "status": "committed",
+                **({"partition": _folder(p)} if partitions is not None else {}),
             }
             for i, p in enumerate(parts)
         ],
     }
+    if partitions is not None:
+        manifest["partition_by"] = partitions.describe()
+        manifest["partitions"] = _partitions(parts)
     if replaces:  # a repair: these parts of earlier runs were moved to _quarantine/
         manifest["replaces"] = list(replaces)
     if retires:  # write_disposition: replace: these earlier runs' parts are removed after it
@@ -80,3 +91,18 @@ def manifest_bytes(
 
 def success_marker(manifest: bytes) -> bytes:
     return f"xxh3:{xxhash.xxh3_64_hexdigest(manifest)}\n".encode()
+
+
+def _folder(part: StagedPart) -> str:
+    return part.final_name.rpartition("/")[0]
+
+
+def _partitions(parts: Sequence[StagedPart]) -> list[dict[str, object]]:
+    """Each partition folder with its values, rows and part ids."""
+    rows: dict[str, int] = {}
+    ids: dict[str, list[int]] = {}
+    for part_id, part in enumerate(parts, start=1):
+        folder = _folder(part)
+        rows[folder] = rows.get(folder, 0) + part.rows
+        ids.setdefault(folder, []).append(part_id)
+    return [{"path": f, "values": folder_values(f), "rows": rows[f], "parts": ids[f]} for f in rows]

@@ -3,6 +3,7 @@
     <export>_<YYYYMMDD_HHMMSS>.<ext>            one part
     <export>_<YYYYMMDD_HHMMSS>_part<i>.<ext>    rotated by max_file_size
     <export>_<YYYYMMDD_HHMMSS>_chunk<i>.<ext>   chunked (and _chunk<i>_part<j> when rotated)
+    <key>=<value>/.../<one of the above>        partition_by (each folder names its parts so)
 
 The stamp is the run's start second (UTC). 0.7.7 let two runs in the same second overwrite each
 other's parts; rivet takes the next second whose names are free at the destination instead, so
@@ -16,6 +17,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from rivet.core.errors import DestinationError
+from rivet.destinations.base import MANIFESTS
 
 MAX_SHIFT_S = 120  # seconds after the start to look for free names
 
@@ -24,7 +26,11 @@ def run_stamp(export: str, started: datetime, taken: Callable[[str], bool]) -> d
     """The run's second: its start, or the first later one whose part names are free."""
     moment = started.replace(microsecond=0)
     for _ in range(MAX_SHIFT_S):
-        if not taken(f"{export}_{moment:%Y%m%d_%H%M%S}"):
+        # a published run's manifest also holds its second: part names in partition folders
+        # are not at the top of the prefix
+        if not taken(f"{export}_{moment:%Y%m%d_%H%M%S}") and not taken(
+            f"{MANIFESTS}/{export}_{moment:%Y%m%dT%H%M%S}"
+        ):
             return moment.replace(microsecond=started.microsecond)
         moment += timedelta(seconds=1)
     raise DestinationError(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Protocol
 
 import pyarrow as pa
 import xxhash
@@ -16,6 +17,19 @@ from rivet.integrity.checksums import TableChecksums
 from rivet.planning.export_plan import OutputFormat
 
 PROBE_ROWS = 100
+
+
+class Sink(Protocol):
+    """Where a run's batches go: PartSink, or PartitionedSink (one PartSink per folder)."""
+
+    rows: int
+
+    def write(self, batch: pa.RecordBatch) -> None: ...
+
+    def finish(self) -> list[StagedPart]:
+        """Close the open parts and hand over what is left; returns every part."""
+
+    def abort(self) -> None: ...
 
 
 class PartSink:
@@ -94,6 +108,18 @@ class PartSink:
         self._hand_over(many=self._opened > 1)
         return self.parts
 
+    def pending_bytes(self) -> int:
+        return self._writer.pending_bytes() if self._writer is not None else 0
+
+    def flush(self) -> None:
+        """End the open part's row group now (its buffered rows are encoded and written)."""
+        if self._writer is not None:
+            self._writer.flush()
+
+    def close_part(self) -> None:
+        """Close the open part; a later write opens the next one."""
+        self._close_current()
+
     def abort(self) -> None:
         if self._writer is not None:
             with contextlib.suppress(Exception):
@@ -137,7 +163,7 @@ class PartSink:
 
 
 def write_all(
-    sink: PartSink,
+    sink: Sink,
     batches: Iterable[pa.RecordBatch],
     observe: Callable[[pa.RecordBatch], None],
 ) -> list[StagedPart]:
@@ -148,7 +174,7 @@ def write_all(
 
 
 def write_batches(
-    sink: PartSink,
+    sink: Sink,
     batches: Iterable[pa.RecordBatch],
     observe: Callable[[pa.RecordBatch], None],
 ) -> None:
@@ -164,7 +190,7 @@ def write_batches(
         raise
 
 
-def finish(sink: PartSink) -> list[StagedPart]:
+def finish(sink: Sink) -> list[StagedPart]:
     """Close the parts (the last row group is encoded now) and hand them over."""
     try:
         return sink.finish()

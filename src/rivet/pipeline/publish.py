@@ -26,7 +26,10 @@ def publish_run(
 ) -> None:
     result.finished_at = datetime.now(UTC).isoformat()
     retiring = earlier_runs(destination, plan.name, result.run_id) if plan.replace else []
-    manifest = manifest_bytes(result, schema, plan.table, parts, destination.kind, retires=retiring)
+    manifest = manifest_bytes(
+        result, schema, plan.table, parts, destination.kind, retires=retiring,
+        partitions=plan.partitions,
+    )  # fmt: skip
     dataset, latest = plan.layout == "dataset", latest_manifest(plan)
     destination.publish(parts, manifest, success_marker(manifest), result.run_id, latest)
     result.parts = [PartRecord(p.final_name, p.rows, p.size_bytes, p.fingerprint) for p in parts]

@@ -22,7 +22,8 @@ from rivet.pipeline.chunked import part_record, staged_part
 from rivet.pipeline.manifest import manifest_bytes, success_marker
 from rivet.pipeline.meta import MetaColumns
 from rivet.pipeline.naming import part_base_name
-from rivet.pipeline.parts import PartSink, write_all
+from rivet.pipeline.partitioned import open_sink
+from rivet.pipeline.parts import write_all
 from rivet.pipeline.publish import latest_manifest
 from rivet.planning.export_plan import ExportPlan
 from rivet.report.model import ExportResult, ExportStatus, PartRecord
@@ -73,8 +74,9 @@ def repair_chunks(
         result.finished_at = datetime.now(UTC).isoformat()
         schema = MetaColumns.of(plan, started).schema(prepared.schema)
         manifest = manifest_bytes(
-            result, schema, plan.table, parts, destination.kind, replaces=replaced
-        )
+            result, schema, plan.table, parts, destination.kind, replaces=replaced,
+            partitions=plan.partitions,
+        )  # fmt: skip
         destination.publish(
             parts, manifest, success_marker(manifest), repair_id, latest_manifest(plan)
         )
@@ -108,13 +110,13 @@ def _read_chunk(
     folder = staging / f"chunk-{task.chunk.index:05d}"
     folder.mkdir(parents=True)
     meta = MetaColumns.of(plan, datetime.now(UTC))
-    sink = PartSink(
-        plan.output,
+    sink = open_sink(
+        plan,
         meta.schema(prepared.schema),
         folder,
         f"{base_name}_chunk{task.chunk.index}",
-        plan.max_file_size,
         deliver=destination.deliver,
+        validate=False,
     )
     chunk_request = replace(request, chunk=ChunkRead(column, task.chunk))
     batches = source.read(chunk_request, prepared, ReadStats())

@@ -22,9 +22,11 @@ from rivet.config.models import (
     S3Destination,
     StdoutDestination,
 )
+from rivet.config.rules import partition_keys
 from rivet.config.sizes import parse_size
 from rivet.core.chunks import ChunkSpec
 from rivet.core.errors import PlanError
+from rivet.core.partitions import PartitionKey, PartitionSpec
 from rivet.destinations.targets import GcsTarget, LocalTarget, S3Target, StdoutTarget, Target
 from rivet.planning.tuning import Tuning, resolve_tuning
 from rivet.quality.gates import Gates
@@ -104,6 +106,7 @@ class ExportPlan:
     meta_row_hash: bool = False  # meta_columns.row_hash
     layout: str = "dataset"  # dataset | rivet-cli-0.7.7 (where the latest manifest goes)
     replace: bool = False  # write_disposition: replace (earlier runs' parts retired)
+    partitions: PartitionSpec | None = None  # partition_by: Hive-style folders
 
 
 def resolve_export(
@@ -140,7 +143,13 @@ def resolve_export(
         meta_row_hash=export.meta_columns.row_hash,
         layout=export.layout or config.layout,
         replace=_replaces(export, export.layout or config.layout),
+        partitions=_partitions(export),
     )
+
+
+def _partitions(export: ExportConfig) -> PartitionSpec | None:
+    keys = tuple(PartitionKey(k.column, k.granularity) for k in partition_keys(export))
+    return PartitionSpec(keys, export.max_partitions) if keys else None
 
 
 def _replaces(export: ExportConfig, layout: str) -> bool:
