@@ -96,6 +96,8 @@ def split(
 ) -> list[Piece]:
     """The batch's rows grouped by folder (rows keep their order within a folder). `blanks`
     collects the keys that met an empty string (it shares NULL's folder)."""
+    if batch.num_rows == 0:
+        return []
     codes: np.ndarray | None = None
     texts: list[list[str | None]] = []
     for key in spec.keys:
