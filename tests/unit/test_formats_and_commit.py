@@ -126,7 +126,26 @@ def test_publish_order_and_no_overwrite(tmp_path: Path) -> None:
     with pytest.raises(DestinationError, match="never overwrites"):
         destination.publish([_staged(staging, "a.csv", b"2")], b"{}", b"ok\n", "run2")
     assert (root / "a.csv").read_bytes() == b"1"
-    assert not (root / "_SUCCESS").exists()  # removed before publishing began
+    # a run that would collide changes nothing: the published run keeps its marker
+    assert (root / "_SUCCESS").read_text() == "ok\n"
+    assert json.loads((root / "manifest.json").read_text()) == {"m": 1}
+
+
+def test_parts_in_partition_folders_are_published_and_retired(tmp_path: Path) -> None:
+    root = tmp_path / "dest"
+    destination = LocalDestination(root)
+    staging = destination.staging_dir("run1")
+    names = ["k=1/d=2024-01-01/a.csv", "k=1/d=2024-01-02/a.csv", "k=2/d=2024-01-01/a.csv"]
+    parts = []
+    for i, name in enumerate(names):
+        (staging / f"part-{i}.tmp").write_bytes(str(i).encode())
+        parts.append(StagedPart(staging / f"part-{i}.tmp", name, 1, 1, "xxh3:0"))
+    destination.publish(parts, b"{}", b"ok\n", "run1")
+    assert sorted(destination.objects()) == sorted([*names, "_SUCCESS", "_manifests/run1.json",
+                                                    "manifest.json"])  # fmt: skip
+    destination.remove(names[:2])
+    assert not (root / "k=1").exists()  # folders left empty go with their parts
+    assert (root / "k=2" / "d=2024-01-01" / "a.csv").read_bytes() == b"2"
 
 
 def test_discard_leaves_nothing_behind(tmp_path: Path) -> None:

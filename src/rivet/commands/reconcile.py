@@ -191,7 +191,9 @@ def _candidates(ctx: _Context, destination: Destination) -> list[Candidate]:
             reason = f"source {count.source_rows}, exported {count.exported_rows}"
             found[count.index] = Candidate(count.index, count.range, reason)
     owner = {p["name"]: t.chunk for t in ctx.state.chunks.tasks(ctx.run.run_id) for p in t.parts}
-    for problem in verify(ctx.plan.name, destination).problems:
+    for problem in verify(
+        ctx.plan.name, destination, iceberg=ctx.plan.iceberg is not None
+    ).problems:
         chunk = owner.get(problem.path)
         if chunk is not None and chunk.index not in found:
             reason = f"{problem.kind}: {problem.path}"

@@ -8,7 +8,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -75,6 +75,7 @@ def run(
         config, config_dir = check_model(planned.config, planned.config_dir), planned.config_dir
     else:
         config, config_dir = resolve_config(config_path, params)
+    options = replace(options, config_dir=config_dir)
     now = datetime.now(UTC)
     if planned is not None:
         plans = list(planned.plans)

@@ -36,7 +36,7 @@ def validate(
         if isinstance(plan.destination, StdoutTarget):
             continue
         destination = open_destination(plan.destination, plan.name)
-        verification = verify(plan.name, destination, run_id, full)
+        verification = verify(plan.name, destination, run_id, full, plan.iceberg is not None)
         if verification.status == "no manifest":
             verification.hint = _elsewhere(config_dir, plan.name, destination.uri)
         results.append(verification)

@@ -137,6 +137,16 @@ class PartitionKey(_Model):
     granularity: Literal["day", "month", "year"] | None = None
 
 
+class IcebergConfig(_Model):
+    """Where an export's Iceberg table is registered (docs/layout.md)."""
+
+    # a SQLAlchemy URL of the SQL catalog: sqlite:///path.db or postgresql+psycopg://...;
+    # default: .rivet_iceberg.db next to the config (beside the state)
+    catalog_uri: str | None = None
+    namespace: Annotated[str, Field(min_length=1)] = "rivet"
+    table: Annotated[str, Field(min_length=1)] | None = None  # default: the export's name
+
+
 Mode = Literal["full", "incremental", "chunked", "time_window"]
 Compression = Literal["zstd", "snappy", "gzip", "lz4", "none"]
 
@@ -183,6 +193,9 @@ class ExportConfig(_Model):
     partition_by: str | PartitionKey | list[str | PartitionKey] | None = None
     # a run that meets more distinct partition folders than this fails (nothing published)
     max_partitions: Annotated[int, Field(ge=1)] = 10_000
+    # rivet extension: each run also published as one commit of an Apache Iceberg table
+    table_format: Literal["files", "iceberg"] = "files"
+    iceberg: IcebergConfig | None = None
     destination: Destination
     meta_columns: MetaColumns = MetaColumns()
     quality: QualityConfig | None = None

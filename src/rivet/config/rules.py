@@ -85,7 +85,7 @@ def _tuning_problems(tuning: TuningConfig) -> Iterator[str]:
 def _export_problems(export: ExportConfig, config: RivetConfig, config_dir: Path) -> Iterator[str]:
     yield from _query_problems(export, config_dir)
     yield from _mode_problems(export)
-    yield from _output_problems(export)
+    yield from _output_problems(export, config)
     if export.tuning is not None:
         yield from (f"tuning: {p}" for p in _tuning_problems(export.tuning))
         source_tuning = config.source.tuning or TuningConfig()
@@ -170,7 +170,7 @@ def _mode_problems(export: ExportConfig) -> Iterator[str]:
             yield "days_window: required for mode: time_window"
 
 
-def _output_problems(export: ExportConfig) -> Iterator[str]:
+def _output_problems(export: ExportConfig, config: RivetConfig) -> Iterator[str]:
     if export.max_file_size is not None:
         try:
             parse_size(export.max_file_size)
@@ -188,6 +188,7 @@ def _output_problems(export: ExportConfig) -> Iterator[str]:
                 f"{export.compression})"
             )
     yield from _partition_problems(export)
+    yield from _iceberg_problems(export, config)
     dest = export.destination
     if isinstance(dest, StdoutDestination):
         if export.max_file_size is not None:
@@ -219,6 +220,22 @@ def _partition_problems(export: ExportConfig) -> Iterator[str]:
         if folder_key in seen:
             yield f"partition_by: '{folder_key}' is named twice"
         seen.add(folder_key)
+
+
+def _iceberg_problems(export: ExportConfig, config: RivetConfig) -> Iterator[str]:
+    if export.table_format != "iceberg":
+        if export.iceberg is not None:
+            yield "iceberg: only used with table_format: iceberg"
+        return
+    if export.format != "parquet":
+        yield "table_format: iceberg tables hold Parquet files; set format: parquet"
+    if export.destination.type not in ("local", "s3"):
+        yield (
+            f"table_format: iceberg is available on local and s3 destinations (not "
+            f"{export.destination.type})"
+        )
+    if (export.layout or config.layout) == "rivet-cli-0.7.7":
+        yield "table_format: iceberg needs the dataset layout (layout: rivet-cli-0.7.7 is set)"
 
 
 def partition_keys(export: ExportConfig) -> list[PartitionKey]:

@@ -34,10 +34,15 @@ class PartitionSpec:
     keys: tuple[PartitionKey, ...]
     max_partitions: int  # distinct folders one run may write (more: the run fails)
     max_open: int = MAX_OPEN_PARTITIONS
+    # Iceberg tables need every column in the data files (their partition values are derived
+    # from the files' columns): no column lives only in a folder name
+    columns_in_files: bool = False
 
     @property
     def folder_only(self) -> list[str]:
         """Columns that are not written into the part files."""
+        if self.columns_in_files:
+            return []
         return [k.column for k in self.keys if not k.in_files]
 
     def describe(self) -> list[dict[str, str | None]]:

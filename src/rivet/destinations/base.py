@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
+
+from rivet.core.errors import DestinationError
 
 MANIFEST = "manifest.json"  # the latest run's manifest in rivet-cli 0.7.7's layout
 DATASET_MANIFEST = "_manifest.json"  # ... in the dataset layout: readers skip `_` names
@@ -18,10 +20,21 @@ QUARANTINE = "_quarantine"  # parts replaced by `rivet repair`: _quarantine/<run
 # Object stores: a run's finished parts wait here until it is published (readers skip `_` names,
 # and the `.staged` suffix keeps them out of `**/*.parquet` globs)
 STAGED = "_rivet_staging"
+ICEBERG_METADATA = "metadata/"  # table_format: iceberg: the table's metadata at the prefix
 
 
 def staged_key(run_id: str, name: str) -> str:
     return f"{STAGED}/{run_id}/{name}.staged"
+
+
+def name_taken(name: str) -> DestinationError:
+    """Another run published a part of this name (two runs of an export started in the same
+    second): this run publishes nothing rather than overwrite it."""
+    return DestinationError(
+        f"'{name}' was published by another run of this export that started in the same "
+        "second; nothing of this run was published (rivet never overwrites a part)",
+        hint="rerun it; runs of one export at the same moment take turns in a scheduler",
+    )
 
 
 def run_manifest(run_id: str) -> str:
@@ -60,10 +73,11 @@ class Destination(Protocol):
         success: bytes,
         run_id: str,
         latest: str = MANIFEST,
+        placed: Callable[[], None] | None = None,
     ) -> None:
-        """Make the run visible under the publish lock: parts not yet in place, then the run's
-        own `_manifests/<run_id>.json`, then `latest` (the latest run's manifest), then
-        _SUCCESS."""
+        """Make the run visible under the publish lock: parts not yet in place, then `placed`
+        (an Iceberg commit of the parts), then the run's own `_manifests/<run_id>.json`, then
+        `latest` (the latest run's manifest), then _SUCCESS."""
 
     def remove(self, names: Sequence[str]) -> None:
         """Delete these objects (those already gone are skipped)."""
@@ -119,6 +133,21 @@ class ObjectStoreStaging(TempStaging):
 
     def remove(self, names: Sequence[str]) -> None:
         raise NotImplementedError
+
+    def _key(self, name: str) -> str:
+        raise NotImplementedError
+
+    def _size(self, key: str) -> int | None:
+        raise NotImplementedError
+
+    def _check_free(self, part: StagedPart, run_id: str) -> None:
+        """A part still staged whose final name holds another object of another size: a run
+        of this export that started in the same second published it (an interrupted publish
+        of this run left a copy of the same size, which is placed again)."""
+        final = self._size(self._key(part.final_name))
+        staged = self._size(self._key(staged_key(run_id, part.final_name)))
+        if final is not None and staged is not None and final != staged:
+            raise name_taken(part.final_name)
 
     def discard(self, run_id: str, keep: bool = False) -> None:
         """The local staging always goes; the staged objects too, unless a checkpointed run

@@ -12,7 +12,7 @@ service-account file, anonymous access, or Application Default Credentials.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -76,6 +76,7 @@ class GcsDestination(ObjectStoreStaging):
         success: bytes,
         run_id: str,
         latest: str = MANIFEST,
+        placed: Callable[[], None] | None = None,
     ) -> None:
         lock = self._bucket.blob(self._key(LOCK))
         with self._errors("take the publish lock"):
@@ -87,9 +88,13 @@ class GcsDestination(ObjectStoreStaging):
                 f"export '{self._export}': cannot publish at {self.uri}",
             )
         try:
+            for part in parts:  # before anything changes: another run's part has this name
+                self._check_free(part, run_id)
             self._clear_marker()
             for part in parts:
                 self._place(part, run_id)
+            if placed is not None:
+                placed()
             for name in (run_manifest(run_id), latest):
                 with self._errors(f"publish {name}"):
                     self._bucket.blob(self._key(name)).upload_from_string(

@@ -18,7 +18,7 @@ import errno
 import glob
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rivet.core.errors import DestinationError
@@ -30,6 +30,7 @@ from rivet.destinations.base import (
     QUARANTINE,
     SUCCESS,
     StagedPart,
+    name_taken,
     run_manifest,
 )
 from rivet.destinations.lock import LOCAL_LOCK, LOCK, local_lock
@@ -73,11 +74,15 @@ class LocalDestination:
         success: bytes,
         run_id: str,
         latest: str = MANIFEST,
+        placed: Callable[[], None] | None = None,
     ) -> None:
         where = f"cannot publish to '{self.root}'"
         with _translated(where):
             (self.root / STAGING_DIR).mkdir(parents=True, exist_ok=True)
         with _translated(where), local_lock(self.root / STAGING_DIR / LOCAL_LOCK, run_id, where):
+            for part in parts:  # before anything changes: another run's part has this name
+                if part.path.exists() and (self.root / part.final_name).exists():
+                    raise name_taken(part.final_name)
             _remove_if_present(self.root / SUCCESS)
             folders = {self.root}
             for part in parts:
@@ -92,6 +97,8 @@ class LocalDestination:
                 fault_point("after_part_published")
             for folder in folders:
                 _fsync_dir(folder)
+            if placed is not None:
+                placed()
             (self.root / MANIFESTS).mkdir(exist_ok=True)
             self._write_atomically(run_manifest(run_id), manifest)
             self._write_atomically(latest, manifest)

@@ -12,7 +12,7 @@ mode; permanent ones fail fast.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -97,6 +97,7 @@ class S3Destination(ObjectStoreStaging):
         success: bytes,
         run_id: str,
         latest: str = MANIFEST,
+        placed: Callable[[], None] | None = None,
     ) -> None:
         bucket, lock = self._target.bucket, self._key(LOCK)
         with self._errors("take the publish lock"):
@@ -108,9 +109,13 @@ class S3Destination(ObjectStoreStaging):
                 f"export '{self._export}': cannot publish at {self.uri}",
             )
         try:
+            for part in parts:  # before anything changes: another run's part has this name
+                self._check_free(part, run_id)
             self._clear_marker()
             for part in parts:
                 self._place(part, run_id)
+            if placed is not None:
+                placed()
             for name in (run_manifest(run_id), latest):
                 with self._errors(f"publish {name}"):
                     self._client.put_object(

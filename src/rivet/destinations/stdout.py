@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
@@ -34,6 +34,7 @@ class StdoutDestination(TempStaging):
         success: bytes,
         run_id: str,
         latest: str = MANIFEST,
+        placed: Callable[[], None] | None = None,
     ) -> None:
         stream = self._stream or sys.stdout.buffer
         try:

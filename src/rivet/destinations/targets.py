@@ -51,3 +51,16 @@ class StdoutTarget:
 
 
 Target = LocalTarget | S3Target | GcsTarget | StdoutTarget
+
+
+@dataclass(frozen=True)
+class IcebergTarget:
+    """The Iceberg table an export's runs are committed to, located at the export's prefix."""
+
+    catalog_uri: str | None  # None: .rivet_iceberg.db next to the config
+    namespace: str
+    table: str
+
+    @property
+    def identifier(self) -> str:
+        return f"{self.namespace}.{self.table}"

@@ -107,9 +107,9 @@ def split(
         encoded = pc.dictionary_encode(values, null_encoding="encode")
         indices = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
         distinct = encoded.dictionary.to_pylist()
-        if blanks is not None and "" in distinct:
+        if blanks is not None and "" in distinct and not spec.columns_in_files:
             blanks.add(key.name)
-        texts.append([_text(v) for v in distinct])
+        texts.append([_text(v, spec.columns_in_files) for v in distinct])
         codes = indices if codes is None else codes * len(texts[-1]) + indices
     assert codes is not None
     kept = batch.drop_columns(spec.folder_only) if spec.folder_only else batch
@@ -153,9 +153,11 @@ def _segment(text: str | None) -> str:
     return HIVE_DEFAULT if text is None else escape(text)
 
 
-def _text(value: object) -> str | None:
-    """A value as its folder text (None: the default partition, as Hive puts NULL and '')."""
-    if value is None or value == "":
+def _text(value: object, keep_blank: bool = False) -> str | None:
+    """A value as its folder text (None: the default partition, as Hive puts NULL and ''). An
+    Iceberg table reads the partition of a file from its rows, so there '' keeps a folder of
+    its own (`key=`): a file must not hold both."""
+    if value is None or (value == "" and not keep_blank):
         return None
     if isinstance(value, bool):
         return "true" if value else "false"

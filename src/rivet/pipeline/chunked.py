@@ -43,7 +43,7 @@ from rivet.pipeline.pacing import Pacer
 from rivet.pipeline.partitioned import open_sink, partition_notes
 from rivet.pipeline.parts import Sink, finish, write_batches
 from rivet.pipeline.prefetch import read_ahead
-from rivet.pipeline.publish import publish_run
+from rivet.pipeline.publish import open_table, publish_run
 from rivet.pipeline.reconcile import check_chunks, count_chunks
 from rivet.pipeline.request import read_request
 from rivet.planning.export_plan import ExportPlan
@@ -87,9 +87,10 @@ def export_chunked(
     result.note("planned", strategy=result.strategy, tuning=result.tuning)
     drift = DriftWatch(plan, state, prepared.schema, result)
     drift.check_schema()  # before any chunk is read
+    meta_schema = MetaColumns.of(plan, datetime.now(UTC)).schema(prepared.schema)
     if plan.partitions is not None:
-        meta_schema = MetaColumns.of(plan, datetime.now(UTC)).schema(prepared.schema)
         check_columns(plan.partitions, meta_schema, plan.name)
+    table = open_table(plan, meta_schema, options, result)
     tracker = (
         QualityTracker(plan.gates, plan.name, prepared.schema.names)
         if plan.gates is not None
@@ -148,7 +149,7 @@ def export_chunked(
                 if not parts and plan.skip_empty:
                     result.status = ExportStatus.SKIPPED
                 else:
-                    publish_run(plan, run.schema, destination, parts, result)
+                    publish_run(plan, run.schema, destination, parts, result, table)
                     drift.record()
                     result.status = ExportStatus.SUCCESS
                 runs.finish(result.run_id)

@@ -35,7 +35,7 @@ from rivet.pipeline.pacing import Pacer
 from rivet.pipeline.partitioned import open_sink, partition_notes
 from rivet.pipeline.parts import Sink, write_all
 from rivet.pipeline.prefetch import read_ahead
-from rivet.pipeline.publish import publish_run
+from rivet.pipeline.publish import open_table, publish_run
 from rivet.pipeline.reconcile import InReadCount, check_rows, count_read, later_count_note
 from rivet.pipeline.request import read_request
 from rivet.pipeline.run_record import record_run
@@ -190,6 +190,7 @@ def _export(
     schema = meta.schema(prepared.schema)
     if plan.partitions is not None:
         check_columns(plan.partitions, schema, plan.name)
+    table = open_table(plan, schema, options, result)
     staging = destination.staging_dir(result.run_id)
     try:
         tracker = None
@@ -237,7 +238,7 @@ def _export(
             result.status = ExportStatus.SKIPPED
             return
         with shielded():  # publish and cursor are one step: a stop request waits for both
-            publish_run(plan, schema, destination, parts, result)
+            publish_run(plan, schema, destination, parts, result, table)
             if state is not None and plan.cursor_column is not None and stats.position is not None:
                 # Only now: the rows up to this position are durably published.
                 fault_point("before_cursor_commit")

@@ -40,6 +40,7 @@ def manifest_bytes(
     replaces: Sequence[str] = (),
     retires: Sequence[str] = (),
     partitions: PartitionSpec | None = None,
+    iceberg_table: str | None = None,
 ) -> bytes:
     """`schema` is the run's; with partitions the manifest lists the columns of the part files
     (a column partitioned by its value is only in the folder names)."""
@@ -82,6 +83,9 @@ def manifest_bytes(
     if partitions is not None:
         manifest["partition_by"] = partitions.describe()
         manifest["partitions"] = _partitions(parts)
+    if iceberg_table is not None:  # table_format: iceberg: the run is also a commit of it
+        manifest["table_format"] = "iceberg"
+        manifest["iceberg_table"] = iceberg_table
     if replaces:  # a repair: these parts of earlier runs were moved to _quarantine/
         manifest["replaces"] = list(replaces)
     if retires:  # write_disposition: replace: these earlier runs' parts are removed after it

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -11,6 +12,7 @@ class RunOptions:
     reconcile: bool = False  # compare the source's COUNT(*) before publishing (implies validate)
     resume: bool = False  # continue the unfinished checkpointed chunk run
     config_label: str = "<config>"  # how hints name the config (`rivet run -c <config> ...`)
+    config_dir: Path = Path()  # where the default Iceberg catalog lives
 
     def __post_init__(self) -> None:
         if self.reconcile and not self.validate:

@@ -4,17 +4,35 @@ then, with write_disposition: replace, retiring the export's earlier runs."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
 from rivet.core.faults import fault_point
-from rivet.destinations import Destination, StagedPart
+from rivet.destinations import Destination, StagedPart, open_iceberg
 from rivet.destinations.base import DATASET_MANIFEST, MANIFEST
+from rivet.formats.hive import file_schema
 from rivet.integrity.manifest import ManifestError, parse_manifest
 from rivet.pipeline.manifest import manifest_bytes, success_marker
+from rivet.pipeline.options import RunOptions
 from rivet.pipeline.retire import earlier_runs, retire
 from rivet.planning.export_plan import ExportPlan
 from rivet.report.model import ExportResult, PartRecord
+
+if TYPE_CHECKING:
+    from rivet.destinations.iceberg import IcebergTable
+
+
+def open_table(
+    plan: ExportPlan, schema: pa.Schema, options: RunOptions, result: ExportResult
+) -> IcebergTable | None:
+    """table_format: iceberg: the table, checked against the export before any row is read."""
+    if plan.iceberg is None:
+        return None
+    table = open_iceberg(plan.iceberg, plan.destination, plan.name, options.config_dir)
+    result.note("iceberg", table=plan.iceberg.identifier, plan=table.prepare(
+        _written(plan, schema), plan.partitions))  # fmt: skip
+    return table
 
 
 def publish_run(
@@ -23,15 +41,35 @@ def publish_run(
     destination: Destination,
     parts: list[StagedPart],
     result: ExportResult,
+    table: IcebergTable | None = None,
 ) -> None:
     result.finished_at = datetime.now(UTC).isoformat()
-    retiring = earlier_runs(destination, plan.name, result.run_id) if plan.replace else []
+    # An Iceberg table's earlier snapshots still name the earlier runs' files: they stay
+    retiring = (
+        earlier_runs(destination, plan.name, result.run_id)
+        if plan.replace and table is None
+        else []
+    )
     manifest = manifest_bytes(
         result, schema, plan.table, parts, destination.kind, retires=retiring,
         partitions=plan.partitions,
+        iceberg_table=plan.iceberg.identifier if plan.iceberg is not None else None,
     )  # fmt: skip
     dataset, latest = plan.layout == "dataset", latest_manifest(plan)
-    destination.publish(parts, manifest, success_marker(manifest), result.run_id, latest)
+
+    def commit() -> None:
+        assert table is not None and plan.iceberg is not None
+        names = [p.final_name for p in parts]
+        table.commit(names, _written(plan, schema), plan.partitions, plan.replace, result.run_id)
+        how = "overwrite" if plan.replace else "append"
+        result.table = f"{plan.iceberg.identifier}, snapshot {table.snapshot_id} ({how})"
+        result.note("iceberg_committed", table=plan.iceberg.identifier, snapshot=table.snapshot_id)
+        fault_point("after_iceberg_commit")
+
+    destination.publish(
+        parts, manifest, success_marker(manifest), result.run_id, latest,
+        placed=commit if table is not None else None,
+    )  # fmt: skip
     result.parts = [PartRecord(p.final_name, p.rows, p.size_bytes, p.fingerprint) for p in parts]
     result.files = len(parts)
     result.bytes = sum(p.size_bytes for p in parts)
@@ -65,3 +103,8 @@ def _drop_old_layout_manifest(destination: Destination, result: ExportResult) ->
         f"removed {MANIFEST} of the old layout (the latest run's manifest is {DATASET_MANIFEST}"
         " now); set layout: rivet-cli-0.7.7 if a reader of this prefix needs manifest.json"
     )
+
+
+def _written(plan: ExportPlan, schema: pa.Schema) -> pa.Schema:
+    """The columns of the part files."""
+    return file_schema(plan.partitions, schema) if plan.partitions is not None else schema

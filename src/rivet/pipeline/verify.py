@@ -22,6 +22,7 @@ import pyarrow as pa
 from rivet.destinations import Destination
 from rivet.destinations.base import (
     DATASET_MANIFEST,
+    ICEBERG_METADATA,
     MANIFEST,
     MANIFESTS,
     PROBE,
@@ -64,8 +65,14 @@ class Verification:
 
 
 def verify(
-    export: str, destination: Destination, run_id: str | None = None, full: bool = False
+    export: str,
+    destination: Destination,
+    run_id: str | None = None,
+    full: bool = False,
+    iceberg: bool = False,
 ) -> Verification:
+    """`iceberg`: the prefix is also an Iceberg table's location (its `metadata/` is the
+    table's, not extra)."""
     result = Verification(export, destination.uri)
     objects = destination.objects()
     every = _manifests(destination, objects, run_id, result)
@@ -96,7 +103,7 @@ def verify(
     if run_id is None:
         _check_latest(destination, objects, export, result)
         for name, size in sorted(objects.items()):
-            if name not in listed and not _bookkeeping(name):
+            if name not in listed and not _bookkeeping(name, iceberg):
                 result.problems.append(
                     Problem("extra", name, f"{size:,} bytes that no manifest lists")
                 )
@@ -216,7 +223,9 @@ def _arrow_type(family: str) -> pa.DataType:
         return pa.large_binary()  # not parsed back: compared by the content hash only
 
 
-def _bookkeeping(name: str) -> bool:
-    return name in (MANIFEST, DATASET_MANIFEST, SUCCESS, PROBE) or name.startswith(
-        (f"{MANIFESTS}/", f"{QUARANTINE}/", f"{STAGED}/")
+def _bookkeeping(name: str, iceberg: bool = False) -> bool:
+    return (
+        name in (MANIFEST, DATASET_MANIFEST, SUCCESS, PROBE)
+        or name.startswith((f"{MANIFESTS}/", f"{QUARANTINE}/", f"{STAGED}/"))
+        or (iceberg and name.startswith(ICEBERG_METADATA))
     )

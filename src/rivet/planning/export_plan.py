@@ -16,6 +16,7 @@ from rivet.config.models import (
     AzureDestination,
     ExportConfig,
     GcsDestination,
+    IcebergConfig,
     LocalDestination,
     ParquetConfig,
     RivetConfig,
@@ -27,7 +28,14 @@ from rivet.config.sizes import parse_size
 from rivet.core.chunks import ChunkSpec
 from rivet.core.errors import PlanError
 from rivet.core.partitions import PartitionKey, PartitionSpec
-from rivet.destinations.targets import GcsTarget, LocalTarget, S3Target, StdoutTarget, Target
+from rivet.destinations.targets import (
+    GcsTarget,
+    IcebergTarget,
+    LocalTarget,
+    S3Target,
+    StdoutTarget,
+    Target,
+)
 from rivet.planning.tuning import Tuning, resolve_tuning
 from rivet.quality.gates import Gates
 
@@ -107,6 +115,7 @@ class ExportPlan:
     layout: str = "dataset"  # dataset | rivet-cli-0.7.7 (where the latest manifest goes)
     replace: bool = False  # write_disposition: replace (earlier runs' parts retired)
     partitions: PartitionSpec | None = None  # partition_by: Hive-style folders
+    iceberg: IcebergTarget | None = None  # table_format: iceberg
 
 
 def resolve_export(
@@ -144,12 +153,24 @@ def resolve_export(
         layout=export.layout or config.layout,
         replace=_replaces(export, export.layout or config.layout),
         partitions=_partitions(export),
+        iceberg=_iceberg(export),
     )
+
+
+def _iceberg(export: ExportConfig) -> IcebergTarget | None:
+    if export.table_format != "iceberg":
+        return None
+    given = export.iceberg or IcebergConfig()
+    return IcebergTarget(given.catalog_uri, given.namespace, given.table or export.name)
 
 
 def _partitions(export: ExportConfig) -> PartitionSpec | None:
     keys = tuple(PartitionKey(k.column, k.granularity) for k in partition_keys(export))
-    return PartitionSpec(keys, export.max_partitions) if keys else None
+    if not keys:
+        return None
+    return PartitionSpec(
+        keys, export.max_partitions, columns_in_files=export.table_format == "iceberg"
+    )
 
 
 def _replaces(export: ExportConfig, layout: str) -> bool:

@@ -58,6 +58,7 @@ class ExportResult:
     schema_changes: list[str] = field(default_factory=list)
     reconcile: str | None = None  # with --reconcile: "match (N)" | "MISMATCH (...)"
     replaced: str | None = None  # write_disposition: replace: the earlier runs it retired
+    table: str | None = None  # table_format: iceberg: the table and the snapshot committed
     retries: int = 0
     error: str | None = None
     events: list[dict[str, Any]] = field(default_factory=list)  # the run journal

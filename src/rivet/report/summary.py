@@ -34,6 +34,8 @@ def render_export(result: ExportResult) -> str:
         rows.append(("output", result.destination))
     if result.replaced is not None:
         rows.append(("replaced", result.replaced))
+    if result.table is not None:
+        rows.append(("table", result.table))
     if result.cursor is not None:
         rows.append(("cursor", result.cursor))
     if result.quality is not None:
