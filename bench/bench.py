@@ -3,7 +3,8 @@
 PostgreSQL (`--engine postgres`): psql binary COPY (the limit), rivet, DuckDB's postgres extension;
 `chunked1` / `chunked4` (rivet in chunked mode, 1 or 4 workers, one snapshot), `perchunk4` (4
 workers, a transaction per chunk); `s3` (rivet to moto's S3 server, started on loopback when the
-tool is selected).
+tool is selected); `hive` (partition_by: 1,000 folders on wide, 58 days on narrow); `iceberg`
+(each run committed to an Iceberg table).
 MariaDB (`--engine mysql`): `mariadb --quick --batch` (a C-client drain, an upper bound for the
 limit), rivet, ConnectorX (one `read_sql` to Arrow, written to Parquet), DuckDB's mysql extension.
 

@@ -265,6 +265,21 @@ def rivet_s3(url: str, table: str, out: Path, work: Path, profile: str) -> list[
     return rivet(url, table, out, work, profile, to=to)
 
 
+def rivet_hive(url: str, table: str, out: Path, work: Path, profile: str) -> list[str]:
+    """rivet writing Hive partition folders: wide by `i4` (1,000 values, spread over every
+    batch: the worst case for open parts), narrow by the day of `ts` (58 days, in order)."""
+    by = {"narrow": "{column: ts, granularity: day}", "wide": "i4"}[table]
+    return rivet(url, table, out, work, profile, f"    partition_by: {by}\n")
+
+
+def rivet_iceberg(url: str, table: str, out: Path, work: Path, profile: str) -> list[str]:
+    """rivet publishing the run as an Iceberg table commit (a SQLite catalog in `out`, so
+    each run creates the table afresh)."""
+    mode = (f"    table_format: iceberg\n"
+            f"    iceberg: {{catalog_uri: 'sqlite:///{out}/.catalog.db'}}\n")  # fmt: skip
+    return rivet(url, table, out, work, profile, mode)
+
+
 def rivet_chunked(parallel: int, snapshot: str = "shared") -> Tool:
     """rivet in chunked mode: 10 chunks of the primary key, `parallel` workers, one snapshot
     for all chunks (`shared`) or a transaction per chunk (`per_chunk`)."""
@@ -330,7 +345,8 @@ ENGINES = {
         {"copy": copy_binary, "rivet": rivet, "duckdb": duckdb,
          "chunked1": rivet_chunked(1), "chunked4": rivet_chunked(4),
          "perchunk4": rivet_chunked(4, "per_chunk"), "s3": rivet_s3,
-         "base": rivet_base, "checked": rivet_checked, "rowhash": rivet_row_hash},
+         "base": rivet_base, "checked": rivet_checked, "rowhash": rivet_row_hash,
+         "hive": rivet_hive, "iceberg": rivet_iceberg},
         pg_sampler,
     ),
     "mysql": Engine(
