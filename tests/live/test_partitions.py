@@ -236,6 +236,9 @@ def test_bad_partition_columns_are_refused_before_reading(tmp_path: Path, pg: Pg
         result = rivet("run", "-c", str(config))
         assert result.returncode != 0 and message in result.stderr, result.stderr
         assert not out.exists() or not any(out.rglob("*.parquet"))
+        checked = rivet("check", "-c", str(config))  # preflight says it too
+        assert checked.returncode == 1 and "Partitions:   FAIL export 'orders'" in checked.stdout
+        assert message in checked.stdout
     wrong = {"column": "shard", "granularity": "day"}
     config = write_config(tmp_path, [_export(table, out, partition_by=wrong)])
     result = rivet("run", "-c", str(config))

@@ -273,6 +273,9 @@ def check(
             raise ExportFailed(
                 f"no credentials for the destination of: {', '.join(unwritable)} (see above)"
             )
+        unpartitioned = [c.export for c in checks if c.layout_error]
+        if unpartitioned:
+            raise ExportFailed(f"partition_by cannot be written for: {', '.join(unpartitioned)}")
         unsafe = [c.export for c in checks if c.verdict.verdict == "unsafe"]
         if unsafe:
             raise ExportFailed(

@@ -14,10 +14,12 @@ from rivet.commands.run import open_source, query_text, resolve_config, select_e
 from rivet.commands.verdict import Verdict, judge
 from rivet.config import RivetConfig
 from rivet.config.connection import resolve_source_url, tls_warning
-from rivet.core.errors import DestinationError
+from rivet.core.errors import DestinationError, PlanError
 from rivet.destinations.credentials import credentials_of
 from rivet.formats.bigquery import TargetColumn, bigquery_column
+from rivet.formats.hive import check_columns
 from rivet.pipeline.chunked import chunk_strategy, resolved_column
+from rivet.pipeline.meta import MetaColumns
 from rivet.pipeline.request import read_request
 from rivet.planning.export_plan import ExportPlan, resolve_export
 from rivet.sources.base import ChunkRead, ColumnReport, Source
@@ -38,6 +40,7 @@ class ExportCheck:
     target: dict[str, TargetColumn] | None = None  # --target bigquery, by column name
     credentials: str = ""  # the destination's credentials, as found
     destination_error: str | None = None  # no credentials: the run would fail writing
+    layout_error: str | None = None  # partition_by names a column the run cannot partition by
 
     @property
     def violations(self) -> list[str]:
@@ -125,6 +128,12 @@ def _check_export(
         found.credentials = credentials_of(plan.destination, plan.name)
     except DestinationError as exc:
         found.destination_error = str(exc)
+    if plan.partitions is not None:
+        try:
+            schema = MetaColumns.of(plan, datetime.now(UTC)).schema(prepared.schema)
+            check_columns(plan.partitions, schema, plan.name)
+        except PlanError as exc:
+            found.layout_error = str(exc)
     return found, prepared.schema
 
 
@@ -140,6 +149,8 @@ def render(checks: Sequence[ExportCheck]) -> str:
         lines += [f"  Warning:      {w}" for w in c.warnings]
         if c.destination_error:
             lines.append(f"  Destination:  FAIL {c.destination_error}")
+        if c.layout_error:
+            lines.append(f"  Partitions:   FAIL {c.layout_error}")
         elif c.credentials:
             lines.append(f"  Destination:  credentials: {c.credentials}")
         v = c.verdict
@@ -199,6 +210,8 @@ def render_rich(checks: Sequence[ExportCheck], console: Any) -> None:
         console.print(f"Recommended: {recommended}")
         if c.destination_error:
             console.print(f"Destination: [bold red]FAIL[/] {c.destination_error}", highlight=False)
+        if c.layout_error:
+            console.print(f"Partitions: [bold red]FAIL[/] {c.layout_error}", highlight=False)
         elif c.credentials:
             console.print(f"Destination credentials: {c.credentials}", highlight=False)
         console.print(f"Statement: {c.statement}", highlight=False, soft_wrap=True)
