@@ -121,11 +121,12 @@ class IcebergTable:
             try:
                 _unsupported(field.type)
                 Catalog._convert_schema_if_needed(pa.schema([field]))
-            except (ValueError, TypeError) as exc:
+            except Exception as exc:  # pyiceberg's refusals share no base class
+                override = _override(field.type)
                 raise DestinationError(
                     f"export '{self._export}': column {field.name} ({field.type}) has no "
                     f"Iceberg type: {exc}",
-                    hint=f"export it as text: `columns: {{{field.name}: text}}`",
+                    hint=f"export it as {override}: `columns: {{{field.name}: {override}}}`",
                 ) from None
 
     def _evolve(self, transaction: Transaction, schema: pa.Schema) -> None:
@@ -189,8 +190,20 @@ class IcebergTable:
 def _unsupported(kind: pa.DataType) -> None:
     if pa.types.is_decimal(kind) and kind.precision > 38:
         raise ValueError("Iceberg decimals hold at most 38 digits")
+    if kind in (pa.uint32(), pa.uint64()):  # pyiceberg would store them in a narrower int
+        raise ValueError("Iceberg has no unsigned integers, and its signed ones of the same "
+                         "width cannot hold the largest values")  # fmt: skip
     if pa.types.is_list(kind) or pa.types.is_large_list(kind):
         _unsupported(kind.value_type)
+
+
+def _override(kind: pa.DataType) -> str:
+    """The `columns:` override that gives a type Iceberg holds exactly."""
+    if kind == pa.uint32():
+        return "bigint"
+    if kind == pa.uint64():
+        return "decimal(20,0)"
+    return "text"
 
 
 def _sqlalchemy_url(uri: str) -> str:
