@@ -23,7 +23,7 @@ import pytest
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.table import Table
 
-from tests.live.conftest import PG_URL, S3, Pg, rivet, write_config
+from tests.live.conftest import PG_URL, S3, Pg, duckdb_on_s3, rivet, write_config
 from tests.live.test_type_matrix import matrix  # noqa: F401 (a fixture)
 
 ROWS = 2000
@@ -52,13 +52,11 @@ def _table(tmp_path: Path, name: str = "orders", **properties: str) -> Table:
     return catalog.load_table(f"rivet.{name}")
 
 
-def _duckdb() -> duckdb.DuckDBPyConnection:
-    import duckdb_extension_avro
-    import duckdb_extension_iceberg
-
-    db = duckdb.connect()
-    for module in (duckdb_extension_avro, duckdb_extension_iceberg):
-        folder = os.path.dirname(module.__file__ or "")
+def _duckdb(db: duckdb.DuckDBPyConnection | None = None) -> duckdb.DuckDBPyConnection:
+    """DuckDB with its iceberg extension (and avro, which it needs), from their PyPI wheels."""
+    db = db or duckdb.connect()
+    for module in ("duckdb_extension_avro", "duckdb_extension_iceberg"):
+        folder = os.path.dirname(__import__(module).__file__ or "")
         (extension,) = glob.glob(os.path.join(folder, "extensions", "*", "*.duckdb_extension"))
         db.execute(f"LOAD '{extension}'")
     return db
@@ -229,6 +227,11 @@ def test_a_postgresql_catalog_and_s3(tmp_path: Path, pg: Pg, s3: S3, catalog_db:
     table = catalog.load_table("sales.orders")
     assert table.location() == f"s3://{s3.bucket}/lake/orders"
     assert _rows(table.scan().to_arrow()) == _source(pg)
+    db = _duckdb(duckdb_on_s3(s3))
+    found = db.execute(
+        f"SELECT count(*), sum(amount) FROM iceberg_scan('{table.metadata_location}')"
+    ).fetchone()
+    assert found == pg.conn.execute("SELECT count(*), sum(amount) FROM orders").fetchone()
     keys = s3.keys("lake/orders/")
     assert any(k.startswith("lake/orders/metadata/") for k in keys)
     assert not [k for k in keys if "_rivet_staging" in k]
