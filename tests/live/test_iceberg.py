@@ -270,3 +270,18 @@ def test_bad_catalogs_and_conflicting_tables_are_refused_before_reading(
     assert "is partitioned by nothing, the export by region" in run(partition_by="region")
     csv = rivet("run", "-c", str(write_config(tmp_path, [_export(table, out, format="csv")])))
     assert "table_format: iceberg tables hold Parquet files; set format: parquet" in csv.stderr
+
+
+def test_repair_refuses_to_move_parts_the_table_lists(tmp_path: Path, pg: Pg) -> None:
+    out = tmp_path / "out"
+    export = _export(_orders(pg, rows=400), out, mode="chunked", chunk_column="id",
+                     chunk_size=100, chunk_checkpoint=True)  # fmt: skip
+    config = write_config(tmp_path, [export])
+    assert rivet("run", "-c", str(config)).returncode == 0
+    damaged = sorted(out.glob("*_chunk1.parquet"))[0]
+    damaged.write_bytes(b"not parquet")
+    result = rivet("repair", "-c", str(config), "-e", "orders", "--execute")
+    assert result.returncode == 1
+    assert "repair does not commit to the table yet" in result.stderr, result.stderr
+    assert damaged.read_bytes() == b"not parquet"  # nothing moved
+    assert not (out / "_quarantine").exists()

@@ -167,6 +167,13 @@ def repair(
             )
         destination = open_destination(ctx.plan.destination, ctx.plan.name)
         report = RepairReport(export, ctx.run.run_id, _candidates(ctx, destination))
+        if execute and report.candidates and ctx.plan.iceberg is not None:
+            raise PlanError(
+                f"export '{export}': --execute would move parts that Iceberg table "
+                f"{ctx.plan.iceberg.identifier} lists; repair does not commit to the table yet",
+                hint=f"rerun the export (rivet run -c {config_path} -e {export}): with "
+                "write_disposition replace the new run overwrites the table",
+            )
         if execute and report.candidates:
             result = repair_chunks(
                 ctx.plan,
