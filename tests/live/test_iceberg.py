@@ -285,3 +285,15 @@ def test_repair_refuses_to_move_parts_the_table_lists(tmp_path: Path, pg: Pg) ->
     assert "repair does not commit to the table yet" in result.stderr, result.stderr
     assert damaged.read_bytes() == b"not parquet"  # nothing moved
     assert not (out / "_quarantine").exists()
+
+
+def test_a_stop_during_the_commit_waits_for_it(tmp_path: Path, pg: Pg) -> None:
+    """SIGTERM as the commit starts: publishing is one step, so the commit, manifests and
+    _SUCCESS complete, then the run exits 143."""
+    config = write_config(tmp_path, [_export(_orders(pg, rows=200), tmp_path / "out")])
+    result = rivet("run", "-c", str(config),
+                   env={"RIVET_TEST_SIGNAL_AT": "before_iceberg_commit:SIGTERM"})  # fmt: skip
+    assert result.returncode == 143, result.stderr
+    assert "once export 'orders' was published" in result.stderr
+    assert _rows(_table(tmp_path).scan().to_arrow()) == _source(pg)
+    assert (tmp_path / "out" / "_SUCCESS").exists()

@@ -279,3 +279,23 @@ def test_the_day_of_a_time_zone_aware_column_is_its_utc_day(tmp_path: Path, pg: 
     assert days == {1: "2024-06-02", 2: "2024-06-02"}  # 01:00 and 05:00 UTC
     stamps = found.sort_by("id")["at"].to_pylist()
     assert stamps[0] == datetime(2024, 6, 2, 1, tzinfo=UTC)
+
+
+def test_a_stopped_partitioned_chunk_run_resumes_to_every_row_once(tmp_path: Path, pg: Pg) -> None:
+    table = _table(pg, rows=6000)
+    out = tmp_path / "out"
+    export = _export(table, out, mode="chunked", chunk_column="id", chunk_size=1000,
+                     chunk_checkpoint=True, partition_by="region")  # fmt: skip
+    config = write_config(tmp_path, [export])
+    stopped = rivet("run", "-c", str(config),
+                    env={"RIVET_TEST_SIGNAL_AT": "after_chunk_checkpoint:SIGTERM"})  # fmt: skip
+    assert stopped.returncode == 143, stopped.stderr
+    assert "--resume" in stopped.stderr
+    assert not [p for p in out.glob("region=*")]  # nothing published, staging hidden
+    resumed = rivet("run", "-c", str(config), "--resume", "--validate")
+    assert resumed.returncode == 0, resumed.stderr
+    ids = duckdb.sql(
+        f"SELECT id FROM read_parquet('{out}/**/*.parquet', hive_partitioning = true)"
+    ).fetchall()
+    assert sorted(i for (i,) in ids) == list(range(1, 6001))
+    assert not (out / ".rivet_staging").exists()
