@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
@@ -17,6 +18,7 @@ from hypothesis import strategies as st
 
 from rivet.core.errors import PlanError
 from rivet.core.partitions import PartitionKey, PartitionSpec
+from rivet.destinations.base import StagedPart
 from rivet.formats.hive import HIVE_DEFAULT, escape, folder_values, split
 from rivet.pipeline.partitioned import PartitionedSink
 from rivet.planning.export_plan import OutputFormat, RowGroupPolicy
@@ -77,39 +79,67 @@ def _open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
 
 
-def test_many_partitions_keep_open_parts_and_buffers_bounded(tmp_path: Path) -> None:
-    """300 partitions in every batch, at most 16 parts open and 256 KB buffered: every row is
-    written once, and a folder whose part was closed continues in its next part."""
-    spec = PartitionSpec((PartitionKey("k"),), max_partitions=300, max_open=16)
+def _sink(tmp_path: Path, budget: int, max_open: int) -> PartitionedSink:
+    spec = PartitionSpec((PartitionKey("k"),), max_partitions=1000, max_open=max_open)
     schema = pa.schema([("id", pa.int64()), ("k", pa.int64()), ("text", pa.string())])
-    budget = 256 << 10
-    sink = PartitionedSink(
+    return PartitionedSink(
         "t", spec, _output(budget), schema, tmp_path, "t_20240101_000000", None,
-        deliver=lambda part: None, check=None, max_open=16,
+        deliver=lambda part: None, check=None, max_open=max_open,
     )  # fmt: skip
-    before, most_fds, most_buffered = _open_fds(), 0, 0
-    for start in range(0, 20_000, 5_000):
-        ids = pa.array(range(start, start + 5_000), pa.int64())
-        batch = pa.record_batch(
-            {"id": ids, "k": pa.array([i % 300 for i in range(start, start + 5_000)]),
-             "text": pa.array([f"row {i} " * 5 for i in range(start, start + 5_000)])}
-        )  # fmt: skip
-        sink.write(batch)
-        most_fds = max(most_fds, _open_fds() - before)
-        most_buffered = max(most_buffered, sum(s.pending_bytes() for s in sink._open.values()))
-    parts = sink.finish()
-    assert most_fds <= 16
-    assert most_buffered <= budget
+
+
+def _rows(start: int, count: int, key: Callable[[int], int]) -> pa.RecordBatch:
+    ids = range(start, start + count)
+    return pa.record_batch(
+        {"id": pa.array(ids, pa.int64()), "k": pa.array([key(i) for i in ids], pa.int64()),
+         "text": pa.array([f"row {i} " * 5 for i in ids])}
+    )  # fmt: skip
+
+
+def _check_parts(parts: list[StagedPart], rows: int, key: Callable[[int], int]) -> None:
     ids: list[int] = []
     for part in parts:
-        folder = part.final_name.rpartition("/")[0]
         table = pq.read_table(part.path)
         assert table.num_rows == part.rows
-        assert {i % 300 for i in table["id"].to_pylist()} == {int(folder.split("=")[1])}
+        folder = part.final_name.rpartition("/")[0]
+        assert {key(i) for i in table["id"].to_pylist()} == {int(folder.split("=")[1])}
         ids += table["id"].to_pylist()
-    assert sorted(ids) == list(range(20_000))
+    assert sorted(ids) == list(range(rows))
     assert len({p.final_name for p in parts}) == len(parts)
+
+
+def test_rows_spread_over_many_folders_give_one_part_each(tmp_path: Path) -> None:
+    """300 folders in every batch, a 256 KB budget: the buffers are spilled (never more than
+    the budget held), no part stays open while rows arrive, and each folder gets one part."""
+    sink = _sink(tmp_path, budget=256 << 10, max_open=16)
+    before, most_fds, most_buffered = _open_fds(), 0, 0
+    for start in range(0, 20_000, 5_000):
+        sink.write(_rows(start, 5_000, lambda i: i % 300))
+        most_fds = max(most_fds, _open_fds() - before)
+        most_buffered = max(most_buffered, sum(sink._buffered.values()))
+    assert list(tmp_path.glob("spill-*.arrow"))  # the spread rows went to spill files
+    parts = sink.finish()
+    assert most_fds == 0 and most_buffered <= 256 << 10
+    assert len(parts) == 300
+    assert not list(tmp_path.glob("spill-*.arrow"))
+    _check_parts(parts, 20_000, lambda i: i % 300)
+
+
+def test_clustered_rows_are_written_as_they_come_within_the_open_parts(tmp_path: Path) -> None:
+    """Folders that each fill the budget go straight to their parts; past 4 open parts the
+    least recently written closes, and its folder's later rows go to its next part."""
+    sink = _sink(tmp_path, budget=64 << 10, max_open=4)
+    before, most_fds = _open_fds(), 0
+    for turn in range(2):
+        for folder in range(10):
+            start = (turn * 10 + folder) * 2_000
+            sink.write(_rows(start, 2_000, lambda i: (i // 2_000) % 10))
+            most_fds = max(most_fds, _open_fds() - before)
+    parts = sink.finish()
+    assert most_fds <= 4
+    assert not list(tmp_path.glob("spill-*.arrow"))
     assert any(p.final_name.endswith("_part1.parquet") for p in parts)  # reopened after closing
+    _check_parts(parts, 40_000, lambda i: (i // 2_000) % 10)
 
 
 def test_more_folders_than_allowed_is_an_error_naming_the_bound(tmp_path: Path) -> None:

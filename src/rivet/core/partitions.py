@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# At most this many partitions' parts are open at once; a row of another partition closes the
-# least recently written one's part first (its later rows go to a new part of that partition).
-MAX_OPEN_PARTITIONS = 256
+# At most this many partitions' parts are open at once (fewer when the process may open fewer
+# files); a row of another partition closes the least recently written one's part first (its
+# later rows go to a new part of that partition). Each open part costs a file descriptor and its
+# writer's metadata, not buffered rows: those share one budget (pipeline/partitioned.py).
+MAX_OPEN_PARTITIONS = 1024
 
 
 @dataclass(frozen=True)

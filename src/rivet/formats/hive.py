@@ -130,9 +130,9 @@ def split(
     if len(names) == 1:
         return [Piece(names[0], values_of[0], kept)]
     groups = np.asarray(group_of)[inverse]
-    order = np.argsort(groups, kind="stable")
-    ordered = kept.take(pa.array(order))
+    ordered = kept.take(pa.array(np.argsort(groups, kind="stable")))
     bounds = np.concatenate(([0], np.cumsum(np.bincount(groups, minlength=len(names)))))
+    # slices of one sorted copy: the pieces of a batch share its buffers
     return [
         Piece(name, values_of[i], ordered.slice(int(bounds[i]), int(bounds[i + 1] - bounds[i])))
         for i, name in enumerate(names)
