@@ -102,11 +102,14 @@ def split(
     texts: list[list[str | None]] = []
     for key in spec.keys:
         values = batch.column(key.column)
-        if key.granularity is not None:
-            values = pc.strftime(values, format=_BUCKET_FORMAT[key.granularity])
+        if key.granularity is not None:  # days first (cheap), their text only per distinct day
+            values = values if pa.types.is_date32(values.type) else values.cast(pa.date32())
         encoded = pc.dictionary_encode(values, null_encoding="encode")
         indices = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-        distinct = encoded.dictionary.to_pylist()
+        dictionary = encoded.dictionary
+        if key.granularity is not None:
+            dictionary = pc.strftime(dictionary, format=_BUCKET_FORMAT[key.granularity])
+        distinct = dictionary.to_pylist()
         if blanks is not None and "" in distinct and not spec.columns_in_files:
             blanks.add(key.name)
         texts.append([_text(v, spec.columns_in_files) for v in distinct])

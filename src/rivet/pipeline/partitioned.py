@@ -6,9 +6,9 @@ to their folder batch by batch and buffered per folder; all buffers share one bu
 row-group budget):
 - a folder whose buffer reaches the budget on its own (rows clustered by the partition column:
   a chunked read by date, a sorted query) is written to its part as one row group;
-- when the buffers together pass the budget (rows spread over many folders), they are spilled
-  to a local Arrow IPC file in the staging folder, a record batch per folder (no encoding, no
-  compression);
+- when the buffers together pass the budget, those of a fair size (1/16 of it) are written as
+  row groups too, and the small ones (rows spread over many folders) are spilled to a local
+  Arrow IPC file in the staging folder, a record batch per folder (no encoding, no compression);
 - at the end each folder's part is written from its spilled batches and its buffer, gathered
   into row groups of the budget: a folder gets one part with full row groups however its rows
   arrived, and finishing holds one folder's row group at a time.
@@ -81,7 +81,11 @@ class PartitionedSink:
             if self._buffered[folder] >= self._budget:
                 self._write_buffer(folder)
         if sum(self._buffered.values()) > self._budget:
-            self._spill()
+            # buffers of a fair size become row groups now; the small ones are spilled
+            for folder in [f for f, size in self._buffered.items() if size >= self._budget // 16]:
+                self._write_buffer(folder)
+            if self._buffers:
+                self._spill()
 
     def _sink(self, folder: str) -> PartSink:
         sink = self._sinks.get(folder)
