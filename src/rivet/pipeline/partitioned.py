@@ -72,11 +72,13 @@ class PartitionedSink:
         self._release = FreeMemoryReleaser(every_s=0.25)
 
     def write(self, batch: pa.RecordBatch) -> None:
+        per_row = batch.nbytes / max(1, batch.num_rows)  # a slice's own nbytes costs a walk
         for piece in split(batch, self._spec, self.blank_keys):
             folder = piece.folder
             self._sink(folder)
             self._buffers.setdefault(folder, []).append(piece.batch)
-            self._buffered[folder] = self._buffered.get(folder, 0) + piece.batch.nbytes
+            size = int(piece.batch.num_rows * per_row)
+            self._buffered[folder] = self._buffered.get(folder, 0) + size
             self.rows += piece.batch.num_rows
             if self._buffered[folder] >= self._budget:
                 self._write_buffer(folder)
