@@ -12,6 +12,12 @@ if ! command -v pg_ctlcluster >/dev/null 2>&1 || ! [ -x /usr/sbin/mariadbd ] \
     pgbouncer >/dev/null
 fi
 
+# Java: the Spark test reads export prefixes with pyspark (tests/live/test_spark.py).
+if ! command -v java >/dev/null 2>&1; then
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq default-jre-headless >/dev/null
+fi
+
 if ! pg_isready -q -h 127.0.0.1 -p 5432; then
   as_root pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -1)" main start
   for _ in $(seq 1 50); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 0.2; done
