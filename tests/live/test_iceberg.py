@@ -297,3 +297,22 @@ def test_a_stop_during_the_commit_waits_for_it(tmp_path: Path, pg: Pg) -> None:
     assert "once export 'orders' was published" in result.stderr
     assert _rows(_table(tmp_path).scan().to_arrow()) == _source(pg)
     assert (tmp_path / "out" / "_SUCCESS").exists()
+
+
+def test_doctor_checks_the_table_without_writing(tmp_path: Path, pg: Pg) -> None:
+    out = tmp_path / "out"
+    config = write_config(tmp_path, [_export(_orders(pg, rows=50), out, partition_by="region")])
+    fresh = rivet("doctor", "-c", str(config))
+    assert fresh.returncode == 0, fresh.stdout + fresh.stderr
+    assert "[OK]   export orders: partitioned by region" in fresh.stdout
+    assert ".rivet_iceberg.db will be created on first run" in fresh.stdout
+    assert not (tmp_path / ".rivet_iceberg.db").exists()
+    assert rivet("run", "-c", str(config)).returncode == 0
+    assert "table rivet.orders has 1 snapshot(s)" in rivet("doctor", "-c", str(config)).stdout
+    for path in sorted(out.rglob("*"), reverse=True):  # the prefix is wiped by someone
+        path.unlink() if path.is_file() else path.rmdir()
+    gone = rivet("doctor", "-c", str(config))
+    assert gone.returncode == 1
+    assert "is in the catalog, but its metadata is gone" in gone.stdout
+    run = rivet("run", "-c", str(config))
+    assert run.returncode == 1 and "drop the table from the catalog" in run.stderr

@@ -8,11 +8,15 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pyarrow as pa
+
 from rivet.commands.run import open_source, query_text
 from rivet.config import load_config
 from rivet.core.errors import RivetError
 from rivet.core.redact import redact
-from rivet.destinations import open_destination
+from rivet.destinations import ICEBERG_CATALOG, open_destination, open_iceberg
+from rivet.formats.hive import check_columns, file_schema
+from rivet.pipeline.meta import MetaColumns
 from rivet.pipeline.request import read_request
 from rivet.planning.export_plan import ExportPlan, resolve_export
 from rivet.sources.base import Source
@@ -55,7 +59,10 @@ def doctor(config_path: Path, params: Mapping[str, str] | None = None) -> list[C
     checks += [Check("source", "WARN", w) for w in warnings]
     try:
         for plan in plans:
-            checks += _export_checks(plan, source)
+            found, schema = _export_checks(plan, source)
+            checks += found
+            if schema is not None:
+                checks += _layout_checks(plan, schema, config_dir)
     finally:
         source.close()
     seen: set[str] = set()
@@ -93,18 +100,42 @@ def _state_check(config_dir: Path) -> Check:
         state.close()
 
 
-def _export_checks(plan: ExportPlan, source: Source) -> list[Check]:
+def _layout_checks(plan: ExportPlan, schema: pa.Schema, config_dir: Path) -> list[Check]:
+    """partition_by against the columns; the Iceberg catalog answers and its table (if it
+    exists) takes the export: what a run checks before reading, without writing."""
+    schema = MetaColumns.of(plan, datetime.now(UTC)).schema(schema)
+    checks = []
+    try:
+        if plan.partitions is not None:
+            check_columns(plan.partitions, schema, plan.name)
+            keys = ", ".join(k.name for k in plan.partitions.keys)
+            checks.append(Check(f"export {plan.name}", "OK", f"partitioned by {keys}"))
+        if plan.iceberg is not None:
+            catalog = plan.iceberg.catalog_uri
+            if catalog is None and not (config_dir / ICEBERG_CATALOG).exists():
+                detail = f"{config_dir / ICEBERG_CATALOG} will be created on first run"
+            else:
+                table = open_iceberg(plan.iceberg, plan.destination, plan.name, config_dir)
+                written = file_schema(plan.partitions, schema) if plan.partitions else schema
+                detail = table.prepare(written, plan.partitions)
+            checks.append(Check(f"iceberg {plan.iceberg.identifier}", "OK", detail))
+    except RivetError as exc:
+        checks.append(_failed(f"export {plan.name}", exc))
+    return checks
+
+
+def _export_checks(plan: ExportPlan, source: Source) -> tuple[list[Check], pa.Schema | None]:
     try:
         prepared = source.prepare(read_request(plan))
     except RivetError as exc:
-        return [_failed(f"export {plan.name}", exc)]
+        return [_failed(f"export {plan.name}", exc)], None
     detail = f"readable: {len(prepared.columns)} columns, strategy {prepared.strategy}"
     if prepared.row_estimate is not None:
         detail += f", ~{prepared.row_estimate:,} rows"
     checks = [Check(f"export {plan.name}", "OK", detail)]
     warnings = prepared.warnings_for(chunked=plan.chunks is not None)
     checks += [Check(f"export {plan.name}", "WARN", w) for w in warnings]
-    return checks
+    return checks, prepared.schema
 
 
 def _failed(name: str, exc: RivetError) -> Check:

@@ -21,7 +21,12 @@ from typing import Any
 import pyarrow as pa
 from pyiceberg.catalog import Catalog
 from pyiceberg.catalog.sql import SqlCatalog
-from pyiceberg.exceptions import CommitFailedException, NoSuchTableError, ValidationError
+from pyiceberg.exceptions import (
+    CommitFailedException,
+    NoSuchNamespaceError,
+    NoSuchTableError,
+    ValidationError,
+)
 from pyiceberg.expressions import AlwaysTrue
 from pyiceberg.table import Table, Transaction
 from pyiceberg.transforms import DayTransform, MonthTransform, Transform, YearTransform
@@ -97,6 +102,7 @@ class IcebergTable:
         with self._errors("commit the run"):
             table = self._load()
             if table is None:
+                self._catalog_().create_namespace_if_not_exists(self._target.namespace)
                 with self._catalog_().create_table_transaction(
                     self._target.identifier, schema=schema, location=self.location
                 ) as created:
@@ -152,11 +158,9 @@ class IcebergTable:
                     spec.add_field(key.column, _TRANSFORMS[key.granularity], key.name)
 
     def _load(self) -> Table | None:
-        catalog = self._catalog_()
-        catalog.create_namespace_if_not_exists(self._target.namespace)
         try:
-            return catalog.load_table(self._target.identifier)
-        except NoSuchTableError:
+            return self._catalog_().load_table(self._target.identifier)
+        except (NoSuchTableError, NoSuchNamespaceError):
             return None
 
     def _catalog_(self) -> SqlCatalog:
@@ -177,6 +181,13 @@ class IcebergTable:
                 f"export '{self._export}': cannot {what} of Iceberg table "
                 f"{self._target.identifier}: another commit changed it first ({exc})",
                 hint="run the export again: nothing of this run is in the table",
+            ) from None
+        except FileNotFoundError as exc:
+            raise DestinationError(
+                f"export '{self._export}': Iceberg table {self._target.identifier} is in the "
+                f"catalog, but its metadata is gone from {self.location}: {exc}",
+                hint="restore the prefix, or drop the table from the catalog "
+                "(pyiceberg: catalog.drop_table) so that the next run creates it again",
             ) from None
         except Exception as exc:  # the catalog's database or the table's storage failed
             raise DestinationError(
