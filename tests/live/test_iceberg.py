@@ -20,10 +20,12 @@ import duckdb
 import psycopg
 import pyarrow as pa
 import pytest
+from pyiceberg.catalog.rest import RestCatalog
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.table import Table
 
 from tests.live.conftest import PG_URL, S3, Pg, duckdb_on_s3, rivet, write_config
+from tests.live.iceberg_rest import rest_catalog
 from tests.live.test_type_matrix import matrix  # noqa: F401 (a fixture)
 
 ROWS = 2000
@@ -316,3 +318,27 @@ def test_doctor_checks_the_table_without_writing(tmp_path: Path, pg: Pg) -> None
     assert "is in the catalog, but its metadata is gone" in gone.stdout
     run = rivet("run", "-c", str(config))
     assert run.returncode == 1 and "drop the table from the catalog" in run.stderr
+
+
+def test_a_rest_catalog_with_a_token(tmp_path: Path, pg: Pg) -> None:
+    out = tmp_path / "out"
+    table = _orders(pg, rows=300)
+    with rest_catalog(tmp_path, token="s3cret") as url:
+        iceberg = {"catalog_uri": url, "token_env": "ICEBERG_TOKEN", "namespace": "lake"}
+        config = write_config(tmp_path, [_export(table, out, partition_by="region",
+                                                 iceberg=iceberg)])  # fmt: skip
+        missing = rivet("run", "-c", str(config))
+        assert missing.returncode == 1
+        assert "the environment variable ICEBERG_TOKEN is not set" in missing.stderr
+        wrong = rivet("run", "-c", str(config), env={"ICEBERG_TOKEN": "nope"})
+        assert wrong.returncode == 1 and "cannot open the catalog" in wrong.stderr
+        assert "nope" not in wrong.stderr
+        for _ in range(2):  # a create, then an overwrite
+            result = rivet("run", "-c", str(config), env={"ICEBERG_TOKEN": "s3cret"})
+            assert result.returncode == 0, result.stderr
+        catalog = RestCatalog("t", uri=url, token="s3cret")
+        found = catalog.load_table("lake.orders")
+        assert _rows(found.scan().to_arrow()) == _source(pg)
+        assert [s.summary.operation.value for s in found.snapshots()] == [
+            "append", "delete", "append"
+        ]  # fmt: skip

@@ -140,9 +140,11 @@ class PartitionKey(_Model):
 class IcebergConfig(_Model):
     """Where an export's Iceberg table is registered (docs/layout.md)."""
 
-    # a SQLAlchemy URL of the SQL catalog: sqlite:///path.db or postgresql+psycopg://...;
-    # default: .rivet_iceberg.db next to the config (beside the state)
+    # the catalog: a SQL catalog's SQLAlchemy URL (sqlite:///path.db, postgresql://...), or a
+    # REST catalog's http(s):// URL; default: .rivet_iceberg.db next to the config
     catalog_uri: str | None = None
+    token_env: str | None = None  # REST: the environment variable holding a bearer token
+    warehouse: str | None = None  # REST: the warehouse to ask the catalog for
     namespace: Annotated[str, Field(min_length=1)] = "rivet"
     table: Annotated[str, Field(min_length=1)] | None = None  # default: the export's name
 

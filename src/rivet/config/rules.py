@@ -236,6 +236,10 @@ def _iceberg_problems(export: ExportConfig, config: RivetConfig) -> Iterator[str
         )
     if (export.layout or config.layout) == "rivet-cli-0.7.7":
         yield "table_format: iceberg needs the dataset layout (layout: rivet-cli-0.7.7 is set)"
+    given = export.iceberg
+    rest = given is not None and (given.catalog_uri or "").startswith(("http://", "https://"))
+    if given is not None and not rest and (given.token_env or given.warehouse):
+        yield "iceberg: token_env and warehouse are for a REST catalog (an http(s):// catalog_uri)"
 
 
 def partition_keys(export: ExportConfig) -> list[PartitionKey]:

@@ -20,6 +20,7 @@ from typing import Any
 
 import pyarrow as pa
 from pyiceberg.catalog import Catalog
+from pyiceberg.catalog.rest import RestCatalog
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.exceptions import (
     CommitFailedException,
@@ -50,7 +51,7 @@ class IcebergTable:
     ) -> None:
         self._target, self._files, self._export = target, files, export
         self._uri = _sqlalchemy_url(catalog_uri)
-        self._catalog: SqlCatalog | None = None
+        self._catalog: Catalog | None = None
         self.snapshot_id: int | None = None
 
     @property
@@ -163,11 +164,15 @@ class IcebergTable:
         except (NoSuchTableError, NoSuchNamespaceError):
             return None
 
-    def _catalog_(self) -> SqlCatalog:
+    def _catalog_(self) -> Catalog:
         if self._catalog is None:
-            self._catalog = SqlCatalog(
-                "rivet", uri=self._uri, warehouse=self.location, **_io_properties(self._files)
-            )
+            files = _io_properties(self._files)
+            if self._uri.startswith(("http://", "https://")):
+                self._catalog = RestCatalog(
+                    "rivet", **_rest_properties(self._target, self._uri), **files
+                )
+            else:
+                self._catalog = SqlCatalog("rivet", uri=self._uri, warehouse=self.location, **files)
         return self._catalog
 
     @contextmanager
@@ -223,6 +228,21 @@ def _sqlalchemy_url(uri: str) -> str:
         if uri.startswith(plain):
             return "postgresql+psycopg://" + uri[len(plain) :]
     return uri
+
+
+def _rest_properties(target: IcebergTarget, uri: str) -> dict[str, str]:
+    properties = {"uri": uri}
+    if target.token_env:
+        token = os.environ.get(target.token_env)
+        if not token:
+            raise DestinationError(
+                f"iceberg.token_env: the environment variable {target.token_env} is not set",
+                hint=f"export {target.token_env}=<the catalog's bearer token>",
+            )
+        properties["token"] = token
+    if target.warehouse:
+        properties["warehouse"] = target.warehouse
+    return properties
 
 
 def _io_properties(files: LocalTarget | S3Target) -> dict[str, str]:

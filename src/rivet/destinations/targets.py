@@ -60,6 +60,8 @@ class IcebergTarget:
     catalog_uri: str | None  # None: .rivet_iceberg.db next to the config
     namespace: str
     table: str
+    token_env: str | None = None  # a REST catalog's bearer token, from this variable
+    warehouse: str | None = None  # a REST catalog's warehouse
 
     @property
     def identifier(self) -> str:

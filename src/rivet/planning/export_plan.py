@@ -161,7 +161,10 @@ def _iceberg(export: ExportConfig) -> IcebergTarget | None:
     if export.table_format != "iceberg":
         return None
     given = export.iceberg or IcebergConfig()
-    return IcebergTarget(given.catalog_uri, given.namespace, given.table or export.name)
+    return IcebergTarget(
+        given.catalog_uri, given.namespace, given.table or export.name, given.token_env,
+        given.warehouse,
+    )  # fmt: skip
 
 
 def _partitions(export: ExportConfig) -> PartitionSpec | None:
