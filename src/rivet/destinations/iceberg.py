@@ -1,8 +1,9 @@
-"""Apache Iceberg tables (pyiceberg, SQL catalog): a run's published parts registered as one
-commit, never rewritten.
+"""Apache Iceberg tables (pyiceberg): a run's published parts registered as one commit, never
+rewritten.
 
 The table lives at the export's prefix (its metadata under `metadata/`); the catalog is a SQL
-database (SQLite next to the config by default, or PostgreSQL). `prepare` runs before any row is
+database (SQLite next to the config by default, or PostgreSQL) or a REST catalog (an http(s)
+URL, with a bearer token). `prepare` runs before any row is
 read: the catalog answers, and an existing table accepts the export's columns (new columns are
 added at commit; a type that cannot be promoted is refused) and its partition spec. `commit`
 runs once the parts are at their final names, under the destination's publish lock and before
