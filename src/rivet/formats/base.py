@@ -15,9 +15,6 @@ class PartWriter(Protocol):
 
     def bytes_written(self) -> int: ...
 
-    def pending_bytes(self) -> int:
-        """Arrow bytes buffered for the next row group (0 for formats that do not buffer)."""
-
     def flush(self) -> None:
         """Write what is buffered now (a Parquet row group ends here)."""
 

@@ -44,9 +44,6 @@ class CsvPartWriter:
     def bytes_written(self) -> int:
         return int(self._sink.tell())
 
-    def pending_bytes(self) -> int:
-        return 0
-
     def flush(self) -> None:
         return None
 

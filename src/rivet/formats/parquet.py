@@ -65,9 +65,6 @@ class ParquetPartWriter:
         ratio = written / self._flushed_arrow_bytes if self._flushed_arrow_bytes else 1.0
         return written + int(self._pending_bytes * ratio)
 
-    def pending_bytes(self) -> int:
-        return self._pending_bytes
-
     def flush(self) -> None:
         self._flush()
 

@@ -108,9 +108,6 @@ class PartSink:
         self._hand_over(many=self._opened > 1)
         return self.parts
 
-    def pending_bytes(self) -> int:
-        return self._writer.pending_bytes() if self._writer is not None else 0
-
     def flush(self) -> None:
         """End the open part's row group now (its buffered rows are encoded and written)."""
         if self._writer is not None:
