@@ -342,3 +342,24 @@ def test_a_rest_catalog_with_a_token(tmp_path: Path, pg: Pg) -> None:
         assert [s.summary.operation.value for s in found.snapshots()] == [
             "append", "delete", "append"
         ]  # fmt: skip
+
+
+def test_a_column_added_at_the_source_is_added_to_the_table(tmp_path: Path, pg: Pg) -> None:
+    table = _orders(pg, rows=100)
+    config = write_config(
+        tmp_path, [_export(table, tmp_path / "out", write_disposition="append",
+                           on_schema_drift="continue")]
+    )  # fmt: skip
+    assert rivet("run", "-c", str(config)).returncode == 0
+    pg.execute("ALTER TABLE orders ADD COLUMN note text DEFAULT 'new'")
+    result = rivet("run", "-c", str(config))
+    assert result.returncode == 0, result.stderr
+    found = _table(tmp_path)
+    assert found.schema().column_names == ["id", "region", "created_at", "amount", "note"]
+    notes = found.scan().to_arrow()["note"].to_pylist()
+    assert sorted(notes, key=str) == sorted([None] * 100 + ["new"] * 100, key=str)
+    # a type Iceberg cannot promote is refused before reading, the table unchanged
+    pg.execute("ALTER TABLE orders ALTER COLUMN amount TYPE text")
+    refused = rivet("run", "-c", str(config))
+    assert refused.returncode == 1 and "do not fit Iceberg table rivet.orders" in refused.stderr
+    assert len(_table(tmp_path).snapshots()) == 2
