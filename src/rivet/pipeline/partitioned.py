@@ -60,7 +60,8 @@ class PartitionedSink:
         self._deliver, self._check = deliver, check
         self._budget = output.row_group.max_bytes or _DEFAULT_BUDGET
         self._max_open = max(1, max_open)
-        self._sinks: dict[str, PartSink] = {}  # every folder met, in order
+        self._folders: dict[str, int] = {}  # every folder met, in order (its staging number)
+        self._sinks: dict[str, PartSink] = {}  # made when rows are written (each holds ~50 KB)
         self._open: OrderedDict[str, PartSink] = OrderedDict()  # least recently written first
         self._buffers: dict[str, list[pa.RecordBatch]] = {}
         self._buffered: dict[str, int] = {}  # bytes per folder
@@ -75,7 +76,7 @@ class PartitionedSink:
         per_row = batch.nbytes / max(1, batch.num_rows)  # a slice's own nbytes costs a walk
         for piece in split(batch, self._spec, self.blank_keys):
             folder = piece.folder
-            self._sink(folder)
+            self._meet(folder)
             self._buffers.setdefault(folder, []).append(piece.batch)
             size = int(piece.batch.num_rows * per_row)
             self._buffered[folder] = self._buffered.get(folder, 0) + size
@@ -89,10 +90,9 @@ class PartitionedSink:
             if self._buffers:
                 self._spill()
 
-    def _sink(self, folder: str) -> PartSink:
-        sink = self._sinks.get(folder)
-        if sink is None:
-            if len(self._sinks) >= self._spec.max_partitions:
+    def _meet(self, folder: str) -> None:
+        if folder not in self._folders:
+            if len(self._folders) >= self._spec.max_partitions:
                 raise PlanError(
                     f"export '{self._export}': partition_by gives more than "
                     f"{self._spec.max_partitions:,} partition folders in one run (the next is "
@@ -100,11 +100,16 @@ class PartitionedSink:
                     hint="partition by a coarser granularity or a column with fewer values, or "
                     "raise max_partitions",
                 )
+            self._folders[folder] = len(self._folders)
+
+    def _sink(self, folder: str) -> PartSink:
+        sink = self._sinks.get(folder)
+        if sink is None:
             sink = self._sinks[folder] = self._new_sink(folder)
         return sink
 
     def _new_sink(self, folder: str) -> PartSink:
-        staging = self._staging / f"p{len(self._sinks):05d}"  # folder texts are not file names
+        staging = self._staging / f"p{self._folders[folder]:05d}"  # folder texts are no names
         staging.mkdir(parents=True, exist_ok=True)
         return PartSink(
             self._output, self._schema, staging, f"{folder}/{self._base_name}",
@@ -115,7 +120,7 @@ class PartitionedSink:
         """The folder's buffered rows into its part, as one row group."""
         batches = self._buffers.pop(folder, [])
         self._buffered.pop(folder, None)
-        sink = self._sinks[folder]
+        sink = self._sink(folder)
         if folder in self._open:
             self._open.move_to_end(folder)
         else:
@@ -145,13 +150,15 @@ class PartitionedSink:
         try:
             readers = [ipc.open_file(f) for f in files]
             parts: list[StagedPart] = []
-            for folder, sink in self._sinks.items():
+            for folder in self._folders:
+                sink = self._sink(folder)
                 spilled = (readers[i].get_batch(at) for i, at in self._spilled.get(folder, []))
                 rest = self._buffers.pop(folder, [])
                 for rows in _gathered(itertools.chain(spilled, rest), self._budget):
                     sink.write(rows)
                 parts.extend(sink.finish())  # one part open at a time
                 self._open.pop(folder, None)
+                del self._sinks[folder]
                 self._release()
         finally:
             for file in files:
