@@ -24,7 +24,7 @@ from rivet.pipeline.partitioned import PartitionedSink
 from rivet.planning.export_plan import OutputFormat, RowGroupPolicy
 
 _TEXT = st.none() | st.text(max_size=6) | st.sampled_from(["a/b", "x=y", "%41", "..", "é", "a b"])
-_DAY = st.none() | st.datetimes(datetime.datetime(1900, 1, 1), datetime.datetime(2200, 1, 1))
+_DAY = st.none() | st.datetimes(datetime.datetime(1, 1, 1), datetime.datetime(9999, 12, 31, 23, 59))
 
 
 @settings(max_examples=150, deadline=None)
