@@ -34,7 +34,7 @@ class PartitionKey:
 @dataclass(frozen=True)
 class PartitionSpec:
     keys: tuple[PartitionKey, ...]
-    max_partitions: int  # distinct folders one run may write (more: the run fails)
+    max_partitions: int  # distinct folders one sink (a run, or a chunk) may write
     max_open: int = MAX_OPEN_PARTITIONS
     # Iceberg tables need every column in the data files (their partition values are derived
     # from the files' columns): no column lives only in a folder name
