@@ -19,6 +19,7 @@ from typing import Any
 import duckdb
 import psycopg
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from pyiceberg.catalog.rest import RestCatalog
 from pyiceberg.catalog.sql import SqlCatalog
@@ -188,9 +189,7 @@ def test_types_through_an_iceberg_table(tmp_path: Path, matrix: str) -> None:  #
     result = rivet("run", "-c", str(config), "--validate")
     assert result.returncode == 0, result.stderr
     table = _table(tmp_path, "matrix").scan().to_arrow()
-    parts = pa.concat_tables(
-        [__import__("pyarrow.parquet").parquet.read_table(p) for p in out.glob("*.parquet")]
-    )
+    parts = pa.concat_tables([pq.read_table(p) for p in out.glob("*.parquet")])
     assert table.num_rows == 3
     for name in parts.schema.names:  # every column as the part file has it
         expected = repr(parts.sort_by("id")[name].to_pylist())  # repr: NaN equals NaN
@@ -363,3 +362,24 @@ def test_a_column_added_at_the_source_is_added_to_the_table(tmp_path: Path, pg: 
     refused = rivet("run", "-c", str(config))
     assert refused.returncode == 1 and "do not fit Iceberg table rivet.orders" in refused.stderr
     assert len(_table(tmp_path).snapshots()) == 2
+
+
+def test_validate_checks_the_table_against_the_manifests(tmp_path: Path, pg: Pg) -> None:
+    out = tmp_path / "out"
+    config = write_config(tmp_path, [_export(_orders(pg, rows=100), out)])
+    assert rivet("run", "-c", str(config)).returncode == 0
+    assert rivet("validate", "-c", str(config)).returncode == 0
+    table = _table(tmp_path)
+    foreign = out / "foreign.parquet"  # another writer adds a file to the table
+    pq.write_table(table.scan().to_arrow().slice(0, 5), foreign)
+    table.add_files([str(foreign)])
+    found = rivet("validate", "-c", str(config))
+    assert found.returncode == 1
+    assert "table: foreign.parquet: in the table, but no manifest of this export lists it" in (
+        found.stdout
+    )
+    SqlCatalog("rivet", uri=f"sqlite:///{tmp_path / '.rivet_iceberg.db'}").drop_table(
+        "rivet.orders"
+    )
+    dropped = rivet("validate", "-c", str(config))
+    assert dropped.returncode == 1 and "is not in the catalog" in dropped.stdout

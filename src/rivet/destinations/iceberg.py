@@ -124,6 +124,24 @@ class IcebergTable:
             snapshot = table.current_snapshot()
             self.snapshot_id = snapshot.snapshot_id if snapshot is not None else None
 
+    def files(self) -> dict[str, tuple[int, int]]:
+        """The data files of the table's current snapshot: name under the prefix (or the full
+        path, for a file elsewhere) -> (bytes, rows)."""
+        with self._errors("read the current snapshot"):
+            table = self._load()
+            if table is None:
+                raise DestinationError(
+                    f"export '{self._export}': Iceberg table {self._target.identifier} is not "
+                    "in the catalog",
+                    hint="run the export: its first run creates the table",
+                )
+            found = {}
+            for task in table.scan().plan_files():
+                path = task.file.file_path
+                name = path.removeprefix(self.location + "/")
+                found[name] = (task.file.file_size_in_bytes, task.file.record_count)
+            return found
+
     def _check_types(self, schema: pa.Schema) -> None:
         for field in schema:
             try:

@@ -15,10 +15,11 @@ import re
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from rivet.core.errors import RivetError
 from rivet.destinations import Destination
 from rivet.destinations.base import (
     DATASET_MANIFEST,
@@ -41,10 +42,13 @@ from rivet.integrity.manifest import (
 from rivet.pipeline.parts import fingerprint
 from rivet.pipeline.validate import differences, read_back
 
+if TYPE_CHECKING:
+    from rivet.destinations.iceberg import IcebergTable
+
 
 @dataclass(frozen=True)
 class Problem:
-    kind: str  # missing | truncated | altered | unreadable | extra | manifest | marker
+    kind: str  # missing | truncated | altered | unreadable | extra | manifest | marker | table
     path: str
     detail: str
 
@@ -229,3 +233,32 @@ def _bookkeeping(name: str, iceberg: bool = False) -> bool:
         or name.startswith((f"{MANIFESTS}/", f"{QUARANTINE}/", f"{STAGED}/"))
         or (iceberg and name.startswith(ICEBERG_METADATA))
     )
+
+
+def verify_table(result: Verification, destination: Destination, table: IcebergTable) -> None:
+    """table_format: iceberg: every data file of the table's current snapshot is a part a
+    manifest lists, in place with the size the table recorded."""
+    try:
+        files = table.files()
+    except RivetError as exc:
+        result.problems.append(Problem("table", table.location, exc.message))
+        result.status = "failed"
+        return
+    objects = destination.objects()
+    listed = {
+        part.path
+        for manifest in _manifests(destination, objects, None, Verification("", ""))
+        for part in manifest.parts
+    }
+    for name, (size, _rows) in sorted(files.items()):
+        if name not in objects:
+            detail = "the table's current snapshot lists it, but it is gone"
+        elif objects[name] != size:
+            detail = f"{objects[name]:,} bytes, the table recorded {size:,}"
+        elif name not in listed:
+            detail = "in the table, but no manifest of this export lists it"
+        else:
+            continue
+        result.problems.append(Problem("table", name, detail))
+    if result.problems:
+        result.status = "failed"
