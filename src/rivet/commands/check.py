@@ -128,12 +128,11 @@ def _check_export(
         found.credentials = credentials_of(plan.destination, plan.name)
     except DestinationError as exc:
         found.destination_error = str(exc)
-    if plan.partitions is not None:
-        try:
-            schema = MetaColumns.of(plan, datetime.now(UTC)).schema(prepared.schema)
-            check_columns(plan.partitions, schema, plan.name)
-        except PlanError as exc:
-            found.layout_error = str(exc)
+    try:
+        schema = MetaColumns.of(plan, datetime.now(UTC)).schema(prepared.schema)
+        check_columns(plan.partitions, schema, plan.name)
+    except PlanError as exc:
+        found.layout_error = str(exc)
     return found, prepared.schema
 
 
@@ -149,10 +148,10 @@ def render(checks: Sequence[ExportCheck]) -> str:
         lines += [f"  Warning:      {w}" for w in c.warnings]
         if c.destination_error:
             lines.append(f"  Destination:  FAIL {c.destination_error}")
-        if c.layout_error:
-            lines.append(f"  Partitions:   FAIL {c.layout_error}")
         elif c.credentials:
             lines.append(f"  Destination:  credentials: {c.credentials}")
+        if c.layout_error:
+            lines.append(f"  Partitions:   FAIL {c.layout_error}")
         v = c.verdict
         lines.append(f"  Verdict:      {v.verdict.upper()}")
         lines += [f"    because     {reason}" for reason in v.reasons]
@@ -210,10 +209,10 @@ def render_rich(checks: Sequence[ExportCheck], console: Any) -> None:
         console.print(f"Recommended: {recommended}")
         if c.destination_error:
             console.print(f"Destination: [bold red]FAIL[/] {c.destination_error}", highlight=False)
-        if c.layout_error:
-            console.print(f"Partitions: [bold red]FAIL[/] {c.layout_error}", highlight=False)
         elif c.credentials:
             console.print(f"Destination credentials: {c.credentials}", highlight=False)
+        if c.layout_error:
+            console.print(f"Partitions: [bold red]FAIL[/] {c.layout_error}", highlight=False)
         console.print(f"Statement: {c.statement}", highlight=False, soft_wrap=True)
         console.print("Plan:\n" + "\n".join(f"  {line}" for line in c.plan), highlight=False)
         table = Table("Column", "Source type", "Arrow type", "Fidelity")

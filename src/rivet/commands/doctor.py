@@ -106,8 +106,8 @@ def _layout_checks(plan: ExportPlan, schema: pa.Schema, config_dir: Path) -> lis
     schema = MetaColumns.of(plan, datetime.now(UTC)).schema(schema)
     checks = []
     try:
+        check_columns(plan.partitions, schema, plan.name)
         if plan.partitions is not None:
-            check_columns(plan.partitions, schema, plan.name)
             keys = ", ".join(k.name for k in plan.partitions.keys)
             checks.append(Check(f"export {plan.name}", "OK", f"partitioned by {keys}"))
         if plan.iceberg is not None:
@@ -116,8 +116,7 @@ def _layout_checks(plan: ExportPlan, schema: pa.Schema, config_dir: Path) -> lis
                 detail = f"{config_dir / ICEBERG_CATALOG} will be created on first run"
             else:
                 table = open_iceberg(plan.iceberg, plan.destination, plan.name, config_dir)
-                written = file_schema(plan.partitions, schema) if plan.partitions else schema
-                detail = table.prepare(written, plan.partitions)
+                detail = table.prepare(file_schema(plan.partitions, schema), plan.partitions)
             checks.append(Check(f"iceberg {plan.iceberg.identifier}", "OK", detail))
     except RivetError as exc:
         checks.append(_failed(f"export {plan.name}", exc))

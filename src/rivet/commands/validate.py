@@ -10,7 +10,7 @@ from rivet.commands.run import query_text, select_exports
 from rivet.config import load_config
 from rivet.destinations import open_destination, open_iceberg
 from rivet.destinations.targets import StdoutTarget
-from rivet.pipeline.verify import Verification, verify, verify_table
+from rivet.pipeline.verify import Verification, verify
 from rivet.planning.export_plan import resolve_export
 from rivet.state import open_state
 from rivet.state.errors import StateError
@@ -36,10 +36,10 @@ def validate(
         if isinstance(plan.destination, StdoutTarget):
             continue
         destination = open_destination(plan.destination, plan.name)
-        verification = verify(plan.name, destination, run_id, full, plan.iceberg is not None)
-        if plan.iceberg is not None and verification.status != "no manifest":
+        table = None
+        if plan.iceberg is not None:
             table = open_iceberg(plan.iceberg, plan.destination, plan.name, config_dir)
-            verify_table(verification, destination, table)
+        verification = verify(plan.name, destination, run_id, full, table is not None, table)
         if verification.status == "no manifest":
             verification.hint = _elsewhere(config_dir, plan.name, destination.uri)
         results.append(verification)

@@ -12,7 +12,6 @@ from rivet.config.lag import parse_lag
 from rivet.config.models import (
     ExportConfig,
     GcsDestination,
-    PartitionKey,
     RivetConfig,
     S3Destination,
     SourceConfig,
@@ -20,6 +19,7 @@ from rivet.config.models import (
     TuningConfig,
 )
 from rivet.config.sizes import parse_size
+from rivet.core.partitions import PartitionKey
 
 TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
 
@@ -216,10 +216,9 @@ def _partition_problems(export: ExportConfig) -> Iterator[str]:
         yield "partition_by: stdout cannot take partition folders; write to a folder or bucket"
     seen: set[str] = set()
     for key in keys:
-        folder_key = key.column if key.granularity is None else f"{key.column}_{key.granularity}"
-        if folder_key in seen:
-            yield f"partition_by: '{folder_key}' is named twice"
-        seen.add(folder_key)
+        if key.name in seen:
+            yield f"partition_by: '{key.name}' is named twice"
+        seen.add(key.name)
 
 
 def _iceberg_problems(export: ExportConfig, config: RivetConfig) -> Iterator[str]:
@@ -248,4 +247,7 @@ def partition_keys(export: ExportConfig) -> list[PartitionKey]:
     if given is None:
         return []
     items = given if isinstance(given, list) else [given]
-    return [PartitionKey(column=k) if isinstance(k, str) else k for k in items]
+    return [
+        PartitionKey(k) if isinstance(k, str) else PartitionKey(k.column, k.granularity)
+        for k in items
+    ]

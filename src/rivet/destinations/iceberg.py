@@ -104,14 +104,14 @@ class IcebergTable:
         with self._errors("commit the run"):
             table = self._load()
             if table is None:
-                self._catalog_().create_namespace_if_not_exists(self._target.namespace)
-                with self._catalog_().create_table_transaction(
+                self._open_catalog().create_namespace_if_not_exists(self._target.namespace)
+                with self._open_catalog().create_table_transaction(
                     self._target.identifier, schema=schema, location=self.location
                 ) as created:
                     self._partition(created, partitions)
                     if files:
                         created.add_files(files, snapshot_properties=properties)
-                table = self._catalog_().load_table(self._target.identifier)
+                table = self._open_catalog().load_table(self._target.identifier)
             else:
                 transaction = table.transaction()
                 self._evolve(transaction, schema)
@@ -179,11 +179,11 @@ class IcebergTable:
 
     def _load(self) -> Table | None:
         try:
-            return self._catalog_().load_table(self._target.identifier)
+            return self._open_catalog().load_table(self._target.identifier)
         except (NoSuchTableError, NoSuchNamespaceError):
             return None
 
-    def _catalog_(self) -> Catalog:
+    def _open_catalog(self) -> Catalog:
         if self._catalog is None:
             files = _io_properties(self._files)
             if self._uri.startswith(("http://", "https://")):

@@ -48,10 +48,10 @@ def folder_values(folder: str) -> dict[str, str | None]:
     return values
 
 
-def check_columns(spec: PartitionSpec, schema: pa.Schema, export: str) -> None:
+def check_columns(spec: PartitionSpec | None, schema: pa.Schema, export: str) -> None:
     """Before any row is read: every partition column exists and has a type its folder name
-    can carry back to readers exactly."""
-    for key in spec.keys:
+    can carry back to readers exactly (nothing to check without partition_by)."""
+    for key in spec.keys if spec is not None else ():
         where = f"export '{export}': partition_by '{key.column}'"
         if key.column not in schema.names:
             raise PlanError(
@@ -85,8 +85,10 @@ def _type_problem(key: PartitionKey, kind: pa.DataType) -> str | None:
     return None if fits else f"its type {kind} does not survive a folder name exactly"
 
 
-def file_schema(spec: PartitionSpec, schema: pa.Schema) -> pa.Schema:
-    """The columns the part files hold."""
+def file_schema(spec: PartitionSpec | None, schema: pa.Schema) -> pa.Schema:
+    """The columns the part files hold (all of them without partition_by)."""
+    if spec is None:
+        return schema
     dropped = set(spec.folder_only)
     return pa.schema([f for f in schema if f.name not in dropped], metadata=schema.metadata)
 
@@ -122,9 +124,7 @@ def split(
     values_of: list[dict[str, str | None]] = []
     for code in unique.tolist():
         values = _decode(int(code), spec.keys, texts)
-        folder = "/".join(
-            f"{k}={escape(v) if v is not None else HIVE_DEFAULT}" for k, v in values.items()
-        )
+        folder = "/".join(f"{k}={_segment(v)}" for k, v in values.items())
         if folder not in folders:
             folders[folder] = len(folders)
             values_of.append(values)

@@ -40,7 +40,7 @@ from rivet.pipeline.meta import MetaColumns
 from rivet.pipeline.naming import part_base_name
 from rivet.pipeline.options import RunOptions
 from rivet.pipeline.pacing import Pacer
-from rivet.pipeline.partitioned import open_sink, partition_notes
+from rivet.pipeline.partitioned import open_sink
 from rivet.pipeline.parts import Sink, finish, write_batches
 from rivet.pipeline.prefetch import read_ahead
 from rivet.pipeline.publish import open_table, publish_run
@@ -88,8 +88,7 @@ def export_chunked(
     drift = DriftWatch(plan, state, prepared.schema, result)
     drift.check_schema()  # before any chunk is read
     meta_schema = MetaColumns.of(plan, datetime.now(UTC)).schema(prepared.schema)
-    if plan.partitions is not None:
-        check_columns(plan.partitions, meta_schema, plan.name)
+    check_columns(plan.partitions, meta_schema, plan.name)
     table = open_table(plan, meta_schema, options, result)
     tracker = (
         QualityTracker(plan.gates, plan.name, prepared.schema.names)
@@ -105,9 +104,8 @@ def export_chunked(
         done = False
         try:
             if resumed:
-                schema = MetaColumns.of(plan, datetime.now(UTC)).schema(prepared.schema)
                 result.warnings += adopt_077_parts(
-                    runs, result.run_id, staging, destination, schema, plan.output.kind
+                    runs, result.run_id, staging, destination, meta_schema, plan.output.kind
                 )
                 _forget_lost_parts(runs, result.run_id, staging, destination)
             run = _ChunkRun(
@@ -470,7 +468,7 @@ class _ChunkRun:
                 assert self.tracker is not None
                 with self._progress_lock:
                     self.tracker.merge(tracker)
-            for note in partition_notes(sink):
+            for note in sink.notes():
                 if note not in self.warnings:
                     self.warnings.append(note)
             records = [part_record(p, self.staging) for p in parts]

@@ -32,7 +32,7 @@ from rivet.pipeline.meta import MetaColumns
 from rivet.pipeline.naming import make_run_id, part_base_name, run_stamp
 from rivet.pipeline.options import RunOptions
 from rivet.pipeline.pacing import Pacer
-from rivet.pipeline.partitioned import open_sink, partition_notes
+from rivet.pipeline.partitioned import open_sink
 from rivet.pipeline.parts import Sink, write_all
 from rivet.pipeline.prefetch import read_ahead
 from rivet.pipeline.publish import open_table, publish_run
@@ -188,8 +188,7 @@ def _export(
     drift.check_schema()  # before anything is written: `fail` leaves destination and cursor
     meta = MetaColumns.of(plan, started)
     schema = meta.schema(prepared.schema)
-    if plan.partitions is not None:
-        check_columns(plan.partitions, schema, plan.name)
+    check_columns(plan.partitions, schema, plan.name)
     table = open_table(plan, schema, options, result)
     staging = destination.staging_dir(result.run_id)
     try:
@@ -325,7 +324,7 @@ def _write_parts(
         result.statements = stats.statements
         result.longest_statement_s = stats.longest_statement_s
         result.rows = sink.rows
-        result.warnings.extend(partition_notes(sink))
+        result.warnings.extend(sink.notes())
         if rereads is not None and rereads.skipped:
             result.note("late_rows", reread_already_exported=rereads.skipped)
     return parts, stats

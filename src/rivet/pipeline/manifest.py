@@ -44,8 +44,7 @@ def manifest_bytes(
 ) -> bytes:
     """`schema` is the run's; with partitions the manifest lists the columns of the part files
     (a column partitioned by its value is only in the folder names)."""
-    if partitions is not None:
-        schema = file_schema(partitions, schema)
+    schema = file_schema(partitions, schema)
     schema_name, _, table_name = (table or "").rpartition(".")
     manifest = {
         "manifest_version": MANIFEST_VERSION,

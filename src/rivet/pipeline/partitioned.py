@@ -166,6 +166,13 @@ class PartitionedSink:
         self._drop_spills()
         return parts
 
+    def notes(self) -> list[str]:
+        return [
+            f"partition_by '{key}': empty strings share NULL's folder {HIVE_DEFAULT} (as Hive "
+            "writes them), so readers of the folders see them as NULL"
+            for key in sorted(self.blank_keys)
+        ]
+
     def abort(self) -> None:
         for sink in self._sinks.values():
             with contextlib.suppress(Exception):
@@ -201,17 +208,6 @@ def _concat(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
     return table.to_batches()[0]
 
 
-def partition_notes(sink: object) -> list[str]:
-    """What a run should say about its partition values (nothing for an unpartitioned sink)."""
-    if not isinstance(sink, PartitionedSink):
-        return []
-    return [
-        f"partition_by '{key}': empty strings share NULL's folder {HIVE_DEFAULT} (as Hive "
-        "writes them), so readers of the folders see them as NULL"
-        for key in sorted(sink.blank_keys)
-    ]
-
-
 def open_sink(
     plan: ExportPlan,
     schema: pa.Schema,
@@ -224,7 +220,7 @@ def open_sink(
     """The sink of a run (or chunk): plain parts, or parts in partition folders. `validate`:
     each finished part is read back and checked before it is handed over."""
     spec = plan.partitions
-    written = file_schema(spec, schema) if spec is not None else schema
+    written = file_schema(spec, schema)
     check = (
         (lambda part: validate_part(part, plan.output.kind, plan.name, written))
         if validate

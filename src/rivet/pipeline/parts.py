@@ -31,6 +31,9 @@ class Sink(Protocol):
 
     def abort(self) -> None: ...
 
+    def notes(self) -> list[str]:
+        """What the run should say about what was written (warnings)."""
+
 
 class PartSink:
     """Writes parts `part-<i>.tmp` in the staging dir and hands each finished part to `deliver`
@@ -107,6 +110,9 @@ class PartSink:
         self._close_current()
         self._hand_over(many=self._opened > 1)
         return self.parts
+
+    def notes(self) -> list[str]:
+        return []
 
     def flush(self) -> None:
         """End the open part's row group now (its buffered rows are encoded and written)."""

@@ -30,8 +30,10 @@ def open_table(
     if plan.iceberg is None:
         return None
     table = open_iceberg(plan.iceberg, plan.destination, plan.name, options.config_dir)
-    result.note("iceberg", table=plan.iceberg.identifier, plan=table.prepare(
-        _written(plan, schema), plan.partitions))  # fmt: skip
+    written = file_schema(plan.partitions, schema)
+    result.note(
+        "iceberg", table=plan.iceberg.identifier, plan=table.prepare(written, plan.partitions)
+    )
     return table
 
 
@@ -60,7 +62,8 @@ def publish_run(
     def commit() -> None:
         assert table is not None and plan.iceberg is not None
         names = [p.final_name for p in parts]
-        table.commit(names, _written(plan, schema), plan.partitions, plan.replace, result.run_id)
+        written = file_schema(plan.partitions, schema)
+        table.commit(names, written, plan.partitions, plan.replace, result.run_id)
         how = "overwrite" if plan.replace else "append"
         result.table = f"{plan.iceberg.identifier}, snapshot {table.snapshot_id} ({how})"
         result.note("iceberg_committed", table=plan.iceberg.identifier, snapshot=table.snapshot_id)
@@ -103,8 +106,3 @@ def _drop_old_layout_manifest(destination: Destination, result: ExportResult) ->
         f"removed {MANIFEST} of the old layout (the latest run's manifest is {DATASET_MANIFEST}"
         " now); set layout: rivet-cli-0.7.7 if a reader of this prefix needs manifest.json"
     )
-
-
-def _written(plan: ExportPlan, schema: pa.Schema) -> pa.Schema:
-    """The columns of the part files."""
-    return file_schema(plan.partitions, schema) if plan.partitions is not None else schema

@@ -74,9 +74,11 @@ def verify(
     run_id: str | None = None,
     full: bool = False,
     iceberg: bool = False,
+    table: IcebergTable | None = None,
 ) -> Verification:
     """`iceberg`: the prefix is also an Iceberg table's location (its `metadata/` is the
-    table's, not extra)."""
+    table's, not extra); `table`: that table's current files are checked too, against the same
+    listing and manifests."""
     result = Verification(export, destination.uri)
     objects = destination.objects()
     every = _manifests(destination, objects, run_id, result)
@@ -104,6 +106,13 @@ def verify(
                 else:
                     result.parts_verified += 1
                     result.rows += part.rows
+    if table is not None:  # against every run's parts, even when validating one run
+        runs = (
+            every
+            if run_id is None
+            else _manifests(destination, objects, None, Verification(export, ""))
+        )
+        _check_table(result, table, objects, {part.path for m in runs for part in m.parts})
     if run_id is None:
         _check_latest(destination, objects, export, result)
         for name, size in sorted(objects.items()):
@@ -235,21 +244,16 @@ def _bookkeeping(name: str, iceberg: bool = False) -> bool:
     )
 
 
-def verify_table(result: Verification, destination: Destination, table: IcebergTable) -> None:
+def _check_table(
+    result: Verification, table: IcebergTable, objects: dict[str, int], listed: set[str]
+) -> None:
     """table_format: iceberg: every data file of the table's current snapshot is a part a
     manifest lists, in place with the size the table recorded."""
     try:
         files = table.files()
     except RivetError as exc:
         result.problems.append(Problem("table", table.location, exc.message))
-        result.status = "failed"
         return
-    objects = destination.objects()
-    listed = {
-        part.path
-        for manifest in _manifests(destination, objects, None, Verification("", ""))
-        for part in manifest.parts
-    }
     for name, (size, _rows) in sorted(files.items()):
         if name not in objects:
             detail = "the table's current snapshot lists it, but it is gone"
@@ -260,5 +264,3 @@ def verify_table(result: Verification, destination: Destination, table: IcebergT
         else:
             continue
         result.problems.append(Problem("table", name, detail))
-    if result.problems:
-        result.status = "failed"

@@ -27,7 +27,7 @@ from rivet.config.rules import partition_keys
 from rivet.config.sizes import parse_size
 from rivet.core.chunks import ChunkSpec
 from rivet.core.errors import PlanError
-from rivet.core.partitions import PartitionKey, PartitionSpec
+from rivet.core.partitions import PartitionSpec
 from rivet.destinations.targets import (
     GcsTarget,
     IcebergTarget,
@@ -168,7 +168,7 @@ def _iceberg(export: ExportConfig) -> IcebergTarget | None:
 
 
 def _partitions(export: ExportConfig) -> PartitionSpec | None:
-    keys = tuple(PartitionKey(k.column, k.granularity) for k in partition_keys(export))
+    keys = tuple(partition_keys(export))
     if not keys:
         return None
     return PartitionSpec(
