@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pyarrow as pa
+import sqlalchemy.exc
 from pyiceberg.catalog import Catalog
 from pyiceberg.catalog.rest import RestCatalog
 from pyiceberg.catalog.sql import SqlCatalog
@@ -191,7 +192,7 @@ class IcebergTable:
                     "rivet", **_rest_properties(self._target, self._uri), **files
                 )
             else:
-                self._catalog = SqlCatalog("rivet", uri=self._uri, warehouse=self.location, **files)
+                self._catalog = _sql_catalog(self._uri, self.location, files)
         return self._catalog
 
     @contextmanager
@@ -220,6 +221,16 @@ class IcebergTable:
                 f"{type(exc).__name__}: {redact(str(exc))}",
                 hint="check iceberg.catalog_uri and that the catalog's database is reachable",
             ) from None
+
+
+def _sql_catalog(uri: str, location: str, files: dict[str, str]) -> SqlCatalog:
+    """A new catalog's tables are created when it is first opened; two runs opening it at once
+    race to create them (SQLAlchemy checks, then creates), and the loser's CREATE fails: opened
+    again, it finds them made."""
+    try:
+        return SqlCatalog("rivet", uri=uri, warehouse=location, **files)
+    except sqlalchemy.exc.OperationalError:
+        return SqlCatalog("rivet", uri=uri, warehouse=location, **files)
 
 
 def _unsupported(kind: pa.DataType) -> None:
