@@ -36,3 +36,13 @@ def test_terminal_and_plain_reports_carry_the_same_facts() -> None:
                  "tuning.profile: balanced", "Seq Scan on orders", "int32", "INT64",
                  "- (fail: no interval)"):  # fmt: skip
         assert fact in shown and fact in plain, fact
+
+
+def test_a_partition_failure_keeps_the_credentials_line() -> None:
+    check = _check()
+    check.credentials, check.layout_error = "AWS chain (env)", "partition_by 'nope': no such column"
+    console = Console(record=True, width=160, force_terminal=True)
+    render_rich([check], console)
+    shown, plain = console.export_text(), render([check])
+    for fact in ("AWS chain (env)", "partition_by 'nope': no such column"):
+        assert fact in shown and fact in plain, fact
