@@ -59,6 +59,10 @@ class FaultProxy:
         for sock in list(self._sockets):
             _reset(sock)
 
+    def go_away(self) -> None:
+        """The server goes away: every open connection is reset and new ones are refused."""
+        self.__exit__(None, None, None)
+
     def _accept(self) -> None:
         while not self._stop.is_set():
             try:

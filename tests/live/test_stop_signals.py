@@ -105,7 +105,16 @@ def test_a_checkpointed_chunk_run_stopped_keeps_its_chunks_and_resumes(
     with sqlite3.connect(tmp_path / ".rivet_state.db") as db:
         kept = {f"chunk-{i:05d}" for (i,) in db.execute(
             "SELECT chunk_index FROM chunk_task WHERE status = 'completed'")}  # fmt: skip
+        # the chunk being read when the stop came was recorded stopped: the run waited for
+        # its reader (it was left `running`, its thread cut off at exit, before)
+        unfinished = db.execute(
+            "SELECT status, last_error FROM chunk_task WHERE status <> 'completed' "
+            "AND last_error IS NOT NULL"
+        ).fetchall()
+        running = db.execute("SELECT count(*) FROM chunk_task WHERE status = 'running'")
+        assert running.fetchone() == (0,)
     left = _files(out)
+    assert unfinished == [("failed", "stopped: the run was stopped")], unfinished
     assert kept and left, left
     assert {Path(name).parent.name for name in left} == kept  # no half-written chunk's files
     assert not (out / "_SUCCESS").exists()

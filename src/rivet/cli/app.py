@@ -459,6 +459,8 @@ def state_chunks(ctx: click.Context, config_path: Path, export: str, as_json: bo
                 "run_id": run.run_id if run else None,
                 "plan_hash": run.plan_hash if run else None,
                 "status": run.status if run else None,
+                "plan_id": run.plan_id if run else None,  # `rivet apply --worker`
+                "publisher": run.publisher if run else None,
                 "tasks": [t.to_json() for t in report.tasks],
             }
             click.echo(json.dumps(data, indent=2))
@@ -471,12 +473,20 @@ def state_chunks(ctx: click.Context, config_path: Path, export: str, as_json: bo
             counts[task.status] = counts.get(task.status, 0) + 1
         click.echo(f"export:    {export}\nrun_id:    {run.run_id}\nplan_hash: {run.plan_hash}")
         click.echo(f"status:    {run.status}  ({', '.join(f'{n} {s}' for s, n in counts.items())})")
+        if run.plan_id is not None:
+            click.echo(f"plan:      {run.plan_id} (shared by its workers; publisher: "
+                       f"{run.publisher or 'none yet'})")  # fmt: skip
         click.echo(f"{'CHUNK':>6}  {'STATUS':<10} {'TRIES':>5} {'ROWS':>12}  RANGE")
         for task in report.tasks:
             rows = f"{task.rows:,}" if task.rows is not None else "-"
+            held = (
+                f"  worker {task.lease} since {task.leased_at[:19]}"
+                if task.lease and task.leased_at and task.status == "running"
+                else ""
+            )
             click.echo(
                 f"{task.chunk.index:>6}  {task.status:<10} {task.attempts:>5} {rows:>12}  "
-                f"{task.chunk.label}" + (f"  error: {task.error}" if task.error else "")
+                f"{task.chunk.label}{held}" + (f"  error: {task.error}" if task.error else "")
             )
 
     guarded(ctx, action)

@@ -18,6 +18,7 @@ Examples:
   rivet plan -c rivet.yaml -o plan.json          # every export into one sealed artifact
   rivet plan -c rivet.yaml -e orders             # review one export's plan on the terminal
   rivet plan -c rivet.yaml --format json | jq .  # the artifact on stdout
+  rivet plan -c rivet.yaml --for-workers -o plan.json  # for `rivet apply --worker` processes
 """
 )
 @config_option
@@ -38,6 +39,12 @@ Examples:
     metavar="FILE",
     help="Write the sealed artifact here (never over an existing file).",
 )
+@click.option(
+    "--for-workers",
+    is_flag=True,
+    help="A plan that `rivet apply --worker` processes on any hosts share: chunked exports read "
+    "a snapshot per chunk (refused for chunk_snapshot: shared).",
+)
 @click.pass_context
 def plan(
     ctx: click.Context,
@@ -46,6 +53,7 @@ def plan(
     params: tuple[str, ...],
     output_format: str,
     output: Path | None,
+    for_workers: bool,
 ) -> None:
     """Resolve the exports against the source and write a sealed plan for `rivet apply`.
 
@@ -58,7 +66,7 @@ def plan(
     from rivet.commands.plan import make_plan, render_plan
 
     def action() -> None:
-        artifact = make_plan(config_path, exports, parse_params(params))
+        artifact = make_plan(config_path, exports, parse_params(params), for_workers)
         text = json.dumps(artifact, indent=2) + "\n"
         if output is not None:
             write_new_file(output, text, "plan")
@@ -78,30 +86,67 @@ Examples:
   rivet apply plan.json                # refuses a changed, expired (24 h) or overtaken plan
   rivet apply plan.json --force        # apply an expired plan anyway
   rivet apply plan.json --reconcile    # with the same checks as rivet run
+  RIVET_STATE_URL=postgresql://... rivet apply plan.json --worker   # one of N workers, any host
+  rivet apply a.json b.json --worker   # several plans (configs) as one pool of work
 """
 )
-@click.argument("plan_file", type=click.Path(path_type=Path), metavar="PLAN")
+@click.argument("plan_files", type=click.Path(path_type=Path), metavar="PLAN...", nargs=-1,
+                required=True)  # fmt: skip
 @click.option("--force", is_flag=True, help="Apply a plan older than 24 hours.")
 @click.option("--validate", is_flag=True, help="As for rivet run.")
 @click.option("--reconcile", is_flag=True, help="As for rivet run (implies --validate).")
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON on stdout.")
+@click.option(
+    "--worker",
+    is_flag=True,
+    help="Be one of any number of processes that share the plans' work through the PostgreSQL "
+    "state store (RIVET_STATE_URL): claim a chunk (or a whole export), export it, record it, "
+    "claim the next; the worker that completes an export's last chunk publishes it. A dead "
+    "worker's chunk is taken over by the others. Plans made with `rivet plan --for-workers`.",
+)
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="With --worker: chunks that failed (out of attempts) are tried again.",
+)
+@click.option(
+    "--shared-filesystem",
+    is_flag=True,
+    help="With --worker: a local destination.path is one filesystem every worker's host "
+    "mounts (NFS, EFS); otherwise workers on another host than the first are refused.",
+)
 @click.pass_context
 def apply(
     ctx: click.Context,
-    plan_file: Path,
+    plan_files: tuple[Path, ...],
     force: bool,
     validate: bool,
     reconcile: bool,
     as_json: bool,
+    worker: bool,
+    resume: bool,
+    shared_filesystem: bool,
 ) -> None:
     """Run a plan made by `rivet plan`, exactly: its exports, from its embedded config, with the
     chunk ranges it fixed. Refused when the seal does not match (the file was edited), when it
     is older than 24 hours (unless --force), or when an incremental cursor moved since planning.
-    Exit status as for `rivet run`."""
+    Exit status as for `rivet run`; a worker exits 0 once every export of its plans is
+    published (by it or another worker), non-zero when one failed."""
     from rivet.commands.plan import apply as apply_command
+    from rivet.commands.workers import work
 
     def action() -> None:
-        aggregate = apply_command(plan_file, force, validate=validate, reconcile=reconcile)
+        if not worker and (len(plan_files) > 1 or resume or shared_filesystem):
+            raise click.UsageError(
+                "several plans, --resume and --shared-filesystem go with --worker"
+            )
+        if worker:
+            aggregate = work(plan_files, force, validate=validate,
+                             reconcile=reconcile, resume=resume,
+                             shared_filesystem=shared_filesystem)  # fmt: skip
+        else:
+            aggregate = apply_command(plan_files[0], force, validate=validate,
+                                      reconcile=reconcile)  # fmt: skip
         if as_json:
             click.echo(json.dumps(aggregate.to_json(), indent=2))
         if aggregate.failed:

@@ -47,10 +47,15 @@ def make_plan(
     config_path: Path,
     exports: Sequence[str] = (),
     params: Mapping[str, str] | None = None,
+    for_workers: bool = False,
 ) -> dict[str, Any]:
+    """`for_workers`: a plan that `rivet apply --worker` processes on any hosts share, whose
+    chunked exports read a snapshot per chunk (one snapshot cannot span hosts)."""
     params = dict(params or {})
     config = load_config(config_path, params)
     _refuse_secrets(config)
+    if for_workers:
+        config = per_chunk_snapshots(config, exports)
     config_dir = config_path.resolve().parent
     now = datetime.now(UTC)
     selected = select_exports(config, exports)
@@ -74,9 +79,29 @@ def make_plan(
         "config": config.model_dump(mode="json", exclude_none=True),
         "queries": {name: text for name, text in queries.items() if text is not None},
         "exports": entries,
+        "workers": for_workers,
     }
     body["config_fingerprint"] = _digest(body["config"])
     return {**body, "seal": seal(body)}
+
+
+def per_chunk_snapshots(config: RivetConfig, exports: Sequence[str]) -> RivetConfig:
+    """The config with every selected chunked export reading a snapshot per chunk; refused for
+    one whose config asks for one shared snapshot."""
+    changed = []
+    for export in config.exports:
+        if export.mode != "chunked" or (exports and export.name not in exports):
+            changed.append(export)
+            continue
+        if "chunk_snapshot" in export.model_fields_set and export.chunk_snapshot == "shared":
+            raise PlanError(
+                f"exports ({export.name}).chunk_snapshot: shared: workers on several hosts "
+                "cannot read one snapshot, so a plan for workers reads a snapshot per chunk",
+                hint="remove chunk_snapshot (or set it to per_chunk) for --for-workers, or plan "
+                "this export without it (one process, one snapshot)",
+            )
+        changed.append(export.model_copy(update={"chunk_snapshot": "per_chunk"}))
+    return config.model_copy(update={"exports": changed})
 
 
 def _refuse_secrets(config: RivetConfig) -> None:
@@ -185,6 +210,21 @@ def apply(
     reconcile: bool = False,
 ) -> RunAggregate:
     artifact = load_plan(path, force)  # before anything else: a refused plan opens nothing
+    planned = planned_exports(artifact, path)
+    return run(
+        Path(artifact["config_path"]),
+        [p.name for p in planned.plans],
+        quiet=quiet,
+        validate=validate,
+        reconcile=reconcile,
+        planned=planned,
+    )
+
+
+def planned_exports(artifact: Mapping[str, Any], path: Path, workers: bool = False) -> Planned:
+    """The plan's exports, from its embedded config, with the cursor range and chunk ranges it
+    fixed; refused when a cursor moved since planning (unless, for `workers`, the plan's
+    workers started the export: one of them moved it)."""
     config = RivetConfig.model_validate(artifact["config"])
     config_dir = Path(artifact["config_dir"])
     planned_at = datetime.fromisoformat(artifact["created_at"])
@@ -195,7 +235,8 @@ def apply(
         for entry in artifact["exports"]:
             export = by_name[entry["name"]]
             plan = resolve_export(export, config, artifact["queries"].get(export.name), planned_at)
-            _check_cursor(entry, state.cursor(plan.name), path)
+            if not (workers and state.chunks.of_plan(plan.name, artifact["plan_id"])):
+                _check_cursor(entry, state.cursor(plan.name), path)
             if entry["cursor"] is not None:
                 plan = replace(plan, cursor_until=tuple(entry["cursor"]["until"]))
             if entry["chunks"] is not None and plan.chunks is not None:
@@ -205,14 +246,7 @@ def apply(
             plans.append(plan)
     finally:
         state.close()
-    return run(
-        Path(artifact["config_path"]),
-        [p.name for p in plans],
-        quiet=quiet,
-        validate=validate,
-        reconcile=reconcile,
-        planned=Planned(config, config_dir, plans),
-    )
+    return Planned(config, config_dir, plans)
 
 
 def _check_cursor(entry: Mapping[str, Any], current: Any, path: Path) -> None:
@@ -231,7 +265,8 @@ def _check_cursor(entry: Mapping[str, Any], current: Any, path: Path) -> None:
 
 def render_plan(artifact: Mapping[str, Any]) -> str:
     lines = [
-        f"plan {artifact['plan_id']}  (created {artifact['created_at'][:19]}, expires "
+        f"plan {artifact['plan_id']}{'  for workers' if artifact.get('workers') else ''}  "
+        f"(created {artifact['created_at'][:19]}, expires "
         f"{artifact['expires_at'][:19]})",
         f"config: {artifact['config_path']}  {artifact['config_fingerprint'][:19]}",
         f"seal:   {artifact['seal'][:23]}...",
@@ -251,5 +286,8 @@ def render_plan(artifact: Mapping[str, Any]) -> str:
         if e["chunks"] is not None:
             ranges = e["chunks"]["ranges"]
             lines.append(f"  chunks:      {len(ranges)} on {e['chunks']['column']}")
+        if artifact.get("workers") and e["chunks"] is not None:
+            lines.append("  workers:     chunks shared by `rivet apply --worker` processes, "
+                         "each chunk in its own snapshot")  # fmt: skip
         lines += [f"  warning:     {w}" for w in e["warnings"]]
     return "\n".join(lines)

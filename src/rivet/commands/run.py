@@ -20,9 +20,9 @@ from rivet.config.models import ExportConfig, RivetConfig
 from rivet.core.errors import ConfigError, ExportNotFound, PlanError
 from rivet.destinations.targets import StdoutTarget
 from rivet.pipeline.export import run_export
-from rivet.pipeline.options import RunOptions
+from rivet.pipeline.options import RunOptions, WorkerRole
 from rivet.planning.export_plan import ExportPlan, resolve_export
-from rivet.report.model import ExportResult, RunAggregate
+from rivet.report.model import ExportResult, ExportStatus, RunAggregate
 from rivet.report.progress import (
     EventProgress,
     LiveBoard,
@@ -58,18 +58,22 @@ def run(
     parallel_export_processes: bool = False,
     planned: Planned | None = None,
     child: bool = False,
+    worker: WorkerRole | None = None,
 ) -> RunAggregate:
     """Run the selected exports (all when none given); each failure is recorded, not raised.
     `quiet`: no progress and no summary (the caller reads the returned result). `planned`: the
     export plans and config directory of a sealed plan (`rivet apply`), used as they are.
     `child`: this process runs one export for a parent (--parallel-export-processes): progress
-    goes to stderr as JSON events, and the parent prints the summary and notifies."""
+    goes to stderr as JSON events, and the parent prints the summary and notifies. `worker`:
+    this process is one of a sealed plan's workers (commands.workers), which prints the
+    summary once every export is done."""
     params = dict(params or {})
     options = RunOptions(
         validate=validate,
         reconcile=reconcile,
         resume=resume,
         config_label=str(config_path) if isinstance(config_path, Path) else "<config>",
+        worker=worker,
     )
     if planned is not None:
         config, config_dir = check_model(planned.config, planned.config_dir), planned.config_dir
@@ -89,7 +93,7 @@ def run(
 
     def done(result: ExportResult) -> None:
         _write_run_report(config_dir, result)
-        if not quiet and not child:
+        if not quiet and not child and result.status != ExportStatus.WAITING:
             echo(render_export(result) if len(plans) == 1 else render_line(result))
 
     processes = parallel_export_processes or config.parallel_export_processes
@@ -125,10 +129,14 @@ def run(
         results,
         time.perf_counter() - started,
     )
-    if len(plans) > 1 and not quiet:
+    if len(plans) > 1 and not quiet and worker is None:
         echo(render_aggregate(aggregate))
     if config.notifications is not None and not child:
-        notify(config.notifications.slack, results)
+        ended = [
+            r for r in results if r.status not in (ExportStatus.WAITING, ExportStatus.CONTRIBUTED)
+        ]
+        if ended:
+            notify(config.notifications.slack, ended)
     return aggregate
 
 

@@ -17,6 +17,7 @@ of the Python API import them from `rivet.errors` (docs/api.md lists them):
     ├── DestinationError       the destination refused a write or is unreachable
     ├── StateError             the state store cannot be opened or refuses an operation
     │   └── StoreUnavailable   its database failed a statement
+    │       └── LeaseLost      a worker's session (and its leases) with the state database ended
     ├── ValidationError        a part does not read back as written (--validate)
     ├── ReconcileError         the source holds another row count (--reconcile)
     ├── QualityError           a quality gate failed
@@ -124,6 +125,11 @@ class StateError(RivetError):
 
 class StoreUnavailable(StateError):
     """The state store's database failed a statement (disk, permissions, a lost connection)."""
+
+
+class LeaseLost(StoreUnavailable):
+    """`rivet apply --worker`: this worker's session with the state database ended, and with it
+    the leases on the chunks it held (another worker takes them over)."""
 
 
 class ValidationError(RivetError):

@@ -31,7 +31,8 @@ def export_status(config_path: str, limit: int) -> Result:
             if run is None:
                 continue
             counts: dict[str, int] = {}
-            for task in state.chunks.tasks(run.run_id):
+            tasks = state.chunks.tasks(run.run_id)
+            for task in tasks:
                 counts[task.status] = counts.get(task.status, 0) + 1
             chunk_runs.append(
                 {
@@ -39,6 +40,13 @@ def export_status(config_path: str, limit: int) -> Result:
                     "run_id": run.run_id,
                     "started_at": run.created_at,
                     "chunks": counts,
+                    # `rivet apply --worker`: the plan whose workers share it, and who holds what
+                    "plan_id": run.plan_id,
+                    "leases": [
+                        {"chunk": t.chunk.index, "worker": t.lease, "since": t.leased_at}
+                        for t in tasks
+                        if t.status == "running" and t.lease
+                    ],
                 }
             )
         cursors = [

@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import logging
 import shutil
+import socket
 import threading
 import time
 from contextlib import nullcontext
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import xxhash
@@ -46,6 +47,7 @@ from rivet.pipeline.prefetch import read_ahead
 from rivet.pipeline.publish import open_table, publish_run
 from rivet.pipeline.reconcile import check_chunks, count_chunks
 from rivet.pipeline.request import read_request
+from rivet.pipeline.shared_run import join, settle
 from rivet.planning.export_plan import ExportPlan
 from rivet.quality.gates import QualityTracker
 from rivet.report.model import ExportResult, ExportStatus
@@ -61,8 +63,12 @@ from rivet.sources.base import (
 )
 from rivet.state import StateStore
 from rivet.state.chunk_runs import ChunkRuns, ChunkTask
+from rivet.state.leases import LeasedChunks
 from rivet.state.legacy import IMPORTED_PLAN
 from rivet.state.store import memory_state
+
+if TYPE_CHECKING:
+    from rivet.destinations.iceberg import IcebergTable
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +101,11 @@ def export_chunked(
         if plan.gates is not None
         else None
     )
+    if options.worker is not None:
+        assert state is not None, "workers share the chunk ledger of the state store"
+        _share_chunks(plan, source, destination, progress, result, state, options,
+                      _Prepared(request, prepared, layout, drift, tracker, table))  # fmt: skip
+        return
     ledger = state if spec.checkpoint else memory_state()
     assert ledger is not None, "checkpointed chunk runs need the state store"
     try:
@@ -111,48 +122,20 @@ def export_chunked(
             run = _ChunkRun(
                 plan,
                 source,
-                request,
-                prepared,
-                layout,
+                _Prepared(request, prepared, layout, drift, tracker, table),
                 runs,
                 result.run_id,
                 staging,
                 destination,
                 progress,
-                options.validate,
-                tracker,
-                drift,
-                options.reconcile,
+                options,
             )
             try:
                 run.execute()
             finally:
                 result.warnings.extend(run.warnings + run.guard.warnings)
-            result.statements = run.stats.statements
-            result.longest_statement_s = run.stats.longest_statement_s
-            parts, rows = _completed_parts(runs, result.run_id, staging)
-            result.rows = rows
-            if tracker is not None:
-                _check_gates(tracker, rows, resumed, result)
-            drift.check_shapes()
-            if options.reconcile:
-                fault_point("before_reconcile")
-                counts = count_chunks(
-                    source, request, prepared, layout.column, runs.tasks(result.run_id), run.counted
-                )
-                result.reconcile = check_chunks(plan.name, counts)
-                result.note("reconciled", chunks=len(counts), exported_rows=rows)
-            fault_point("before_publish")
-            with shielded():  # publish and close the chunk run as one step (a stop waits)
-                if not parts and plan.skip_empty:
-                    result.status = ExportStatus.SKIPPED
-                else:
-                    publish_run(plan, run.schema, destination, parts, result, table)
-                    drift.record()
-                    result.status = ExportStatus.SUCCESS
-                runs.finish(result.run_id)
-                result.validated = "pass" if options.validate else None
-                done = True
+            run.publish(result, runs, resumed)
+            done = True
         finally:
             if spec.checkpoint and not done:
                 _drop_unfinished_chunks(runs, result.run_id, staging)
@@ -160,6 +143,73 @@ def export_chunked(
     finally:
         if ledger is not state:
             ledger.close()
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """What an export's chunks are read with: prepared once per run (per worker)."""
+
+    request: ReadRequest
+    read: PreparedRead
+    layout: ChunkLayout
+    drift: DriftWatch
+    tracker: QualityTracker | None
+    table: IcebergTable | None
+
+
+def _share_chunks(
+    plan: ExportPlan,
+    source: Source,
+    destination: Destination,
+    progress: ProgressView,
+    result: ExportResult,
+    state: StateStore,
+    options: RunOptions,
+    prepared: _Prepared,
+) -> None:
+    """A worker's part of the run the workers of a sealed plan share: join (or start) it, read
+    the chunks it can claim, then publish the run if it completed the last one. Otherwise the
+    result says CONTRIBUTED (another worker published) or WAITING (others still hold chunks)."""
+    role, spec, layout = options.worker, plan.chunks, prepared.layout
+    assert role is not None and spec is not None
+    runs = state.chunks
+    shared = join(plan, state, result, role, layout.fingerprint, layout.chunks, spec.max_attempts)
+    result.run_id = shared.run_id
+    if shared.status == "completed":
+        result.status = ExportStatus.CONTRIBUTED
+        return
+    here = socket.gethostname()
+    if destination.kind == "local" and shared.host != here and not role.shared_filesystem:
+        raise PlanError(
+            f"export '{plan.name}': its parts are staged on the local disk of {shared.host} "
+            f"({plan.destination.uri}), which this worker on {here} cannot reach",
+            hint="write to S3 or GCS, or pass --shared-filesystem when destination.path is one "
+            "filesystem every worker mounts (NFS, EFS, Filestore)",
+        )
+    if options.resume:
+        runs.reopen_failed(shared.run_id)
+    staging = destination.staging_dir(result.run_id, reuse=True)
+    ledger = LeasedChunks(role.leases, runs, spec.max_attempts, role.source_key, role.max_readers)
+    published = False
+    try:
+        started = datetime.fromisoformat(shared.created_at)  # every worker stamps the same
+        run = _ChunkRun(plan, source, prepared, ledger, result.run_id, staging, destination,
+                        progress, options, started)  # fmt: skip
+        try:
+            run.execute()
+        finally:
+            result.warnings.extend(run.warnings + run.guard.warnings + ledger.reclaimed)
+        result.rows = run.rows_written
+        where = role.leases.progress(result.run_id)
+        if where.failed or not where.all_completed or where.status == "completed":
+            settle(plan, where, result)
+        elif not role.leases.claim_publish(result.run_id):
+            result.status = ExportStatus.WAITING
+        else:
+            run.publish(result, runs, resumed=True)
+            published = True
+    finally:
+        destination.discard(result.run_id, keep=not published)
 
 
 def _check_gates(tracker: QualityTracker, rows: int, resumed: bool, result: ExportResult) -> None:
@@ -315,36 +365,36 @@ def staged_part(staging: Path, record: dict[str, Any]) -> StagedPart:
 
 
 class _ChunkRun:
-    """The workers of one chunk run: each claims a chunk, reads and writes it, and records it."""
+    """The workers of one chunk run: each claims a chunk, reads and writes it, and records it.
+    With `rivet apply --worker` this process is one reader among the plan's workers: it claims
+    chunks under its lease (ledger: LeasedChunks) one at a time."""
 
     def __init__(
         self,
         plan: ExportPlan,
         source: Source,
-        request: ReadRequest,
-        prepared: PreparedRead,
-        layout: ChunkLayout,
-        runs: ChunkRuns,
+        prepared: _Prepared,
+        runs: ChunkRuns | LeasedChunks,
         run_id: str,
         staging: Path,
         destination: Destination,
         progress: ProgressView,
-        validate: bool,
-        tracker: QualityTracker | None,
-        drift: DriftWatch,
-        reconcile: bool = False,
+        options: RunOptions,
+        started: datetime | None = None,  # the run's start (_rivet_exported_at): now if None
     ) -> None:
         assert plan.chunks is not None
         self.plan, self.spec = plan, plan.chunks
-        self.source, self.request, self.prepared = source, request, prepared
-        self.layout, self.runs, self.run_id = layout, runs, run_id
+        self.source, self.request, self.prepared = source, prepared.request, prepared.read
+        self.layout, self.runs, self.run_id = prepared.layout, runs, run_id
         self.staging, self.destination = staging, destination
-        self.progress, self.validate = progress, validate
-        self.reconcile = reconcile
+        self.progress, self.options = progress, options
+        self.validate, self.reconcile = options.validate, options.reconcile
+        self.leased = isinstance(runs, LeasedChunks)
         # --reconcile: each chunk's count, taken inside the chunk's own read (its snapshot)
         self.counted: dict[int, int] = {}
         self._snapshot: str | None = None
         self.warnings: list[str] = []
+        self.rows_written = 0  # by this process (a worker's share)
         self.base_name = part_base_name(plan.name, run_id)
         self.stats = ReadStats()
         self.guard = MemoryGuard(plan.name, plan.tuning, self.stats)
@@ -353,9 +403,37 @@ class _ChunkRun:
         self._stop_reason = "another chunk failed"
         self._errors: list[BaseException] = []
         self._progress_lock = threading.Lock()
-        self.tracker, self.drift = tracker, drift
-        self.meta = MetaColumns.of(plan, datetime.now(UTC))
-        self.schema = self.meta.schema(prepared.schema)
+        self.tracker, self.drift, self.table = prepared.tracker, prepared.drift, prepared.table
+        self.meta = MetaColumns.of(plan, started or datetime.now(UTC))
+        self.schema = self.meta.schema(prepared.read.schema)
+
+    def publish(self, result: ExportResult, runs: ChunkRuns, resumed: bool) -> None:
+        """Every chunk is completed: check the whole (gates, shapes, --reconcile), publish the
+        parts, manifest and _SUCCESS, and close the chunk run, as one step a stop waits for."""
+        result.statements = self.stats.statements
+        result.longest_statement_s = self.stats.longest_statement_s
+        parts, rows = _completed_parts(runs, result.run_id, self.staging)
+        result.rows = rows
+        if self.tracker is not None:
+            _check_gates(self.tracker, rows, resumed, result)
+        self.drift.check_shapes()
+        if self.options.reconcile:
+            fault_point("before_reconcile")
+            tasks = runs.tasks(result.run_id)
+            counts = count_chunks(self.source, self.request, self.prepared, self.layout.column,
+                                  tasks, self.counted)  # fmt: skip
+            result.reconcile = check_chunks(self.plan.name, counts)
+            result.note("reconciled", chunks=len(counts), exported_rows=rows)
+        fault_point("before_publish")
+        with shielded():  # publish and close the chunk run as one step (a stop waits)
+            if not parts and self.plan.skip_empty:
+                result.status = ExportStatus.SKIPPED
+            else:
+                publish_run(self.plan, self.schema, self.destination, parts, result, self.table)
+                self.drift.record()
+                result.status = ExportStatus.SUCCESS
+            runs.finish(result.run_id)
+            result.validated = "pass" if self.options.validate else None
 
     def execute(self) -> None:
         tasks = self.runs.tasks(self.run_id)
@@ -372,10 +450,12 @@ class _ChunkRun:
             with holder as snapshot:
                 self._snapshot = snapshot
                 workers = self._workers(pending, holding=snapshot is not None)
+                ended = [threading.Event() for _ in range(workers)]
                 threads = [
-                    threading.Thread(target=self._work, name=f"rivet-chunk-{i}", daemon=True)
+                    threading.Thread(target=self._work, args=(ended[i],), name=f"rivet-chunk-{i}",
+                                     daemon=True)
                     for i in range(workers)
-                ]
+                ]  # fmt: skip
                 with self.pacer:
                     for thread in threads:
                         thread.start()
@@ -385,8 +465,11 @@ class _ChunkRun:
                     except KeyboardInterrupt:  # SIGTERM / Ctrl-C: workers stop at their next batch
                         self._stop_reason = "the run was stopped"
                         self._stop.set()
-                        for thread in threads:
-                            thread.join()
+                        # not join(): after a signal interrupted a join, CPython 3.11 takes the
+                        # thread for ended while it still runs (the bpo-45274 clean-up in
+                        # Thread._wait_for_tstate_lock releases a lock the thread holds)
+                        for end in ended:
+                            end.wait()
                         raise
         finally:
             self.progress.stop()
@@ -400,6 +483,8 @@ class _ChunkRun:
         3 left for others) and source.max_connections. Besides its readers the export holds the
         catalog connection and, `holding` a shared snapshot, its holder (both open now, so
         counted in use by the server)."""
+        if self.leased:  # a worker reads one chunk at a time: start more workers for more
+            return 1
         wanted = max(1, min(self.spec.parallel, pending))
         holder = int(holding)
         most, in_use = self.source.connection_budget(self.plan.name)
@@ -414,11 +499,12 @@ class _ChunkRun:
             self.warnings.append(f"parallel {self.spec.parallel} lowered to {workers}: {why}")
         return workers
 
-    def _work(self) -> None:
+    def _work(self, ended: threading.Event) -> None:
         """Claim and read chunks until none is left. A chunk read to its end is finished (its
         last row group encoded, parts closed, checked and handed over, then checkpointed) on a
         thread of its own while this worker reads the next one: the source is never idle while
-        a part is closed, and each worker has at most one chunk finishing."""
+        a part is closed, and each worker has at most one chunk finishing. `ended` is set once
+        this worker and its finishing thread are done."""
         finishing: threading.Thread | None = None
         try:
             while not self._stop.is_set():
@@ -437,12 +523,17 @@ class _ChunkRun:
                         and exc.transient
                         and task.attempts < self.spec.max_attempts
                     )
+                    # its part files are incomplete: none may stay behind (gone before the
+                    # chunk is handed back, so that no other worker is writing them then)
+                    shutil.rmtree(self._folder(task), ignore_errors=True)
                     try:
-                        self.runs.fail(self.run_id, task.chunk.index, str(exc), retry=retry)
-                    finally:
-                        if not retry:  # its part files are incomplete: none may stay behind
-                            shutil.rmtree(chunk_folder(self.staging, task), ignore_errors=True)
-                    if retry:
+                        if self._stop.is_set():  # stopped, not failed: the chunk goes back
+                            self.runs.release(self.run_id, task.chunk.index, str(exc))
+                        else:
+                            self.runs.fail(self.run_id, task.chunk.index, str(exc), retry=retry)
+                    except BaseException as lost:  # the ledger is gone: the cause is reported
+                        log.warning("chunk %d: %s", task.chunk.index, lost)
+                    if retry and not self._stop.is_set():
                         log.warning("chunk %d failed, retrying: %s", task.chunk.index, exc)
                         time.sleep(self.plan.tuning.retry_backoff_ms / 1000 * task.attempts)
                         continue
@@ -460,6 +551,7 @@ class _ChunkRun:
         finally:
             if finishing is not None:
                 finishing.join()
+            ended.set()
 
     def _finish_chunk(self, task: ChunkTask, sink: Sink, tracker: QualityTracker | None) -> None:
         try:
@@ -474,15 +566,29 @@ class _ChunkRun:
             records = [part_record(p, self.staging) for p in parts]
             self.runs.complete(self.run_id, task.chunk.index, sink.rows, records)
             with self._progress_lock:
+                self.rows_written += sink.rows
                 self._chunks_done += 1
                 self.progress.chunks(self._chunks_done, self._chunks_total)
             fault_point("after_chunk_checkpoint")
         except BaseException as exc:  # a full disk, a failed check or upload: not read again
+            shutil.rmtree(self._folder(task), ignore_errors=True)
             try:
                 self.runs.fail(self.run_id, task.chunk.index, str(exc), retry=False)
+            except BaseException as lost:  # the ledger is gone (a lost lease): reported below
+                log.warning("chunk %d: %s", task.chunk.index, lost)
             finally:
-                shutil.rmtree(chunk_folder(self.staging, task), ignore_errors=True)
                 self._give_up(exc)
+
+    def _folder(self, task: ChunkTask) -> Path:
+        """A worker stages each attempt apart: a worker that lost its lease unseen (its state
+        session cut) can never write into the files of the worker that took the chunk over."""
+        folder = chunk_folder(self.staging, task)
+        return folder.with_name(f"{folder.name}-{task.attempts}") if self.leased else folder
+
+    def _deliver(self, part: StagedPart) -> None:
+        if isinstance(self.runs, LeasedChunks):
+            self.runs.leases.check()  # a part goes to the shared staging only under a lease
+        self.destination.deliver(part)
 
     def _give_up(self, exc: BaseException) -> None:
         self._errors.append(exc)
@@ -491,7 +597,7 @@ class _ChunkRun:
     def _read_chunk(self, task: ChunkTask) -> tuple[Sink, QualityTracker | None]:
         """Every batch of the chunk written; its parts are still open (see _finish_chunk)."""
         index = task.chunk.index
-        folder = chunk_folder(self.staging, task)
+        folder = self._folder(task)
         shutil.rmtree(folder, ignore_errors=True)  # what an earlier attempt left
         folder.mkdir(parents=True)
         sink = open_sink(
@@ -499,9 +605,9 @@ class _ChunkRun:
             self.schema,
             folder,
             f"{self.base_name}_chunk{index}",
-            deliver=self.destination.deliver,
+            deliver=self._deliver,
             validate=self.validate,
-            workers=self.spec.parallel,
+            workers=1 if self.leased else self.spec.parallel,
         )
         chunk = ChunkRead(self.layout.column, task.chunk, self._snapshot)
         request = replace(self.request, chunk=chunk)

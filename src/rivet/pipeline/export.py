@@ -11,9 +11,11 @@ from __future__ import annotations
 import logging
 import signal
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import replace
 from datetime import UTC, datetime
+from functools import partial
 
 import pyarrow as pa
 
@@ -39,6 +41,7 @@ from rivet.pipeline.publish import open_table, publish_run
 from rivet.pipeline.reconcile import InReadCount, check_rows, count_read, later_count_note
 from rivet.pipeline.request import read_request
 from rivet.pipeline.run_record import record_run
+from rivet.pipeline.shared_run import export_unit
 from rivet.planning.export_plan import ExportPlan
 from rivet.quality.gates import QualityTracker
 from rivet.report.model import ExportResult, ExportStatus
@@ -82,6 +85,11 @@ def run_export(
             result.run_id = make_run_id(plan.name, stamp)
             if plan.chunks is not None:
                 export_chunked(plan, source, destination, progress, result, state, options)
+            elif options.worker is not None:
+                assert state is not None, "workers share the state store"
+                export_unit(plan, state, result, options.worker, partial(
+                    _export, plan, source, destination, progress, result, started, state, options
+                ))  # fmt: skip
             else:
                 _export(plan, source, destination, progress, result, started, state, options)
         except KeyboardInterrupt as exc:  # SIGTERM or Ctrl-C (rivet.core.stop)
@@ -126,7 +134,9 @@ def _finish(result: ExportResult, clock: float, peak_mb: float, state: StateStor
     result.duration_s = time.perf_counter() - clock
     result.peak_rss_mb = peak_mb
     result.note(result.status, rows=result.rows, files=result.files, error=result.error)
-    if state is not None:
+    # a worker that read a share of a run another worker publishes records nothing: the
+    # publisher records the run
+    if state is not None and result.status not in (ExportStatus.WAITING, ExportStatus.CONTRIBUTED):
         record_run(state, result)
 
 
@@ -142,6 +152,11 @@ def _stopped_message(
     head = f"export '{plan.name}': stopped by {stopped.signal_name}; nothing was published"
     if plan.cursor_column is not None:
         head += " and the cursor did not move"
+    if options.worker is not None:
+        return (
+            f"{head} by this worker; what it was reading went back to the plan's workers (the "
+            "ones still running, or the next started), and what it completed is kept"
+        )
     if plan.chunks is not None and plan.chunks.checkpoint:
         return (
             f"{head}; the chunks finished so far are checkpointed: continue with "
@@ -159,7 +174,10 @@ def _export(
     started: datetime,
     state: StateStore | None,
     options: RunOptions,
+    published: Callable[[], None] = lambda: None,
 ) -> None:
+    """`published` is called in the step that publishes (or skips) the run: a worker records
+    its unit done there."""
     cursor = None
     if plan.cursor_column is not None:
         assert state is not None, "incremental exports need the state store"
@@ -234,6 +252,7 @@ def _export(
             result.note("reconciled", source_rows=source_rows, exported_rows=sink.rows)
         fault_point("before_publish")
         if not parts and plan.skip_empty:
+            published()
             result.status = ExportStatus.SKIPPED
             return
         with shielded():  # publish and cursor are one step: a stop request waits for both
@@ -261,6 +280,7 @@ def _export(
                 if window is not None:
                     state.windows.save(plan.name, result.run_id, window)
             drift.record()
+            published()
             result.validated = "pass" if options.validate else None
             result.status = ExportStatus.SUCCESS
     finally:

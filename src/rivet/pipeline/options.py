@@ -5,6 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from rivet.state.leases import Leases
+
+
+@dataclass(frozen=True)
+class WorkerRole:
+    """This process is one of the workers of a sealed plan (`rivet apply PLAN --worker`)."""
+
+    leases: Leases  # its session with the state database, and its claims
+    plan_id: str
+    source_key: str  # the source it reads, without credentials
+    max_readers: int | None  # chunks of that source read at once across all workers
+    shared_filesystem: bool = False  # --shared-filesystem: a local destination every host sees
+
 
 @dataclass(frozen=True)
 class RunOptions:
@@ -13,6 +26,7 @@ class RunOptions:
     resume: bool = False  # continue the unfinished checkpointed chunk run
     config_label: str = "<config>"  # how hints name the config (`rivet run -c <config> ...`)
     config_dir: Path = Path()  # where the default Iceberg catalog lives
+    worker: WorkerRole | None = None  # --worker: chunks are claimed from the plan's shared run
 
     def __post_init__(self) -> None:
         if self.reconcile and not self.validate:

@@ -16,6 +16,9 @@ class ExportStatus(StrEnum):
     FAILED = "failed"  # nothing published; `error` says why
     SKIPPED = "skipped"  # skip_empty and no rows
     INTERRUPTED = "interrupted"  # stopped by SIGTERM / SIGINT; nothing published
+    # `rivet apply --worker`: this worker read its share of the chunks ...
+    CONTRIBUTED = "contributed"  # ... and another worker published the export
+    WAITING = "waiting"  # ... and other workers still hold chunks (not an end: it waits)
 
 
 @dataclass
@@ -96,7 +99,8 @@ class RunAggregate:
 
     def to_json(self) -> dict[str, Any]:
         counts = {
-            s: sum(r.status == s for r in self.results) for s in ("success", "failed", "skipped")
+            s: sum(r.status == s for r in self.results)
+            for s in ("success", "failed", "skipped", "contributed")
         }
         exports = [r.to_json() for r in self.results]
         return {

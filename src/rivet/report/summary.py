@@ -5,13 +5,13 @@ from __future__ import annotations
 from rivet.report import format as fmt
 from rivet.report.model import ExportResult, RunAggregate
 
-_MARK = {"success": "✓", "failed": "✗", "skipped": "•"}
+_MARK = {"success": "✓", "failed": "✗", "skipped": "•", "contributed": "✓"}
 
 
 def render_export(result: ExportResult) -> str:
     rows: list[tuple[str, str]] = [
         ("run_id", result.run_id),
-        ("status", result.status),
+        ("status", _status(result)),
         ("strategy", result.strategy),
         ("tuning", result.tuning),
         ("rows", fmt.count(result.rows)),
@@ -56,6 +56,12 @@ def render_export(result: ExportResult) -> str:
     return f"{header}\n{body}"
 
 
+def _status(result: ExportResult) -> str:
+    if result.status == "contributed":
+        return "contributed (rows: this worker's share; another worker published the export)"
+    return str(result.status)
+
+
 def _row(label: str, value: str, width: int, indent: str) -> str:
     """`label: value`, whole: a value of several lines (an error and its hint) continues
     under itself, never cut."""
@@ -74,6 +80,8 @@ def render_line(result: ExportResult) -> str:
         f"RSS {result.peak_rss_mb:.0f} MB"
     )
     details = [("output", result.destination), *(("warning", w) for w in result.warnings)]
+    if result.status == "contributed":  # `rivet apply --worker`: its share, not the export
+        details.insert(0, ("status", "contributed these rows; another worker published it"))
     details.append(("error", result.error or ""))
     return "\n".join([head] + [_row(k, v, 8, "    ") for k, v in details if v])
 

@@ -3,7 +3,9 @@
 A run is `in_progress` until every chunk is `completed` and the run is published. A task is
 `pending` -> `running` (claimed, attempts + 1) -> `completed` (rows and parts recorded) or back to
 `pending` (a transient failure with attempts left) or `failed`. Claims happen in one locked
-transaction, so two workers (threads or processes) never take the same chunk.
+transaction, so two workers (threads or processes) never take the same chunk. The workers of a
+sealed plan (`rivet apply --worker`) claim through rivet.state.leases instead, which also records
+who holds each task (`lease_owner`, since `leased_at`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ class ChunkRun:
     status: str
     max_attempts: int
     created_at: str
+    plan_id: str | None = None  # the sealed plan whose workers share this run
+    host: str | None = None  # where the worker that started it runs (its staging, if local)
+    publisher: str | None = None  # the worker that publishes it
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,8 @@ class ChunkTask:
     rows: int | None
     parts: list[dict[str, Any]]  # the task's staged/published parts (see pipeline.chunked)
     error: str | None
+    lease: str | None = None  # the worker (host:pid) that claimed it last (`--worker`)
+    leased_at: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -45,7 +52,24 @@ class ChunkTask:
             "rows": self.rows,
             "files": [p["name"] for p in self.parts],
             "error": self.error,
+            "worker": self.lease,
+            "claimed_at": self.leased_at,
         }
+
+
+@dataclass(frozen=True)
+class SharedRun:
+    """What a run the workers of a sealed plan share records beside its chunks."""
+
+    plan_id: str
+    host: str  # of the worker that starts it
+    source_key: str  # the source it reads, without credentials
+    max_readers: int | None  # chunks of that source read at once across all workers
+
+
+_RUN_COLUMNS = (
+    "run_id, export_name, plan_hash, status, max_attempts, created_at, plan_id, host, publisher"
+)
 
 
 def _now() -> str:
@@ -58,9 +82,17 @@ class ChunkRuns:
 
     def latest(self, export: str) -> ChunkRun | None:
         rows = self._db.rows(
-            "SELECT run_id, export_name, plan_hash, status, max_attempts, created_at "
-            "FROM chunk_run WHERE export_name = ? ORDER BY created_at DESC LIMIT 1",
+            f"SELECT {_RUN_COLUMNS} FROM chunk_run WHERE export_name = ? "
+            "ORDER BY created_at DESC LIMIT 1",
             (export,),
+        )
+        return ChunkRun(*rows[0]) if rows else None
+
+    def of_plan(self, export: str, plan_id: str) -> ChunkRun | None:
+        """The run the workers of a sealed plan share for this export."""
+        rows = self._db.rows(
+            f"SELECT {_RUN_COLUMNS} FROM chunk_run WHERE export_name = ? AND plan_id = ?",
+            (export, plan_id),
         )
         return ChunkRun(*rows[0]) if rows else None
 
@@ -69,20 +101,67 @@ class ChunkRuns:
         return run if run is not None and run.status == "in_progress" else None
 
     def start(
-        self, export: str, run_id: str, plan_hash: str, chunks: list[Chunk], max_attempts: int
+        self,
+        export: str,
+        run_id: str,
+        plan_hash: str,
+        chunks: list[Chunk],
+        max_attempts: int,
+        shared: SharedRun | None = None,
     ) -> None:
         now = _now()
         with self._db.locked():
+            self._insert(export, run_id, plan_hash, chunks, max_attempts, now, shared)
+
+    def start_shared(
+        self,
+        export: str,
+        run_id: str,
+        plan_hash: str,
+        chunks: list[Chunk],
+        max_attempts: int,
+        shared: SharedRun,
+    ) -> ChunkRun:
+        """The plan's run of this export: the one its workers started already, or a new one
+        (one transaction under the lock, so concurrent workers start it once). While another
+        run of the export (another plan's, or `rivet run`'s) is unfinished, that one."""
+        with self._db.locked():
+            found = self.of_plan(export, shared.plan_id) or self.in_progress(export)
+            if found is None:
+                self._insert(export, run_id, plan_hash, chunks, max_attempts, _now(), shared)
+                found = self.of_plan(export, shared.plan_id)
+        assert found is not None
+        return found
+
+    def _insert(
+        self,
+        export: str,
+        run_id: str,
+        plan_hash: str,
+        chunks: list[Chunk],
+        max_attempts: int,
+        now: str,
+        shared: SharedRun | None,
+    ) -> None:
+        self._db.change(
+            "INSERT INTO chunk_run (run_id, export_name, plan_hash, status, max_attempts, "
+            "created_at, updated_at, plan_id, host, source_key, max_readers) "
+            "VALUES (?, ?, ?, 'in_progress', ?, ?, ?, ?, ?, ?, ?)",
+            (
+                run_id, export, plan_hash, max_attempts, now, now,
+                *(
+                    (shared.plan_id, shared.host, shared.source_key, shared.max_readers)
+                    if shared is not None
+                    else (None, None, None, None)
+                ),
+            ),
+        )  # fmt: skip
+        for chunk in chunks:
             self._db.change(
-                "INSERT INTO chunk_run VALUES (?, ?, ?, 'in_progress', ?, ?, ?)",
-                (run_id, export, plan_hash, max_attempts, now, now),
+                "INSERT INTO chunk_task (run_id, chunk_index, start_key, end_key, is_null, "
+                "status, attempts, updated_at) VALUES (?, ?, ?, ?, ?, 'pending', 0, ?)",
+                (run_id, chunk.index, chunk.low, chunk.high, int(chunk.is_null), now),
             )
-            for chunk in chunks:
-                self._db.change(
-                    "INSERT INTO chunk_task (run_id, chunk_index, start_key, end_key, is_null, "
-                    "status, attempts, updated_at) VALUES (?, ?, ?, ?, ?, 'pending', 0, ?)",
-                    (run_id, chunk.index, chunk.low, chunk.high, int(chunk.is_null), now),
-                )
 
     def reopen(self, run_id: str) -> None:
         """On --resume: chunks a killed run left `running`, and chunks that ran out of
@@ -90,6 +169,15 @@ class ChunkRuns:
         self._db.change(
             "UPDATE chunk_task SET status = 'pending', attempts = 0, updated_at = ? "
             "WHERE run_id = ? AND status IN ('running', 'failed')",
+            (_now(), run_id),
+        )
+
+    def reopen_failed(self, run_id: str) -> None:
+        """`rivet apply --worker --resume`: chunks that ran out of attempts are pending again
+        (those running stay with their workers)."""
+        self._db.change(
+            "UPDATE chunk_task SET status = 'pending', attempts = 0, updated_at = ? "
+            "WHERE run_id = ? AND status = 'failed'",
             (_now(), run_id),
         )
 
@@ -123,6 +211,10 @@ class ChunkRuns:
             ("pending" if retry else "failed", error, _now(), run_id, index),
         )
 
+    def release(self, run_id: str, index: int, error: str) -> None:
+        """A stopped run's chunk: failed, so that --resume reads it again."""
+        self.fail(run_id, index, error, retry=False)
+
     def set_parts(self, run_id: str, index: int, parts: list[dict[str, Any]]) -> None:
         """A completed chunk's part records, measured again (an imported run's parts)."""
         self._db.change(
@@ -146,10 +238,10 @@ class ChunkRuns:
         )
 
     def tasks(self, run_id: str) -> list[ChunkTask]:
-        rows = self._db.rows(
-            "SELECT chunk_index FROM chunk_task WHERE run_id = ? ORDER BY chunk_index", (run_id,)
-        )
-        return [self._task(run_id, row[0]) for row in rows]
+        """Every task of the run, in chunk order (one statement)."""
+        rows = self._db.rows(f"SELECT {TASK_COLUMNS} FROM chunk_task WHERE run_id = ? "
+                             "ORDER BY chunk_index", (run_id,))  # fmt: skip
+        return [task_from_row(row) for row in rows]
 
     def reset(self, export: str) -> int:
         """Forget every chunk run of an export; returns how many there were."""
@@ -166,17 +258,28 @@ class ChunkRuns:
         return len(runs)
 
     def _task(self, run_id: str, index: int) -> ChunkTask:
-        row = self._db.rows(
-            "SELECT start_key, end_key, is_null, status, attempts, rows_written, parts_json, "
-            "last_error FROM chunk_task WHERE run_id = ? AND chunk_index = ?",
+        rows = self._db.rows(
+            f"SELECT {TASK_COLUMNS} FROM chunk_task WHERE run_id = ? AND chunk_index = ?",
             (run_id, index),
-        )[0]
-        low, high, is_null, status, attempts, rows, parts, error = row
-        return ChunkTask(
-            Chunk(index, low, high, bool(is_null)),
-            status,
-            attempts,
-            rows,
-            json.loads(parts) if parts else [],
-            error,
         )
+        return task_from_row(rows[0])
+
+
+TASK_COLUMNS = (
+    "chunk_index, start_key, end_key, is_null, status, attempts, rows_written, parts_json, "
+    "last_error, lease_owner, leased_at"
+)
+
+
+def task_from_row(row: tuple[Any, ...]) -> ChunkTask:
+    index, low, high, is_null, status, attempts, rows, parts, error, lease, leased_at = row
+    return ChunkTask(
+        Chunk(index, low, high, bool(is_null)),
+        status,
+        attempts,
+        rows,
+        json.loads(parts) if parts else [],
+        error,
+        lease,
+        leased_at,
+    )

@@ -219,7 +219,8 @@ def copy_state(old: Tables, write: Write) -> None:
 def _copy_unfinished_chunk_runs(old: Tables, write: Write) -> None:
     for run_id, export, plan_hash, attempts, created, _ in _unfinished_runs(old):
         write(
-            "INSERT INTO chunk_run VALUES (?, ?, ?, 'in_progress', ?, ?, ?)",
+            "INSERT INTO chunk_run (run_id, export_name, plan_hash, status, max_attempts, "
+            "created_at, updated_at) VALUES (?, ?, ?, 'in_progress', ?, ?, ?)",
             (run_id, export, IMPORTED_PLAN + str(plan_hash), int(attempts or 3),
              created or "", created or ""),
         )  # fmt: skip
@@ -230,7 +231,9 @@ def _copy_unfinished_chunk_runs(old: Tables, write: Write) -> None:
                       "rows": int(rows or 0), "bytes": None, "fingerprint": None,
                       "imported": IMPORTED}] if done and file_name else []  # fmt: skip
             write(
-                "INSERT INTO chunk_task VALUES (?, ?, ?, ?, 0, ?, ?, NULL, ?, ?, ?)",
+                "INSERT INTO chunk_task (run_id, chunk_index, start_key, end_key, is_null, "
+                "status, attempts, last_error, rows_written, parts_json, updated_at) "
+                "VALUES (?, ?, ?, ?, 0, ?, ?, NULL, ?, ?, ?)",
                 (run_id, int(index), str(int(start)), str(int(end) + 1),
                  "completed" if done else "pending", int(tries or 0) if done else 0,
                  int(rows or 0) if done else None, json.dumps(parts) if done else None,
@@ -238,7 +241,8 @@ def _copy_unfinished_chunk_runs(old: Tables, write: Write) -> None:
             )  # fmt: skip
             last = max(last, int(index))
         write(  # the rows 0.7.7 never read: those whose chunk column is NULL
-            "INSERT INTO chunk_task VALUES "
-            "(?, ?, NULL, NULL, 1, 'pending', 0, NULL, NULL, NULL, ?)",
+            "INSERT INTO chunk_task (run_id, chunk_index, start_key, end_key, is_null, status, "
+            "attempts, last_error, rows_written, parts_json, updated_at) "
+            "VALUES (?, ?, NULL, NULL, 1, 'pending', 0, NULL, NULL, NULL, ?)",
             (run_id, last + 1, created or ""),
         )

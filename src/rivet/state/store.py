@@ -177,6 +177,19 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             verified_at TEXT
         )
         """,
+    ),  # 7: workers (`rivet apply --worker`): which plan a chunk run belongs to, where it stages,
+    # the source it reads (for the readers' budget across workers), who publishes it, and each
+    # task's lease (the worker holding it, its lock key and since when)
+    (
+        "ALTER TABLE chunk_run ADD COLUMN plan_id TEXT",
+        "ALTER TABLE chunk_run ADD COLUMN host TEXT",
+        "ALTER TABLE chunk_run ADD COLUMN source_key TEXT",
+        "ALTER TABLE chunk_run ADD COLUMN max_readers INTEGER",
+        "ALTER TABLE chunk_run ADD COLUMN publisher TEXT",
+        "ALTER TABLE chunk_run ADD COLUMN publisher_key BIGINT",
+        "ALTER TABLE chunk_task ADD COLUMN lease_owner TEXT",
+        "ALTER TABLE chunk_task ADD COLUMN lease_key BIGINT",
+        "ALTER TABLE chunk_task ADD COLUMN leased_at TEXT",
     ),
 )
 

@@ -1,0 +1,276 @@
+"""Many stateless workers execute one sealed plan (`rivet apply PLAN --worker`, issue 21): real
+worker processes, one PostgreSQL state database, one S3 (moto) prefix; workers killed with
+SIGKILL, stopped with SIGTERM, and cut from the state database."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from rivet.mcp_server.export_status import export_status
+from tests.live.conftest import PG_URL, S3, S3_ENV, Pg, rivet, write_config
+from tests.live.faultproxy import FaultProxy
+
+ROWS = 60_000
+CHUNK = 5_000  # 12 chunks
+
+
+def _table(pg: Pg, rows: int = ROWS) -> None:
+    pg.execute(f"CREATE TABLE t AS SELECT g::bigint AS id, md5(g::text) AS h, "
+               f"(g * 0.5)::float8 AS x "
+               f"FROM generate_series(1, {rows}) g")  # fmt: skip
+    pg.execute("ALTER TABLE t ADD PRIMARY KEY (id)")
+
+
+def _state_url(pg: Pg, port: int = 5432) -> str:
+    """The test's own schema of the local server holds the state tables."""
+    return PG_URL.replace("5432", str(port)) + f"?options=-csearch_path%3D{pg.schema}"
+
+
+def _export(pg: Pg, destination: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"name": "t", "table": f"{pg.schema}.t", "mode": "chunked", "chunk_column": "id",
+            "chunk_size": CHUNK, "format": "parquet",
+            # small, paced pages: a chunk takes long enough for a worker to die inside it
+            "tuning": {"batch_size": 1000, "throttle_ms": 20},
+            "destination": destination, **extra}  # fmt: skip
+
+
+def _s3_destination(s3: S3) -> dict[str, Any]:
+    return {"type": "s3", "bucket": s3.bucket, "prefix": "w/{export}/", "endpoint": s3.endpoint,
+            "region": "us-east-1"}  # fmt: skip
+
+
+def _plan(config: Path, *extra: str) -> Path:
+    plan = config.parent / f"plan-{time.monotonic_ns()}.json"
+    made = rivet("plan", "-c", str(config), "--for-workers", "-o", str(plan), *extra)
+    assert made.returncode == 0, made.stderr
+    return plan
+
+
+def _worker(
+    plan: Path, state_url: str, env: dict[str, str] | None = None, *extra: str
+) -> subprocess.Popen[str]:
+    full = {**os.environ, **S3_ENV, "RIVET_TEST_SOURCE_URL": PG_URL,
+            "RIVET_STATE_URL": state_url, **(env or {})}  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, "-m", "rivet", "apply", str(plan), "--worker", "--json", *extra],
+        env=full, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=plan.parent,
+    )  # fmt: skip
+
+
+def _ended(worker: subprocess.Popen[str]) -> tuple[int, str, str]:
+    out, err = worker.communicate(timeout=240)
+    return worker.returncode, out, err
+
+
+def _state(pg: Pg, sql: str) -> list[tuple[Any, ...]]:
+    with psycopg.connect(_state_url(pg), autocommit=True) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def _s3_table(s3: S3, prefix: str) -> pa.Table:
+    manifest = json.loads(s3.client.get_object(Bucket=s3.bucket, Key=f"{prefix}_manifest.json")
+                          ["Body"].read())  # fmt: skip
+    tables = []
+    for part in manifest["parts"]:
+        body = s3.client.get_object(Bucket=s3.bucket, Key=prefix + part["path"])["Body"].read()
+        tables.append(pq.read_table(pa.BufferReader(body)))
+    return pa.concat_tables(tables).sort_by("id")
+
+
+def _source(pg: Pg) -> pa.Table:
+    rows = pg.conn.execute("SELECT id, h, x FROM t ORDER BY id").fetchall()
+    return pa.table({"id": [r[0] for r in rows], "h": [r[1] for r in rows],
+                     "x": [r[2] for r in rows]})  # fmt: skip
+
+
+def test_workers_share_a_plan_a_killed_one_is_taken_over_and_one_publishes(
+    tmp_path: Path, pg: Pg, s3: S3
+) -> None:
+    _table(pg)
+    config = write_config(tmp_path, [_export(pg, _s3_destination(s3))])
+    plan = _plan(config)
+    state = _state_url(pg)
+    victim = _worker(plan, state, {"RIVET_TEST_PANIC_AT": "after_first_batch"})
+    others = [_worker(plan, state) for _ in range(2)]
+    code, _, err = _ended(victim)
+    assert code == -signal.SIGKILL, err  # the fault happened: killed inside its first chunk
+    replacement = _worker(plan, state)  # as a scheduler restarts a dead pod
+    ended = [_ended(w) for w in [*others, replacement]]
+    assert all(code == 0 for code, _, _ in ended), [e for _, _, e in ended]
+
+    tasks = _state(pg, "SELECT chunk_index, status, attempts, lease_owner FROM chunk_task "
+                       "ORDER BY chunk_index")  # fmt: skip
+    assert len(tasks) == ROWS // CHUNK  # (a primary key has no NULL chunk)
+    assert {status for _, status, _, _ in tasks} == {"completed"}
+    retaken = [t for t in tasks if t[2] == 2]
+    assert len(retaken) == 1, tasks  # the victim's chunk, read again by another worker
+    assert retaken[0][3] != f"{os.uname().nodename}:{victim.pid}"
+    assert all(t[2] == 1 for t in tasks if t not in retaken)  # the rest, once each
+
+    # one publish: one run manifest, one success in the run log, every chunk's part once
+    keys = s3.keys("w/t/")
+    assert [k for k in keys if k.startswith("w/t/_manifests/")] != []
+    assert len([k for k in keys if k.startswith("w/t/_manifests/")]) == 1
+    assert not [k for k in keys if "_rivet_staging" in k]
+    parts = [k for k in keys if k.endswith(".parquet")]
+    assert len(parts) == len(tasks) == len({p.split("_chunk")[1] for p in parts})
+    runs = _state(pg, "SELECT status, total_rows FROM export_metrics WHERE export_name = 't'")
+    assert runs == [("success", ROWS)]
+    published = [json.loads(out) for _, out, _ in ended]
+    statuses = sorted(r["status"] for agg in published for r in agg["exports"])
+    assert statuses == ["contributed", "contributed", "success"]
+
+    # rows and values equal the source; DuckDB-independent: the parts as pyarrow reads them
+    exported = _s3_table(s3, "w/t/")
+    assert exported.select(["id", "h", "x"]).equals(_source(pg))
+    # and `rivet validate` (checksums of every part against the manifest) agrees
+    validate = rivet("validate", "-c", str(config), "-e", "t",
+                     env={**S3_ENV, "RIVET_STATE_URL": state})  # fmt: skip
+    assert validate.returncode == 0, validate.stdout + validate.stderr
+
+
+def test_a_stopped_worker_hands_its_chunk_back(tmp_path: Path, pg: Pg, s3: S3) -> None:
+    _table(pg, 20_000)
+    config = write_config(tmp_path, [_export(pg, _s3_destination(s3))])
+    plan = _plan(config)
+    state = _state_url(pg)
+    stopped = _worker(plan, state, {"RIVET_TEST_SIGNAL_AT": "after_first_batch:SIGTERM"})
+    code, _, err = _ended(stopped)
+    assert code == 143, err
+    assert "went back to the plan's workers" in err, err
+    # the chunk it was reading is pending again at once: no lease to wait out
+    held = _state(pg, "SELECT status, attempts FROM chunk_task WHERE chunk_index = 0")
+    assert held == [("pending", 1)], err
+    assert _ended(_worker(plan, state))[0] == 0
+    assert _s3_table(s3, "w/t/").num_rows == 20_000
+
+
+def test_two_plans_are_one_pool_and_a_whole_export_is_one_unit(tmp_path: Path, pg: Pg) -> None:
+    _table(pg, 30_000)
+    one, two = tmp_path / "one", tmp_path / "two"
+    one.mkdir(), two.mkdir()
+    local = {"type": "local", "path": str(tmp_path / "out" / "{export}")}
+    config_one = write_config(one, [_export(pg, local)])
+    whole = {"name": "w", "table": f"{pg.schema}.t", "format": "parquet", "destination": local}
+    incremental = {**whole, "name": "inc", "mode": "incremental", "cursor_column": "id"}
+    config_two = write_config(two, [whole, incremental])
+    plans = [_plan(config_one), _plan(config_two)]
+    state = _state_url(pg)
+    workers = [subprocess.Popen(
+        [sys.executable, "-m", "rivet", "apply", *map(str, plans), "--worker", "--json"],
+        env={**os.environ, "RIVET_TEST_SOURCE_URL": PG_URL, "RIVET_STATE_URL": state},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+    ) for _ in range(3)]  # fmt: skip
+    ended = [_ended(w) for w in workers]
+    assert all(code == 0 for code, _, _ in ended), [e for _, _, e in ended]
+    for name in ("t", "w", "inc"):
+        ids = pq.read_table(tmp_path / "out" / name, columns=["id"]).column("id").to_pylist()
+        assert sorted(ids) == list(range(1, 30_001)), name
+    # each export published once, by one worker; the others say they contributed
+    runs = _state(pg, "SELECT export_name, count(*) FROM export_metrics "
+                      "WHERE status = 'success' GROUP BY 1 ORDER BY 1")  # fmt: skip
+    assert runs == [("inc", 1), ("t", 1), ("w", 1)]
+    units = _state(pg, "SELECT r.export_name, t.status, t.attempts FROM chunk_task t "
+                       "JOIN chunk_run r USING (run_id) WHERE r.plan_hash = 'whole export' "
+                       "ORDER BY 1")  # fmt: skip
+    assert units == [("inc", "completed", 1), ("w", "completed", 1)]
+    cursor = _state(pg, "SELECT last_cursor_value FROM export_state WHERE export_name = 'inc'")
+    assert cursor == [("30000",)]
+    # a worker started after the end finds nothing to do, and says so without exporting again
+    late = rivet("apply", *map(str, plans), "--worker",
+                 env={"RIVET_STATE_URL": state})  # fmt: skip
+    assert late.returncode == 0, late.stderr
+    assert late.stderr.count("another worker published") == 3
+
+
+def test_worker_refusals(tmp_path: Path, pg: Pg, pgbouncer: int) -> None:
+    _table(pg, 1_000)
+    local = {"type": "local", "path": str(tmp_path / "out")}
+    config = write_config(tmp_path, [_export(pg, local)])
+    single = tmp_path / "single.json"
+    assert rivet("plan", "-c", str(config), "-o", str(single)).returncode == 0
+    state = {"RIVET_STATE_URL": _state_url(pg)}
+
+    no_state = rivet("apply", str(_plan(config)), "--worker")
+    assert no_state.returncode != 0 and "RIVET_STATE_URL is not set" in no_state.stderr
+    one_process = rivet("apply", str(single), "--worker", env=state)
+    assert one_process.returncode != 0 and "--for-workers" in one_process.stderr
+
+    (tmp_path / "explicit").mkdir()
+    explicit = write_config(tmp_path / "explicit", [_export(pg, local, chunk_snapshot="shared")])
+    shared = rivet("plan", "-c", str(explicit), "--for-workers")
+    assert shared.returncode != 0
+    assert "exports (t).chunk_snapshot: shared" in shared.stderr
+
+    plan = _plan(config)
+    changed = tmp_path / "changed.json"
+    changed.write_text(plan.read_text().replace('"chunk_size": 5000', '"chunk_size": 50'))
+    edited = rivet("apply", str(changed), "--worker", env=state)
+    assert edited.returncode != 0 and "seal does not match" in edited.stderr
+
+    # (pgbouncer passes no `options`: refused before any state table is read or made)
+    pooled = rivet("apply", str(plan), "--worker",
+                   env={"RIVET_STATE_URL": PG_URL.replace("5432", str(pgbouncer))})  # fmt: skip
+    assert pooled.returncode != 0
+    assert "transaction-mode connection pooler" in pooled.stderr
+    assert not (tmp_path / "out").exists()  # nothing was read or written
+
+    # workers of another plan of the same export, while this plan's run is unfinished
+    first = _worker(plan, _state_url(pg), {"RIVET_TEST_PANIC_AT": "after_first_batch"})
+    assert _ended(first)[0] == -signal.SIGKILL
+    # `rivet state chunks` and rivet-mcp say who holds which chunk, since when
+    holder = f"{socket.gethostname()}:{first.pid}"
+    shown = rivet("state", "chunks", "-c", str(config), "-e", "t", env=state)
+    assert shown.returncode == 0, shown.stderr
+    assert f"worker {holder} since 20" in shown.stdout
+    assert f"plan:      {json.loads(plan.read_text())['plan_id']}" in shown.stdout
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RIVET_STATE_URL", state["RIVET_STATE_URL"])
+        status = export_status(str(config), 5)
+    (unfinished,) = status["in_progress_chunk_runs"]
+    assert [lease["worker"] for lease in unfinished["leases"]] == [holder]
+    other = rivet("apply", str(_plan(config)), "--worker", env=state)
+    assert other.returncode != 0
+    assert f"of plan {json.loads(plan.read_text())['plan_id']}" in other.stderr
+    assert "rivet state reset-chunks" in other.stderr
+
+
+def test_workers_cut_from_the_state_database_stop_and_publish_nothing_twice(
+    tmp_path: Path, pg: Pg, s3: S3
+) -> None:
+    _table(pg)
+    config = write_config(tmp_path, [_export(pg, _s3_destination(s3))])
+    plan = _plan(config)
+    with FaultProxy(5432) as proxy:
+        cut = [_worker(plan, _state_url(pg, proxy.port)) for _ in range(2)]
+        deadline = time.monotonic() + 60
+        while not _state(pg, "SELECT 1 WHERE to_regclass('chunk_task') IS NOT NULL") or not _state(
+            pg, "SELECT 1 FROM chunk_task WHERE status = 'completed'"
+        ):
+            assert time.monotonic() < deadline and all(w.poll() is None for w in cut)
+            time.sleep(0.01)
+        proxy.go_away()  # the state database goes away for both workers
+        ended = [_ended(w) for w in cut]
+    assert all(code not in (0, None) for code, _, _ in ended), ended
+    for _, _, err in ended:
+        assert "session was lost" in err or "state store" in err, err
+        assert "Traceback" not in err
+    assert not [k for k in s3.keys("w/t/") if not k.startswith("w/t/_rivet_staging/")]
+    # the state database is back: a new worker takes over the dead leases and finishes
+    code, _, err = _ended(_worker(plan, _state_url(pg)))
+    assert code == 0, err
+    assert _s3_table(s3, "w/t/").select(["id", "h", "x"]).equals(_source(pg))
+    assert _state(pg, "SELECT count(*) FROM export_metrics WHERE status = 'success'") == [(1,)]
