@@ -19,8 +19,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from rivet.commands.plan import seal
 from rivet.mcp_server.export_status import export_status
-from tests.live.conftest import PG_URL, S3, S3_ENV, Pg, rivet, write_config
+from tests.live.conftest import PG_URL, S3, S3_ENV, Pg, parquet_ids, rivet, write_config
 from tests.live.faultproxy import FaultProxy
 
 ROWS = 60_000
@@ -274,3 +275,60 @@ def test_workers_cut_from_the_state_database_stop_and_publish_nothing_twice(
     assert code == 0, err
     assert _s3_table(s3, "w/t/").select(["id", "h", "x"]).equals(_source(pg))
     assert _state(pg, "SELECT count(*) FROM export_metrics WHERE status = 'success'") == [(1,)]
+
+
+def test_a_chunk_that_kills_its_workers_fails_after_its_attempts_then_resumes(
+    tmp_path: Path, pg: Pg
+) -> None:
+    """chunk_max_attempts holds across workers: a chunk whose workers die on it is not read
+    for ever; `--worker --resume` tries it again once the cause is gone."""
+    _table(pg, 20_000)
+    local = {"type": "local", "path": str(tmp_path / "out")}
+    config = write_config(tmp_path, [_export(pg, local, chunk_max_attempts=2)])
+    plan = _plan(config)
+    state = _state_url(pg)
+    for _ in range(2):  # two workers die in chunk 0 (the second took it over from the first)
+        dying = _worker(plan, state, {"RIVET_TEST_PANIC_AT": "after_first_batch"})
+        assert _ended(dying)[0] == -signal.SIGKILL
+    assert _state(pg, "SELECT status, attempts FROM chunk_task WHERE chunk_index = 0") == [
+        ("running", 2)
+    ]
+    code, _, err = _ended(_worker(plan, state))
+    assert code == 1, err
+    assert "chunk 0" in err and "died during each of its 2 attempts" in err, err
+    assert "--worker --resume" in err
+    assert not (tmp_path / "out" / "_SUCCESS").exists()
+    code, _, err = _ended(_worker(plan, state, None, "--resume"))
+    assert code == 0, err
+    assert parquet_ids(tmp_path / "out") == list(range(1, 20_001))
+
+
+def test_local_staging_is_refused_to_a_worker_on_another_host(tmp_path: Path, pg: Pg) -> None:
+    _table(pg, 10_000)
+    local = {"type": "local", "path": str(tmp_path / "out")}
+    config = write_config(tmp_path, [_export(pg, local)])
+    plan = _plan(config)
+    state = _state_url(pg)
+    first = _worker(plan, state, {"RIVET_TEST_PANIC_AT": "after_first_batch"})
+    assert _ended(first)[0] == -signal.SIGKILL
+    with psycopg.connect(state, autocommit=True) as conn:  # as if it ran on another machine
+        conn.execute("UPDATE chunk_run SET host = 'node-a'")
+    code, _, err = _ended(_worker(plan, state))
+    assert code == 1
+    assert "staged on the local disk of node-a" in err and "--shared-filesystem" in err, err
+    code, _, err = _ended(_worker(plan, state, None, "--shared-filesystem"))
+    assert code == 0, err
+    assert parquet_ids(tmp_path / "out") == list(range(1, 10_001))
+
+
+def test_an_expired_plan_is_refused_to_workers(tmp_path: Path, pg: Pg) -> None:
+    _table(pg, 1_000)
+    config = write_config(tmp_path, [_export(pg, {"type": "local", "path": str(tmp_path)})])
+    plan = _plan(config)
+    artifact = json.loads(plan.read_text())
+    artifact.pop("seal")
+    artifact["expires_at"] = "2020-01-01T00:00:00+00:00"  # resealed: only its age is wrong
+    stale = tmp_path / "stale.json"
+    stale.write_text(json.dumps({**artifact, "seal": seal(artifact)}))
+    refused = rivet("apply", str(stale), "--worker", env={"RIVET_STATE_URL": _state_url(pg)})
+    assert refused.returncode != 0 and "the plan expired" in refused.stderr
