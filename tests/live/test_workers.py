@@ -4,6 +4,7 @@ SIGKILL, stopped with SIGTERM, and cut from the state database."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -332,3 +333,36 @@ def test_an_expired_plan_is_refused_to_workers(tmp_path: Path, pg: Pg) -> None:
     stale.write_text(json.dumps({**artifact, "seal": seal(artifact)}))
     refused = rivet("apply", str(stale), "--worker", env={"RIVET_STATE_URL": _state_url(pg)})
     assert refused.returncode != 0 and "the plan expired" in refused.stderr
+
+
+def test_max_connections_bounds_the_readers_of_all_workers(tmp_path: Path, pg: Pg) -> None:
+    """source.max_connections: 3 -> one chunk read at a time (a worker holds two connections),
+    however many workers run: their claims never overlap."""
+    _table(pg, 20_000)
+    local = {"type": "local", "path": str(tmp_path / "out")}
+    source = {"type": "postgres", "url_env": "RIVET_TEST_SOURCE_URL", "max_connections": 3}
+    config = write_config(tmp_path, [_export(pg, local)], source=source)
+    plan = _plan(config)
+    workers = [_worker(plan, _state_url(pg)) for _ in range(3)]
+    assert [_ended(w)[0] for w in workers] == [0, 0, 0]
+    spans = sorted(_state(pg, "SELECT leased_at, updated_at FROM chunk_task"))
+    assert len(spans) == 4 and len({t for t, _ in spans}) == 4
+    overlaps = [(a, b) for a, b in itertools.pairwise(spans) if b[0] < a[1]]
+    assert overlaps == [], spans
+    assert parquet_ids(tmp_path / "out") == list(range(1, 20_001))
+
+
+def test_workers_commit_one_iceberg_snapshot(tmp_path: Path, pg: Pg) -> None:
+    from pyiceberg.catalog.sql import SqlCatalog
+
+    _table(pg, 20_000)
+    local = {"type": "local", "path": str(tmp_path / "lake" / "t")}
+    config = write_config(tmp_path, [_export(pg, local, table_format="iceberg")])
+    plan = _plan(config)
+    workers = [_worker(plan, _state_url(pg)) for _ in range(3)]
+    assert [_ended(w)[0] for w in workers] == [0, 0, 0]
+    catalog = SqlCatalog("rivet", uri=f"sqlite:///{tmp_path / '.rivet_iceberg.db'}")
+    table = catalog.load_table("rivet.t")
+    assert len(table.snapshots()) == 1
+    ids = table.scan().to_arrow().column("id").to_pylist()
+    assert sorted(ids) == list(range(1, 20_001))
