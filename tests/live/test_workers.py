@@ -244,6 +244,14 @@ def test_worker_refusals(tmp_path: Path, pg: Pg, pgbouncer: int) -> None:
         status = export_status(str(config), 5)
     (unfinished,) = status["in_progress_chunk_runs"]
     assert [lease["worker"] for lease in unfinished["leases"]] == [holder]
+    # nor can a checkpointed `rivet run` start or resume it in one process
+    (tmp_path / "checkpointed").mkdir()
+    checkpointed = write_config(tmp_path / "checkpointed",
+                                [_export(pg, local, chunk_checkpoint=True)])  # fmt: skip
+    for flags in ([], ["--resume"]):
+        single_run = rivet("run", "-c", str(checkpointed), *flags, env=state)
+        assert single_run.returncode == 1
+        assert "shared by the workers of plan" in single_run.stderr, single_run.stderr
     other = rivet("apply", str(_plan(config)), "--worker", env=state)
     assert other.returncode != 0
     assert f"of plan {json.loads(plan.read_text())['plan_id']}" in other.stderr

@@ -263,6 +263,13 @@ def _open_run(
     export, spec = plan.name, plan.chunks
     assert spec is not None
     unfinished = runs.in_progress(export)
+    if unfinished is not None and unfinished.plan_id is not None:
+        raise PlanError(
+            f"export '{export}': chunk run {unfinished.run_id} is shared by the workers of plan "
+            f"{unfinished.plan_id} and did not finish, so this run cannot start or resume it",
+            hint="finish it with that plan's workers (`rivet apply PLAN --worker`), or drop it "
+            f"with `rivet state reset-chunks -c <config> -e {export}`",
+        )
     if resume and spec.checkpoint:
         if unfinished is None:
             raise PlanError(
