@@ -352,7 +352,10 @@ def test_max_connections_bounds_the_readers_of_all_workers(tmp_path: Path, pg: P
     config = write_config(tmp_path, [_export(pg, local)], source=source)
     plan = _plan(config)
     workers = [_worker(plan, _state_url(pg)) for _ in range(3)]
-    assert [_ended(w)[0] for w in workers] == [0, 0, 0]
+    ended = [_ended(w) for w in workers]
+    assert [code for code, _, _ in ended] == [0, 0, 0]
+    # the ones held back said so
+    assert any("waiting for the other workers" in err for _, _, err in ended), ended
     spans = sorted(_state(pg, "SELECT leased_at, updated_at FROM chunk_task"))
     assert len(spans) == 4 and len({t for t, _ in spans}) == 4
     overlaps = [(a, b) for a, b in itertools.pairwise(spans) if b[0] < a[1]]

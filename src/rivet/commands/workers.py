@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -127,6 +128,10 @@ class _Job:
         for result in aggregate.results:
             share = self.shares.get(result.export_name, 0)
             if result.status == ExportStatus.WAITING:
+                if result.export_name not in self.waiting and not quiet:
+                    print(f"{result.export_name}: nothing left to claim; waiting for the other "
+                          "workers (to take over a chunk whose worker stops, or to publish)",
+                          file=sys.stderr, flush=True)  # fmt: skip
                 self.waiting[result.export_name] = result.run_id
                 self.shares[result.export_name] = share + result.rows
                 continue
