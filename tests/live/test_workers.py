@@ -377,3 +377,23 @@ def test_workers_commit_one_iceberg_snapshot(tmp_path: Path, pg: Pg) -> None:
     assert len(table.snapshots()) == 1
     ids = table.scan().to_arrow().column("id").to_pylist()
     assert sorted(ids) == list(range(1, 20_001))
+
+
+def test_a_failed_whole_export_stops_its_workers_until_resume(tmp_path: Path, pg: Pg) -> None:
+    _table(pg, 2_000)
+    pg.execute("CREATE VIEW v AS SELECT id, 1 / (id - 1500) AS boom FROM t")
+    local = {"type": "local", "path": str(tmp_path / "out")}
+    export = {"name": "v", "query": f"SELECT * FROM {pg.schema}.v", "format": "parquet",
+              "destination": local}  # fmt: skip
+    config = write_config(tmp_path, [export])
+    plan = _plan(config)
+    state = _state_url(pg)
+    code, _, err = _ended(_worker(plan, state))
+    assert code == 1 and "division by zero" in err, err
+    code, _, err = _ended(_worker(plan, state))  # another worker: the unit failed, not retried
+    assert code == 1, err
+    assert "its run (by another worker) failed" in err and "--worker --resume" in err, err
+    pg.execute("CREATE OR REPLACE VIEW v AS SELECT id, 1 / (id + 1) AS boom FROM t")
+    code, _, err = _ended(_worker(plan, state, None, "--resume"))
+    assert code == 0, err
+    assert parquet_ids(tmp_path / "out") == list(range(1, 2_001))

@@ -89,7 +89,7 @@ def run_export(
                 assert state is not None, "workers share the state store"
                 export_unit(plan, state, result, options.worker, partial(
                     _export, plan, source, destination, progress, result, started, state, options
-                ))  # fmt: skip
+                ), options.resume)  # fmt: skip
             else:
                 _export(plan, source, destination, progress, result, started, state, options)
         except KeyboardInterrupt as exc:  # SIGTERM or Ctrl-C (rivet.core.stop)

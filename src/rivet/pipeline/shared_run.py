@@ -58,8 +58,9 @@ def settle(plan: ExportPlan, where: RunProgress, result: ExportResult) -> None:
     (or published)."""
     if where.failed:
         index, error = where.failed[0]
+        what = f"chunk {index}" if plan.chunks is not None else "its run (by another worker)"
         raise RivetError(
-            f"export '{plan.name}': chunk {index} failed: {error}",
+            f"export '{plan.name}': {what} failed: {error}",
             hint="fix the cause, then continue with `rivet apply PLAN --worker --resume` "
             "(the completed chunks are kept)",
         )
@@ -73,10 +74,14 @@ def export_unit(
     result: ExportResult,
     role: WorkerRole,
     export: Callable[[Callable[[], None]], None],
+    resume: bool = False,
 ) -> None:
     """Claim the export (one unit) and run `export(published)`, whose `published` is called in
-    the step that publishes it; or say who holds it."""
+    the step that publishes it; or say who holds it. `resume`: a unit that failed is tried
+    again."""
     shared = join(plan, state, result, role, WHOLE, [Chunk(0, None, None, False)], UNIT_ATTEMPTS)
+    if resume:
+        state.chunks.reopen_failed(shared.run_id)
     mine = result.run_id  # the export's own run, if this worker runs it
     result.run_id = shared.run_id  # the shared run, until this worker claims the unit
     if shared.status == "completed":
