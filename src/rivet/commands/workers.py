@@ -67,6 +67,8 @@ def work(
                 break
             leases.wait(poll_s)
     finally:
+        log.info("worker %s: %d statements on its state session", leases.owner,
+                 leases.statements)  # fmt: skip
         leases.close()
     results = [r for job in jobs for r in job.results.values()]
     label = ", ".join(str(p) for p in paths)

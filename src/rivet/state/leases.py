@@ -82,7 +82,7 @@ class Leases:
 
         self.where = redact(url)
         self.owner = f"{socket.gethostname()}:{os.getpid()}"
-        self.statements = 0  # sent on this session: O(chunks) (bench/ reports it)
+        self.statements = 0  # sent on this session: a few per chunk (logged at the end)
         try:
             self._db = psycopg.connect(
                 url,
