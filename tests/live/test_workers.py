@@ -397,3 +397,21 @@ def test_a_failed_whole_export_stops_its_workers_until_resume(tmp_path: Path, pg
     code, _, err = _ended(_worker(plan, state, None, "--resume"))
     assert code == 0, err
     assert parquet_ids(tmp_path / "out") == list(range(1, 2_001))
+
+
+def test_a_sqlite_iceberg_catalog_is_refused_to_a_worker_on_another_host(
+    tmp_path: Path, pg: Pg, s3: S3
+) -> None:
+    _table(pg, 10_000)
+    export = _export(pg, _s3_destination(s3), table_format="iceberg")
+    config = write_config(tmp_path, [export])
+    plan = _plan(config)
+    state = _state_url(pg)
+    first = _worker(plan, state, {"RIVET_TEST_PANIC_AT": "after_first_batch"})
+    assert _ended(first)[0] == -signal.SIGKILL
+    with psycopg.connect(state, autocommit=True) as conn:
+        conn.execute("UPDATE chunk_run SET host = 'node-a'")
+    code, _, err = _ended(_worker(plan, state))
+    assert code == 1
+    assert "its Iceberg catalog is a SQLite file on node-a" in err, err
+    assert "iceberg.catalog_uri" in err

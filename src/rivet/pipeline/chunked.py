@@ -145,6 +145,29 @@ def export_chunked(
             ledger.close()
 
 
+def _check_host(
+    plan: ExportPlan, destination: Destination, started_on: str | None, shared_fs: bool
+) -> None:
+    """A worker on another host than the one that started the run must reach what that host
+    keeps on its disk: a local staging folder, a SQLite Iceberg catalog."""
+    here = socket.gethostname()
+    if started_on == here or shared_fs:
+        return
+    if destination.kind == "local":
+        kept = f"its parts are staged on the local disk of {started_on} ({plan.destination.uri})"
+        fix = "write to S3 or GCS, or pass --shared-filesystem when destination.path is one "
+    elif plan.iceberg is not None and (plan.iceberg.catalog_uri or "sqlite").startswith("sqlite"):
+        kept = f"its Iceberg catalog is a SQLite file on {started_on}"
+        fix = "set iceberg.catalog_uri to a PostgreSQL or REST catalog, or pass "
+        fix += "--shared-filesystem when the catalog's folder is one "
+    else:
+        return
+    raise PlanError(
+        f"export '{plan.name}': {kept}, which this worker on {here} cannot reach",
+        hint=fix + "filesystem every worker mounts (NFS, EFS, Filestore)",
+    )
+
+
 @dataclass(frozen=True)
 class _Prepared:
     """What an export's chunks are read with: prepared once per run (per worker)."""
@@ -178,14 +201,7 @@ def _share_chunks(
     if shared.status == "completed":
         result.status = ExportStatus.CONTRIBUTED
         return
-    here = socket.gethostname()
-    if destination.kind == "local" and shared.host != here and not role.shared_filesystem:
-        raise PlanError(
-            f"export '{plan.name}': its parts are staged on the local disk of {shared.host} "
-            f"({plan.destination.uri}), which this worker on {here} cannot reach",
-            hint="write to S3 or GCS, or pass --shared-filesystem when destination.path is one "
-            "filesystem every worker mounts (NFS, EFS, Filestore)",
-        )
+    _check_host(plan, destination, shared.host, role.shared_filesystem)
     if options.resume:
         runs.reopen_failed(shared.run_id)
     staging = destination.staging_dir(result.run_id, reuse=True)
