@@ -89,7 +89,7 @@ def test_a_child_that_dies_is_reported_failed(tmp_path: Path, pg: Pg) -> None:
                  env={"RIVET_TEST_PANIC_AT": "after_first_batch"})  # fmt: skip
     assert died.returncode == 1
     summary = json.loads(died.stdout)
-    assert summary["counts"] == {"success": 0, "failed": 3, "skipped": 0}
+    assert summary["counts"] == {"success": 0, "failed": 3, "skipped": 0, "contributed": 0}
     errors = {e["export_name"]: e["error"] for e in summary["exports"]}
     assert "its process was killed by SIGKILL before reporting a result" in errors["p0"]
     assert "its process was killed by SIGKILL" in errors["p1"]
