@@ -4,9 +4,11 @@ share the work of sealed plans through the PostgreSQL state store.
 A worker loads each plan (seal and age checked as for `rivet apply`), then goes round its
 exports: in each it claims what it can (the chunks of a chunked export, or a whole export of
 another mode), reads and records it, and publishes the export when it completed the last chunk.
-When nothing is left to claim but other workers still hold chunks, it looks again every
-`poll_s` seconds (a state-database read, never a source query): a chunk whose worker died is
-claimable then, and taken over. It returns once every export is published or failed.
+When nothing is left to claim but other workers still hold chunks, it waits for a notification
+from them (a chunk handed back or failed, an export published: LISTEN on the state database) or
+`poll_s` seconds (a worker that dies notifies nobody), then looks at the state database (never
+the source): a chunk whose worker died is claimable then, and taken over. It returns once every
+export is published or failed.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +30,7 @@ from rivet.core.errors import PlanError, PlanRefused
 from rivet.core.redact import redact
 from rivet.pipeline.options import WorkerRole
 from rivet.report.model import ExportResult, ExportStatus, RunAggregate
+from rivet.report.summary import render_line
 from rivet.state.leases import Leases
 
 log = logging.getLogger(__name__)
@@ -61,7 +65,7 @@ def work(
                  sum(len(j.open) for j in jobs))  # fmt: skip
         while True:
             for job in jobs:
-                if job.open and job.ready():
+                if job.open and job.ready(quiet):
                     job.round(quiet, validate, reconcile, resume)
             if not any(job.open for job in jobs):
                 break
@@ -143,18 +147,32 @@ class _Job:
             self.waiting.pop(result.export_name, None)
             self.results[result.export_name] = result
 
-    def ready(self) -> bool:
+    def ready(self, quiet: bool) -> bool:
         """Is there something for this worker in the exports it waits on (a chunk to claim,
-        one a dead worker held, a run to publish, or an end)? Asked of the state database
-        only, so that waiting costs the source nothing."""
-        for run_id in self.waiting.values():
+        one a dead worker held, a run to publish, or a failure)? Asked of the state database
+        only, so that waiting costs the source nothing. An export another worker published
+        ends here, without a round."""
+        ready = not self.waiting and bool(self.open)
+        for export, run_id in list(self.waiting.items()):
             where = self.role.leases.progress(run_id)
+            if where.status == "completed":
+                self._contributed(export, run_id, quiet)
+                continue
             publishable = where.all_completed and not where.publishing
             if where.pending or where.orphaned or where.failed or publishable:
-                return True
-            if where.status != "in_progress":
-                return True
-        return not self.waiting and bool(self.open)
+                ready = True
+        return ready
+
+    def _contributed(self, export: str, run_id: str, quiet: bool) -> None:
+        plan = next(p for p in self.planned.plans if p.name == export)
+        result = ExportResult(export, run_id, ExportStatus.CONTRIBUTED, mode=plan.mode,
+                              destination=plan.destination.uri, rows=self.shares.get(export, 0),
+                              finished_at=datetime.now(UTC).isoformat())  # fmt: skip
+        self.open.remove(export)
+        del self.waiting[export]
+        self.results[export] = result
+        if not quiet:
+            print(render_line(result), file=sys.stderr, flush=True)
 
 
 def _source_key(url: str) -> str:

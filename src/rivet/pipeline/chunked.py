@@ -224,6 +224,7 @@ def _share_chunks(
         else:
             run.publish(result, runs, resumed=True)
             published = True
+            role.leases.notify(result.run_id)  # the workers waiting on it can end
     finally:
         destination.discard(result.run_id, keep=not published)
 

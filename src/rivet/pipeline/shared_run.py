@@ -109,6 +109,7 @@ def export_unit(
     def published() -> None:
         ledger.complete(shared.run_id, 0, result.rows, [])
         state.chunks.finish(shared.run_id)
+        role.leases.notify(shared.run_id)
 
     try:
         export(published)

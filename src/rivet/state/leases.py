@@ -21,7 +21,6 @@ import json
 import os
 import secrets
 import socket
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,6 +31,7 @@ from rivet.core.redact import redact
 from rivet.state.chunk_runs import TASK_COLUMNS, ChunkRuns, ChunkTask, task_from_row
 from rivet.state.errors import StateError
 
+CHANNEL = "rivet_workers"  # NOTIFY: a chunk handed back or failed, a run published
 WORKER_LOCKS = 0x72697677  # "rivw": the first key of every worker's advisory lock
 SOURCE_LOCKS = 0x72697673  # "rivs": serialises claims on one source (its readers' budget)
 # a host that vanishes loses its session (and leases) after about idle + interval * count
@@ -100,6 +100,7 @@ class Leases:
         try:
             self._refuse_pooler()
             self._run(SERVER_KEEPALIVES)
+            self._run(f"LISTEN {CHANNEL}")
             self.key = self._take_worker_lock()
         except BaseException:
             self._db.close()
@@ -172,6 +173,7 @@ class Leases:
             run_id,
             index,
         )
+        self.notify(run_id)
 
     def release(self, run_id: str, index: int, error: str) -> None:
         """A stopped worker's chunk goes back to the pool at once (not failed: another worker
@@ -182,6 +184,11 @@ class Leases:
             run_id,
             index,
         )
+        self.notify(run_id)
+
+    def notify(self, run_id: str) -> None:
+        """Wake the workers waiting on runs: something they wait for happened in this one."""
+        self._run("SELECT pg_notify(%s, %s)", (CHANNEL, run_id))
 
     def check(self) -> None:
         """Raise LeaseLost unless this worker's session, and so its leases, is still alive."""
@@ -221,8 +228,15 @@ class Leases:
         return RunProgress(**count, failed=failed, status=run_status, publishing=publishing)
 
     def wait(self, seconds: float) -> None:
-        """Between looks at runs other workers hold: the session stays checked."""
-        time.sleep(seconds)
+        """Until another worker notifies (a chunk handed back or failed, a run published), or
+        `seconds` (a worker that died notifies nobody); the session is checked on the way."""
+        import psycopg
+
+        try:
+            for _ in self._db.notifies(timeout=seconds, stop_after=1):
+                pass
+        except psycopg.OperationalError:
+            pass  # reported by the check
         self.check()
 
     def close(self) -> None:
