@@ -19,6 +19,7 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
@@ -31,8 +32,7 @@ STATE_DB = "rivet_bench_state"
 RIVET = os.environ.get("BENCH_RIVET", str(engines.ROOT / ".venv" / "bin" / "rivet"))
 
 
-def config(work: Path, table: str, out: Path, profile: str, parallel: int) -> Path:
-    chunks = 10 if table == "narrow" else 20
+def config(work: Path, table: str, out: Path, profile: str, parallel: int, chunks: int) -> Path:
     size = engines.ROWS[table] // chunks
     path = work / f"{table}.yaml"
     path.write_text(
@@ -60,11 +60,11 @@ def transactions(admin: str) -> int:
     return int(row[0]) if row else 0
 
 
-def one_process(url: str, table: str, profile: str, workers: int) -> tuple[float, int]:
+def one_process(url: str, table: str, profile: str, workers: int, chunks: int) -> tuple[float, int]:
     with tempfile.TemporaryDirectory(prefix="rivet-bench-") as folder:
         work = Path(folder)
         state = fresh_state(url)
-        path = config(work, table, work / "out", profile, workers)
+        path = config(work, table, work / "out", profile, workers, chunks)
         env = {**os.environ, "BENCH_SOURCE_URL": url, "RIVET_STATE_URL": state}
         started = time.perf_counter()
         subprocess.run([RIVET, "run", "-c", str(path)], env=env, check=True,
@@ -73,12 +73,24 @@ def one_process(url: str, table: str, profile: str, workers: int) -> tuple[float
         return wall, transactions(url)
 
 
-def as_workers(url: str, table: str, profile: str, workers: int) -> tuple[float, float, int]:
-    """(plan seconds, workers' wall seconds, state transactions of the workers)."""
+def phases(state: str, began_at: datetime) -> tuple[float, float]:
+    """(seconds from the workers' start to the first claim, from there to the publish)."""
+    with psycopg.connect(state, autocommit=True) as conn:
+        row = conn.execute("SELECT (SELECT min(leased_at) FROM chunk_task), updated_at "
+                           "FROM chunk_run").fetchone()  # fmt: skip
+    assert row is not None
+    first, published = (datetime.fromisoformat(v) for v in row)
+    return (first - began_at).total_seconds(), (published - first).total_seconds()
+
+
+def as_workers(
+    url: str, table: str, profile: str, workers: int, chunks: int
+) -> tuple[float, float, int, tuple[float, float]]:
+    """(plan seconds, workers' wall seconds, state transactions of the workers, phases)."""
     with tempfile.TemporaryDirectory(prefix="rivet-bench-") as folder:
         work = Path(folder)
         state = fresh_state(url)
-        path = config(work, table, work / "out", profile, 1)
+        path = config(work, table, work / "out", profile, 1, chunks)
         env = {**os.environ, "BENCH_SOURCE_URL": url, "RIVET_STATE_URL": state}
         started = time.perf_counter()
         plan = work / "plan.json"
@@ -86,7 +98,7 @@ def as_workers(url: str, table: str, profile: str, workers: int) -> tuple[float,
                        env=env, check=True, capture_output=True, cwd=work)  # fmt: skip
         planned = time.perf_counter()
         before = transactions(url)
-        began = time.perf_counter()
+        began, began_at = time.perf_counter(), datetime.now(UTC)
         command = [RIVET, "apply", str(plan), "--worker"]
         procs = [
             subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL, cwd=work)
@@ -95,7 +107,8 @@ def as_workers(url: str, table: str, profile: str, workers: int) -> tuple[float,
         codes = [p.wait() for p in procs]
         wall = time.perf_counter() - began
         assert codes == [0] * workers, codes
-        return planned - started, wall, transactions(url) - before
+        split = phases(state, began_at)
+        return planned - started, wall, transactions(url) - before, split
 
 
 def claims(url: str, chunks: int, claimers: int) -> list[float]:
@@ -144,22 +157,28 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--table", default="narrow")
     parser.add_argument("--profile", default="fast")
+    parser.add_argument("--chunks", type=int, default=10)
     args = parser.parse_args()
     url = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
     engines.pg_prepare(url, [args.table])
     one, many = [], []
     for _ in range(args.runs):  # interleaved
-        one.append(one_process(url, args.table, args.profile, args.workers))
-        many.append(as_workers(url, args.table, args.profile, args.workers))
-    chunks = 10 if args.table == "narrow" else 20
+        one.append(one_process(url, args.table, args.profile, args.workers, args.chunks))
+        many.append(as_workers(url, args.table, args.profile, args.workers, args.chunks))
+    chunks = args.chunks
     wall_one = statistics.median(w for w, _ in one)
-    wall_many = statistics.median(w for _, w, _ in many)
+    wall_many = statistics.median(w for _, w, _, _ in many)
     print(f"{args.table}, {chunks} chunks, profile {args.profile}, medians of {args.runs}:")
     print(f"  rivet run, parallel {args.workers}:       {wall_one:6.2f} s  "
           f"state transactions {statistics.median(t for _, t in one):.0f}")  # fmt: skip
     print(f"  {args.workers} workers (rivet apply --worker): {wall_many:6.2f} s  "
-          f"({wall_many / wall_one:.2f}x)  plan {statistics.median(p for p, _, _ in many):.2f} s"
-          f"  state transactions {statistics.median(t for _, _, t in many):.0f}")  # fmt: skip
+          f"({wall_many / wall_one:.2f}x)  plan {statistics.median(p for p, _, _, _ in many):.2f} s"
+          f"  state transactions {statistics.median(t for _, _, t, _ in many):.0f}")  # fmt: skip
+    start = statistics.median(p[0] for _, _, _, p in many)
+    reading = statistics.median(p[1] for _, _, _, p in many)
+    print(
+        f"    of which: start to first claim {start:.2f} s, first claim to publish {reading:.2f} s"
+    )
     for claimers in (1, 4):
         taken = sorted(claims(url, 500, claimers))
         print(
