@@ -134,6 +134,9 @@ def test_workers_share_a_plan_a_killed_one_is_taken_over_and_one_publishes(
     published = [json.loads(out) for _, out, _ in ended]
     statuses = sorted(r["status"] for agg in published for r in agg["exports"])
     assert statuses == ["contributed", "contributed", "success"]
+    # the worker that took the chunk over says so, whichever of them published
+    notes = [w for agg in published for r in agg["exports"] for w in r["warnings"]]
+    assert [n for n in notes if f"its worker {os.uname().nodename}:{victim.pid} is gone" in n]
 
     # rows and values equal the source; DuckDB-independent: the parts as pyarrow reads them
     exported = _s3_table(s3, "w/t/")

@@ -115,6 +115,7 @@ class _Job:
         self.open = [plan.name for plan in self.planned.plans]
         self.waiting: dict[str, str] = {}  # export -> the shared run it waits on
         self.shares: dict[str, int] = {}  # export -> rows this worker read in earlier rounds
+        self.notes: dict[str, list[str]] = {}  # ... and the warnings of those rounds
         self.results: dict[str, ExportResult] = {}
 
     def round(self, quiet: bool, validate: bool, reconcile: bool, resume: bool) -> None:
@@ -133,6 +134,7 @@ class _Job:
         )
         for result in aggregate.results:
             share = self.shares.get(result.export_name, 0)
+            result.warnings = self.notes.pop(result.export_name, []) + result.warnings
             if result.status == ExportStatus.WAITING:
                 if result.export_name not in self.waiting and not quiet:
                     print(f"{result.export_name}: nothing left to claim; waiting for the other "
@@ -140,6 +142,7 @@ class _Job:
                           file=sys.stderr, flush=True)  # fmt: skip
                 self.waiting[result.export_name] = result.run_id
                 self.shares[result.export_name] = share + result.rows
+                self.notes[result.export_name] = result.warnings
                 continue
             if result.status == ExportStatus.CONTRIBUTED:
                 result.rows += share  # what this worker read of it, over every round
@@ -167,7 +170,8 @@ class _Job:
         plan = next(p for p in self.planned.plans if p.name == export)
         result = ExportResult(export, run_id, ExportStatus.CONTRIBUTED, mode=plan.mode,
                               destination=plan.destination.uri, rows=self.shares.get(export, 0),
-                              finished_at=datetime.now(UTC).isoformat())  # fmt: skip
+                              finished_at=datetime.now(UTC).isoformat(),
+                              warnings=self.notes.pop(export, []))  # fmt: skip
         self.open.remove(export)
         del self.waiting[export]
         self.results[export] = result

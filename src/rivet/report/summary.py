@@ -79,9 +79,12 @@ def render_line(result: ExportResult) -> str:
         f"{result.files} files  {fmt.size(result.bytes)}  {fmt.duration(result.duration_s)}  "
         f"RSS {result.peak_rss_mb:.0f} MB"
     )
-    details = [("output", result.destination), *(("warning", w) for w in result.warnings)]
     if result.status == "contributed":  # `rivet apply --worker`: its share, not the export
-        details.insert(0, ("status", "contributed these rows; another worker published it"))
+        head = (
+            f"{mark} {result.export_name:<22} {result.mode:<8} {fmt.count(result.rows)} rows "
+            "read by this worker; another worker published the export"
+        )
+    details = [("output", result.destination), *(("warning", w) for w in result.warnings)]
     details.append(("error", result.error or ""))
     return "\n".join([head] + [_row(k, v, 8, "    ") for k, v in details if v])
 
