@@ -107,13 +107,15 @@ Examples:
 @click.option(
     "--resume",
     is_flag=True,
-    help="With --worker: chunks that failed (out of attempts) are tried again.",
+    help="With --worker: chunks (and whole exports) that failed are tried again; the "
+    "completed ones are kept.",
 )
 @click.option(
     "--shared-filesystem",
     is_flag=True,
-    help="With --worker: a local destination.path is one filesystem every worker's host "
-    "mounts (NFS, EFS); otherwise workers on another host than the first are refused.",
+    help="With --worker: a local destination.path (and the default SQLite Iceberg catalog) is "
+    "on one filesystem every worker's host mounts (NFS, EFS); otherwise a worker on another "
+    "host than the run's first is refused.",
 )
 @click.pass_context
 def apply(
