@@ -22,7 +22,7 @@ import pytest
 
 from rivet.commands.plan import seal
 from rivet.mcp_server.export_status import export_status
-from tests.live.conftest import PG_URL, S3, S3_ENV, Pg, parquet_ids, rivet, write_config
+from tests.live.conftest import PG_URL, S3, S3_ENV, My, Pg, parquet_ids, rivet, write_config
 from tests.live.faultproxy import FaultProxy
 
 ROWS = 60_000
@@ -418,3 +418,29 @@ def test_a_sqlite_iceberg_catalog_is_refused_to_a_worker_on_another_host(
     assert code == 1
     assert "its Iceberg catalog is a SQLite file on node-a" in err, err
     assert "iceberg.catalog_uri" in err
+
+
+def test_workers_read_a_mariadb_source(tmp_path: Path, pg: Pg, my: My) -> None:
+    """The same pool on the other engine: each chunk its own consistent read on MariaDB (the
+    state database stays PostgreSQL)."""
+    my.execute("CREATE TABLE t (id BIGINT PRIMARY KEY, h CHAR(32), at DATETIME(6))")
+    my.execute("INSERT INTO t SELECT seq, MD5(seq), TIMESTAMP '2026-01-01 00:00:00.123456' "
+               "+ INTERVAL seq SECOND FROM seq_1_to_30000")  # fmt: skip
+    local = {"type": "local", "path": str(tmp_path / "out")}
+    export = {**_export(pg, local), "table": f"{my.database}.t"}
+    source = {"type": "mysql", "url_env": "RIVET_TEST_SOURCE_URL"}
+    config = write_config(tmp_path, [export], source=source)
+    made = rivet("plan", "-c", str(config), "--for-workers", "-o", str(tmp_path / "p.json"),
+                 url=my.url)  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    env = {"RIVET_TEST_SOURCE_URL": my.url}
+    victim = _worker(tmp_path / "p.json", _state_url(pg),
+                     {**env, "RIVET_TEST_PANIC_AT": "after_first_batch"})  # fmt: skip
+    assert _ended(victim)[0] == -signal.SIGKILL
+    others = [_worker(tmp_path / "p.json", _state_url(pg), env) for _ in range(2)]
+    assert [_ended(w)[0] for w in others] == [0, 0]
+    table = pq.read_table(tmp_path / "out").sort_by("id")
+    assert table.column("id").to_pylist() == list(range(1, 30_001))
+    assert table.column("at")[0].as_py().microsecond == 123456
+    attempts = _state(pg, "SELECT attempts FROM chunk_task ORDER BY chunk_index")
+    assert sorted(a for (a,) in attempts) == [1] * 5 + [2]
