@@ -26,10 +26,10 @@ from dataclasses import replace
 from typing import Any, TypeVar
 
 import adbc_driver_manager
-import adbc_driver_postgresql.dbapi as adbc
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from rivet.sources import adbc_pg as adbc
 from rivet.sources import pg_sql
 from rivet.sources.base import (
     COALESCED,
