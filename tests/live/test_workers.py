@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import psycopg
 import pyarrow as pa
@@ -36,9 +37,14 @@ def _table(pg: Pg, rows: int = ROWS) -> None:
     pg.execute("ALTER TABLE t ADD PRIMARY KEY (id)")
 
 
-def _state_url(pg: Pg, port: int = 5432) -> str:
-    """The test's own schema of the local server holds the state tables."""
-    return PG_URL.replace("5432", str(port)) + f"?options=-csearch_path%3D{pg.schema}"
+PG_PORT = urlsplit(PG_URL).port or 5432  # the machine's server, or PostgreSQL 18 embedded
+
+
+def _state_url(pg: Pg, port: int = PG_PORT) -> str:
+    """The test's own schema of the test server holds the state tables (`port`: through a
+    proxy in front of it)."""
+    url = PG_URL.replace(f":{PG_PORT}/", f":{port}/")
+    return url + f"?options=-csearch_path%3D{pg.schema}"
 
 
 def _export(pg: Pg, destination: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -227,8 +233,8 @@ def test_worker_refusals(tmp_path: Path, pg: Pg, pgbouncer: int) -> None:
     assert edited.returncode != 0 and "seal does not match" in edited.stderr
 
     # (pgbouncer passes no `options`: refused before any state table is read or made)
-    pooled = rivet("apply", str(plan), "--worker",
-                   env={"RIVET_STATE_URL": PG_URL.replace("5432", str(pgbouncer))})  # fmt: skip
+    pooled_url = f"postgresql://postgres@127.0.0.1:{pgbouncer}/test"  # the machine's server
+    pooled = rivet("apply", str(plan), "--worker", env={"RIVET_STATE_URL": pooled_url})
     assert pooled.returncode != 0
     assert "transaction-mode connection pooler" in pooled.stderr
     assert not (tmp_path / "out").exists()  # nothing was read or written
@@ -267,7 +273,7 @@ def test_workers_cut_from_the_state_database_stop_and_publish_nothing_twice(
     _table(pg)
     config = write_config(tmp_path, [_export(pg, _s3_destination(s3))])
     plan = _plan(config)
-    with FaultProxy(5432) as proxy:
+    with FaultProxy(PG_PORT) as proxy:
         cut = [_worker(plan, _state_url(pg, proxy.port)) for _ in range(2)]
         deadline = time.monotonic() + 60
         while not _state(pg, "SELECT 1 WHERE to_regclass('chunk_task') IS NOT NULL") or not _state(
