@@ -8,7 +8,9 @@ tool is selected); `hive` (partition_by: 1,000 folders on wide, 58 days on narro
 MariaDB (`--engine mysql`): `mariadb --quick --batch` (a C-client drain, an upper bound for the
 limit), rivet, ConnectorX (one `read_sql` to Arrow, written to Parquet), DuckDB's mysql extension.
 
-Creates `rivet_bench.narrow` (5M rows) and `rivet_bench.wide` (1M rows x 20 columns) once, then
+Creates `rivet_bench.narrow` (5M rows) and `rivet_bench.wide` (1M rows x 20 columns) once (and the
+shapes of bench/shapes.py named in `--tables`: numeric, text_wide, json_heavy, decimals, sparse,
+long_rows), then
 runs each tool on each table, interleaved, `--runs` times, and reports medians of wall time,
 rows/s, peak RSS (GNU time), output bytes, the longest single statement and the oldest
 transaction (snapshot) the server saw (sampled every 50 ms), and the cores the whole machine
@@ -38,6 +40,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import engines
+import shapes  # noqa: F401  (registers the table shapes of bench/shapes.py)
 
 ROWS = engines.ROWS
 
