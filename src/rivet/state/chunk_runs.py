@@ -101,17 +101,10 @@ class ChunkRuns:
         return run if run is not None and run.status == "in_progress" else None
 
     def start(
-        self,
-        export: str,
-        run_id: str,
-        plan_hash: str,
-        chunks: list[Chunk],
-        max_attempts: int,
-        shared: SharedRun | None = None,
+        self, export: str, run_id: str, plan_hash: str, chunks: list[Chunk], max_attempts: int
     ) -> None:
-        now = _now()
         with self._db.locked():
-            self._insert(export, run_id, plan_hash, chunks, max_attempts, now, shared)
+            self._insert(export, run_id, plan_hash, chunks, max_attempts, _now(), None)
 
     def start_shared(
         self,
