@@ -15,6 +15,7 @@ transaction: readers of the table see the whole run or none of it.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -223,14 +224,22 @@ class IcebergTable:
             ) from None
 
 
+CATALOG_ATTEMPTS = 5
+
+
 def _sql_catalog(uri: str, location: str, files: dict[str, str]) -> SqlCatalog:
-    """A new catalog's tables are created when it is first opened; two runs opening it at once
-    race to create them (SQLAlchemy checks, then creates), and the loser's CREATE fails: opened
-    again, it finds them made."""
-    try:
-        return SqlCatalog("rivet", uri=uri, warehouse=location, **files)
-    except sqlalchemy.exc.OperationalError:
-        return SqlCatalog("rivet", uri=uri, warehouse=location, **files)
+    """A new catalog's tables are created when it is first opened; runs opening it at once
+    race to create them (SQLAlchemy checks, then creates), and a loser's CREATE fails, or waits
+    out SQLite's lock while the winner creates them on a loaded machine: opened again (a few
+    times, backing off), it finds them made."""
+    for attempt in range(CATALOG_ATTEMPTS):
+        try:
+            return SqlCatalog("rivet", uri=uri, warehouse=location, **files)
+        except sqlalchemy.exc.OperationalError:
+            if attempt == CATALOG_ATTEMPTS - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def _unsupported(kind: pa.DataType) -> None:
