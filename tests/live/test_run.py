@@ -36,7 +36,9 @@ def test_integer_key_is_read_in_ranges_and_every_row_lands_once_in_order(
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)["exports"][0]
     assert summary["strategy"] == "key ranges(id, 1 connection(s))"
-    assert summary["statements"] == 25  # one statement per range of ~1,000 rows
+    # one statement per range of ~1,000 rows, and first a probe of 100 rows: pages are sized
+    # by the row width measured, not by the catalog's (compressed values look narrow there)
+    assert summary["statements"] == 26
     (part,) = out.glob("t_*.parquet")
     assert pq.read_table(part).column("id").to_pylist() == list(range(1, 25001))
 
@@ -272,3 +274,23 @@ def test_validate_rereads_parts_and_reports_it(tmp_path: Path, pg: Pg) -> None:
         summary = json.loads(result.stdout)["exports"][0]
         assert summary["validated"] == "pass" and summary["rows"] == 3000
         assert summary["files"] > 1 or fmt == "parquet"  # CSV: quoted newlines in parts
+
+
+def test_long_compressible_rows_are_read_in_pages_of_the_budget(tmp_path: Path, pg: Pg) -> None:
+    """256 KB rows of repetitive text: TOAST stores them compressed, so the catalog's bytes per
+    row were ~100x too small and the first key range held the whole table (1.2 GB in one
+    statement, on bench's long_rows). Pages are now sized by the width read."""
+    pg.execute("CREATE TABLE long_rows AS SELECT g AS id, repeat(md5(g::text), 8192) AS body "
+               "FROM generate_series(1, 400) g")  # fmt: skip
+    pg.execute("ALTER TABLE long_rows ADD PRIMARY KEY (id)")
+    pg.execute("ANALYZE long_rows")
+    config, out = _config(tmp_path, {"table": f"{pg.schema}.long_rows",
+                                     "tuning": {"profile": "safe"}})  # fmt: skip
+    result = rivet("run", "-c", str(config), "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)["exports"][0]
+    # safe pages are 4 MB: after a probe of 100 rows, 32 rows of 256 KB at most (twice the
+    # budget), so 400 rows take 11 statements or more (before: the first held every row)
+    assert summary["statements"] >= 11, summary["statements"]
+    (part,) = out.glob("t_*.parquet")
+    assert pq.read_table(part, columns=["id"]).column("id").to_pylist() == list(range(1, 401))

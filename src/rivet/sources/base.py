@@ -192,7 +192,32 @@ def page_rows_of(page: pa.Table, request: ReadRequest, stats: ReadStats) -> int:
 
 def scaled(rows: int, stats: ReadStats) -> int:
     """A fixed statement size (key ranges), shrunk by the memory guard's scale."""
-    return max(MIN_PAGE_ROWS, int(rows * stats.page_scale))
+    return max(min(MIN_PAGE_ROWS, rows), int(rows * stats.page_scale))
+
+
+PROBE_ROWS = 100  # the first statement of a key-range read: no row's width is measured yet
+
+
+class RangeLimit:
+    """Rows of the next statement of a key-range read: the planned cap, but at most twice what
+    the page budget allows at the row width measured so far. The plan's width comes from the
+    catalog, which counts TOAST-compressed (or InnoDB off-page) values at their stored size: a
+    table of 256 KB rows of compressible text looked 100x narrower than it reads, and its first
+    statement read the whole table (1.2 GB) at once. So the first statement is a probe of
+    PROBE_ROWS rows."""
+
+    def __init__(self, cap: int, request: ReadRequest, stats: ReadStats) -> None:
+        self._cap, self._request, self._stats = cap, request, stats
+        self._fits: int | None = None  # rows of a page at the measured width
+
+    def rows(self) -> int:
+        fits = PROBE_ROWS if self._fits is None else 2 * self._fits
+        return scaled(min(self._cap, fits), self._stats)
+
+    def measured(self, page: pa.Table) -> None:
+        if page.num_rows:
+            per_row = page.nbytes / page.num_rows
+            self._fits = max(1, int(self._request.page_bytes / max(per_row, 1.0)))
 
 
 def retrying(request: ReadRequest, attempt: Callable[[], T]) -> T:

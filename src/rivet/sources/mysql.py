@@ -34,6 +34,7 @@ from rivet.sources.base import (
     Explain,
     LoadSampler,
     PreparedRead,
+    RangeLimit,
     ReadRequest,
     ReadStats,
     check_position,
@@ -41,7 +42,6 @@ from rivet.sources.base import (
     page_rows_of,
     retrying,
     rows_for,
-    scaled,
     throttle,
 )
 from rivet.sources.catalog import TableInfo
@@ -368,13 +368,15 @@ class MySQLSource:
         stats: ReadStats,
     ) -> Iterator[pa.Table]:
         _, cap, ranges = _range_plan(request, prepared)
+        sizes = RangeLimit(cap, request, stats)
 
         def pages_of(slot: int, index: int) -> Iterator[pa.Table]:
             after, upto = ranges[index]
             while True:
-                limit = scaled(cap, stats)
+                limit = sizes.rows()
                 tail = _range_tail(prepared, after, upto, limit)
                 page = self._fetch(selects, tail, session, stats, request)
+                sizes.measured(page)
                 if page.num_rows:
                     yield page
                 throttle(request, stats)

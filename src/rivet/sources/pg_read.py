@@ -36,13 +36,13 @@ from rivet.sources.base import (
     FIRST_PAGE_ROWS,
     MIN_PAGE_ROWS,
     ChunkRead,
+    RangeLimit,
     ReadRequest,
     ReadStats,
     check_position,
     next_page_rows,
     page_rows_of,
     retrying,
-    scaled,
     throttle,
 )
 from rivet.sources.chunking import chunk_where, integer_bounds, sub_ranges
@@ -267,13 +267,14 @@ def range_pages(
                 sessions.append(Reader(url, request, stats, snapshot))
         columns = select_list(plans, request)
         source = source_of(request)
-        cap = max(MIN_PAGE_ROWS, rows_per_range * 2)
+        sizes = RangeLimit(max(MIN_PAGE_ROWS, rows_per_range * 2), request, stats)
 
         def pages_of(session: Reader, index: int) -> Iterator[pa.Table]:
             after, upto = ranges[index]
             while True:
-                limit = scaled(cap, stats)
+                limit = sizes.rows()
                 page = session.fetch(range_statement(columns, source, key, after, upto, limit))
+                sizes.measured(page)
                 if page.num_rows:
                     yield page
                 throttle(request, stats)
