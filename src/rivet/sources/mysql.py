@@ -30,6 +30,7 @@ from rivet.sources import chunking
 from rivet.sources.base import (
     FIRST_PAGE_ROWS,
     MIN_PAGE_ROWS,
+    PROBE_ROWS,
     ChunkLayout,
     Explain,
     LoadSampler,
@@ -574,7 +575,7 @@ def _first_statement(request: ReadRequest, prepared: MyPreparedRead) -> str:
         return f"{select} WHERE {chunking.chunk_where(column, request.chunk.chunk)}"
     if prepared.key_span is not None:  # key ranges, as `read` sends them
         _, cap, ranges = _range_plan(request, prepared)
-        return f"{select} {_range_tail(prepared, *ranges[0], cap)}"
+        return f"{select} {_range_tail(prepared, *ranges[0], min(cap, PROBE_ROWS))}"
     if prepared.key:
         keys = ", ".join(f"_rivet.{quote_ident(k.name)}" for k in prepared.key)
         conditions = _keyset_conditions(request, prepared)
