@@ -205,7 +205,7 @@ def _share_chunks(
     if options.resume:
         runs.reopen_failed(shared.run_id)
     staging = destination.staging_dir(result.run_id, reuse=True)
-    ledger = LeasedChunks(role.leases, runs, spec.max_attempts, role.source_key, role.max_readers)
+    ledger = role.ledger(runs, spec.max_attempts)
     published = False
     try:
         started = datetime.fromisoformat(shared.created_at)  # every worker stamps the same

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from rivet.state.leases import Leases
+from rivet.state.chunk_runs import ChunkRuns
+from rivet.state.leases import LeasedChunks, Leases
 
 
 @dataclass(frozen=True)
@@ -17,6 +18,10 @@ class WorkerRole:
     source_key: str  # the source it reads, without credentials
     max_readers: int | None  # chunks of that source read at once across all workers
     shared_filesystem: bool = False  # --shared-filesystem: a local destination every host sees
+
+    def ledger(self, runs: ChunkRuns, max_attempts: int) -> LeasedChunks:
+        """A shared run's chunks as this worker claims them: within its source's readers."""
+        return LeasedChunks(self.leases, runs, max_attempts, self.source_key, self.max_readers)
 
 
 @dataclass(frozen=True)

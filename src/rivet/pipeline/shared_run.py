@@ -19,7 +19,7 @@ from rivet.planning.export_plan import ExportPlan
 from rivet.report.model import ExportResult, ExportStatus
 from rivet.state import StateStore
 from rivet.state.chunk_runs import ChunkRun, SharedRun
-from rivet.state.leases import LeasedChunks, RunProgress
+from rivet.state.leases import RunProgress
 
 WHOLE = "whole export"  # the plan_hash of a unit's run: one task, no range
 UNIT_ATTEMPTS = 3  # a unit whose workers died this many times fails (as chunk_max_attempts)
@@ -87,8 +87,7 @@ def export_unit(
     if shared.status == "completed":
         result.status = ExportStatus.CONTRIBUTED
         return
-    ledger = LeasedChunks(role.leases, state.chunks, UNIT_ATTEMPTS, role.source_key,
-                          role.max_readers)  # fmt: skip
+    ledger = role.ledger(state.chunks, UNIT_ATTEMPTS)
     task = ledger.claim(shared.run_id)
     if task is None:
         settle(plan, role.leases.progress(shared.run_id), result)

@@ -127,7 +127,7 @@ class Leases:
     ) -> Claim | None:
         """The next claimable chunk of the run, now leased to this worker; None when there is
         none, or when `max_readers` chunks of this source are being read by live workers."""
-        with self._transaction():
+        with self._db.transaction():
             if max_readers is not None and source_key is not None:
                 self._run("SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
                           (SOURCE_LOCKS, source_key))  # fmt: skip
@@ -197,7 +197,7 @@ class Leases:
     def claim_publish(self, run_id: str) -> bool:
         """Become the run's publisher: every chunk is completed, and no live worker is
         publishing it (one that died while publishing is taken over)."""
-        with self._transaction():
+        with self._db.transaction():
             changed = self._change(
                 f"WITH live AS ({_LIVE}) UPDATE chunk_run SET publisher = %(owner)s, "
                 "publisher_key = %(key)s, updated_at = %(now)s WHERE run_id = %(run)s "
@@ -259,9 +259,6 @@ class Leases:
                 "worker took the chunk over)",
                 hint="nothing of this chunk is recorded from this worker; the other reads it",
             )
-
-    def _transaction(self) -> Any:
-        return self._db.transaction()
 
     def _run(self, sql: str, params: Any = ()) -> list[tuple[Any, ...]]:
         cursor = self._execute(sql, params)
