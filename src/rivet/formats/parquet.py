@@ -98,14 +98,22 @@ def dictionary_columns(sample: pa.RecordBatch, max_distinct_ratio: float = 0.5) 
     """Columns worth dictionary-encoding, judged on the first batch.
 
     Dictionary encoding of a high-cardinality column costs CPU and memory (its pages are held
-    until the column chunk ends) and then falls back to plain encoding anyway.
+    until the column chunk ends) and then falls back to plain encoding anyway. Distinct values
+    are counted against the values present: a column of 90% NULLs whose values never repeat
+    is not worth a dictionary either.
     """
     chosen = []
     rows = min(sample.num_rows, 10_000)
     for field, column in zip(sample.schema, sample.columns, strict=True):
-        if rows == 0 or pa.types.is_nested(field.type) or pa.types.is_boolean(field.type):
+        kind = field.type
+        if (
+            rows == 0
+            or pa.types.is_nested(kind)
+            or pa.types.is_boolean(kind)
+            or pa.types.is_null(kind)
+        ):
             continue
         head = column.slice(0, rows)
-        if pc.count_distinct(head).as_py() <= max_distinct_ratio * rows:
+        if pc.count_distinct(head).as_py() <= max_distinct_ratio * (rows - head.null_count):
             chosen.append(field.name)
     return chosen
