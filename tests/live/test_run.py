@@ -36,7 +36,7 @@ def test_integer_key_is_read_in_ranges_and_every_row_lands_once_in_order(
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)["exports"][0]
     assert summary["strategy"] == "key ranges(id, 1 connection(s))"
-    # one statement per range of ~1,000 rows, and first a probe of 100 rows: pages are sized
+    # one statement per range of ~1,000 rows, and first a probe of 10 rows: pages are sized
     # by the row width measured, not by the catalog's (compressed values look narrow there)
     assert summary["statements"] == 26
     (part,) = out.glob("t_*.parquet")

@@ -77,7 +77,8 @@ def test_an_integer_chunk_is_read_in_sub_ranges_that_cover_it_once() -> None:
 
     bounds = integer_bounds(Chunk(3, "0", "10000"))
     assert bounds == (0, 10_000)
-    pages = list(sub_ranges(*bounds, fetch, lambda page: 200))
+    pages = list(sub_ranges(*bounds, fetch, lambda: 10, lambda page: 200))
+    assert statements[0] == (0, 10)  # a probe first
     assert sorted(k for p in pages for k in p.column("k").to_pylist()) == keys
     assert statements[0][0] == 0 and statements[-1][1] == 10_000
     assert all(a[1] == b[0] for a, b in itertools.pairwise(statements))  # no gap, no overlap

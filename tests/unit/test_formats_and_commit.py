@@ -178,7 +178,8 @@ def test_dictionaries_are_chosen_by_the_values_present_not_the_rows() -> None:
     unique_sparse = [f"value {i}" if i % 10 == 0 else None for i in range(rows)]
     repeated_sparse = [f"value {i % 50}" if i % 10 == 0 else None for i in range(rows)]
     batch = pa.record_batch(
-        {"unique": unique_sparse, "repeated": repeated_sparse, "empty": pa.array([None] * rows, pa.string()), "null": [None] * rows,
+        {"unique": unique_sparse, "repeated": repeated_sparse,
+         "empty": pa.array([None] * rows, pa.string()), "null": [None] * rows,
          "dense": [f"v{i}" for i in range(rows)], "codes": [str(i % 3) for i in range(rows)]}
     )  # fmt: skip
     assert dictionary_columns(batch) == ["repeated", "empty", "codes"]

@@ -105,7 +105,7 @@ def test_sub_ranges_read_every_row_of_a_chunk_once(
         statements.append((a, b))
         return pa.table({"k": [r for r in rows if a <= r < b]})
 
-    read = sorted(k for page in sub_ranges(low, high, fetch, lambda _: wanted)
+    read = sorted(k for page in sub_ranges(low, high, fetch, lambda: wanted, lambda _: wanted)
                   for k in page.column("k").to_pylist())  # fmt: skip
     assert read == rows
     assert statements[0][0] == low and statements[-1][1] == high

@@ -20,7 +20,8 @@ from rivet.sources.catalog import TableInfo
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-FIRST_PAGE_ROWS = 10_000  # rows of the first statement, before bytes per row are known
+# Rows of a statement sized from the catalog's row width; once a page has measured the width,
+# a statement may be as small as one row (rows of megabytes).
 MIN_PAGE_ROWS, MAX_PAGE_ROWS = 1_000, 5_000_000
 
 
@@ -162,6 +163,8 @@ class ReadStats:
     page_scale: float = 1.0
     # tuning.adaptive: extra pause between statements while the source is under pressure
     pause_ms: float = 0.0
+    # Arrow bytes per row, as the last page of this read measured it (None: no page yet)
+    bytes_per_row: float | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def record_statement(self, seconds: float) -> None:
@@ -169,25 +172,41 @@ class ReadStats:
             self.statements += 1
             self.longest_statement_s = max(self.longest_statement_s, seconds)
 
+    def measure(self, page: pa.Table) -> None:
+        if page.num_rows:
+            self.bytes_per_row = page.nbytes / page.num_rows
 
-def rows_for(page_bytes: float, bytes_per_row: float, request: ReadRequest) -> int:
+
+def rows_for(
+    page_bytes: float, bytes_per_row: float, request: ReadRequest, floor: int = MIN_PAGE_ROWS
+) -> int:
     """Rows of one statement: the byte budget over the row width, within the row bounds and
     any explicit tuning.batch_size."""
-    rows = max(MIN_PAGE_ROWS, min(MAX_PAGE_ROWS, int(page_bytes / max(bytes_per_row, 1.0))))
+    rows = max(floor, min(MAX_PAGE_ROWS, int(page_bytes / max(bytes_per_row, 1.0))))
+    return min(rows, request.max_page_rows) if request.max_page_rows else rows
+
+
+PROBE_ROWS = 10  # the first statement of a paged read: no row's width is measured yet
+
+
+def page_rows(request: ReadRequest, stats: ReadStats) -> int:
+    """Rows of the next statement of a paged read: what the page budget holds at the row width
+    the last page measured (shrunk by the memory guard's scale), or a probe of PROBE_ROWS rows
+    before any page. The catalog's width cannot size a first statement: it counts
+    TOAST-compressed (or InnoDB off-page) values at their stored size, and a table of 256 KB
+    rows of compressible text looked 100x narrower than it reads."""
+    if stats.bytes_per_row is None:
+        rows = PROBE_ROWS
+    else:
+        budget = request.page_bytes * stats.page_scale
+        rows = rows_for(budget, stats.bytes_per_row, request, floor=1)
     return min(rows, request.max_page_rows) if request.max_page_rows else rows
 
 
 def next_page_rows(page: pa.Table, request: ReadRequest, stats: ReadStats) -> int:
-    """Rows of the next statement, from the bytes per row the last page measured (and the
-    memory guard's scale)."""
-    budget = request.page_bytes * stats.page_scale
-    return rows_for(budget, page.nbytes / max(page.num_rows, 1), request)
-
-
-def page_rows_of(page: pa.Table, request: ReadRequest, stats: ReadStats) -> int:
-    """Rows the next statement should return, from the bytes per row of `page`."""
-    per_row = page.nbytes / max(page.num_rows, 1)
-    return scaled(rows_for(request.page_bytes, per_row, request), stats)
+    """Rows of the statement after `page`, from the bytes per row it measured."""
+    stats.measure(page)
+    return page_rows(request, stats)
 
 
 def scaled(rows: int, stats: ReadStats) -> int:
@@ -195,29 +214,24 @@ def scaled(rows: int, stats: ReadStats) -> int:
     return max(min(MIN_PAGE_ROWS, rows), int(rows * stats.page_scale))
 
 
-PROBE_ROWS = 100  # the first statement of a key-range read: no row's width is measured yet
-
-
 class RangeLimit:
-    """Rows of the next statement of a key-range read: the planned cap, but at most twice what
-    the page budget allows at the row width measured so far. The plan's width comes from the
-    catalog, which counts TOAST-compressed (or InnoDB off-page) values at their stored size: a
-    table of 256 KB rows of compressible text looked 100x narrower than it reads, and its first
-    statement read the whole table (1.2 GB) at once. So the first statement is a probe of
-    PROBE_ROWS rows."""
+    """Rows of the next statement of a key-range read: the planned cap, but no more than a
+    quarter over what the page budget holds at the row width measured so far (a probe first,
+    see `page_rows`). A range is planned to hold about one page, so its LIMIT only binds where
+    the catalog's width was wrong (compressed values) or rows cluster; the quarter's margin
+    keeps a range that is a little fuller than planned to one statement."""
 
     def __init__(self, cap: int, request: ReadRequest, stats: ReadStats) -> None:
         self._cap, self._request, self._stats = cap, request, stats
-        self._fits: int | None = None  # rows of a page at the measured width
 
     def rows(self) -> int:
-        fits = PROBE_ROWS if self._fits is None else 2 * self._fits
-        return scaled(min(self._cap, fits), self._stats)
+        fits = page_rows(self._request, self._stats)
+        if self._stats.bytes_per_row is not None:
+            fits += fits // 4
+        return min(scaled(self._cap, self._stats), fits)
 
     def measured(self, page: pa.Table) -> None:
-        if page.num_rows:
-            per_row = page.nbytes / page.num_rows
-            self._fits = max(1, int(self._request.page_bytes / max(per_row, 1.0)))
+        self._stats.measure(page)
 
 
 def retrying(request: ReadRequest, attempt: Callable[[], T]) -> T:

@@ -134,12 +134,19 @@ def integer_bounds(chunk: Chunk) -> tuple[int, int] | None:
 
 
 def sub_ranges(
-    low: int, high: int, fetch: Callable[[int, int], pa.Table], page_rows: Callable[[pa.Table], int]
+    low: int,
+    high: int,
+    fetch: Callable[[int, int], pa.Table],
+    first_rows: Callable[[], int],
+    page_rows: Callable[[pa.Table], int],
 ) -> Iterator[pa.Table]:
     """Read an integer chunk [low, high) as key sub-ranges `k >= a AND k < b` (no LIMIT, so
     repeated values of a non-unique chunk column are never split), each sized from the rows per
-    key seen so far to return about `page_rows` rows: short statements however large the chunk."""
-    width = max(1, (high - low) // 64) if high - low > 64 else high - low
+    key seen so far to return about `page_rows` rows: short statements however large the chunk.
+    The first sub-range spans at most `first_rows()` keys (a probe, until a page has measured
+    how wide the rows are), so that a chunk of wide rows starts small."""
+    span = high - low
+    width = max(1, min(span // 64 if span > 64 else span, first_rows()))
     start = low
     while start < high:
         end = min(high, start + width)

@@ -28,7 +28,6 @@ from rivet.core.chunks import ChunkSpec
 from rivet.core.errors import SourceError
 from rivet.sources import chunking
 from rivet.sources.base import (
-    FIRST_PAGE_ROWS,
     MIN_PAGE_ROWS,
     PROBE_ROWS,
     ChunkLayout,
@@ -40,7 +39,7 @@ from rivet.sources.base import (
     ReadStats,
     check_position,
     next_page_rows,
-    page_rows_of,
+    page_rows,
     retrying,
     rows_for,
     throttle,
@@ -65,6 +64,10 @@ from rivet.sources.mysql_types import (
 from rivet.sources.normalize import normalize, select_list, target_schema
 from rivet.sources.ranges import in_range_order, plan_ranges
 from rivet.sources.versions import require_supported
+
+# Rows per batch of one streamed statement (a read with no key to page by): ConnectorX fixes
+# the batch size when the statement starts, before any row's width is known.
+STREAM_BATCH_ROWS = 10_000
 
 
 @dataclass
@@ -399,7 +402,7 @@ class MySQLSource:
         stats: ReadStats,
     ) -> Iterator[pa.Table]:
         keys = ", ".join(f"_rivet.{quote_ident(k.name)}" for k in prepared.key)
-        limit = min(FIRST_PAGE_ROWS, request.max_page_rows or FIRST_PAGE_ROWS)
+        limit = page_rows(request, stats)
         incremental = request.incremental
         conditions = _keyset_conditions(request, prepared)
         after: list[str] | None = None
@@ -448,13 +451,13 @@ class MySQLSource:
             throttle(request, stats)
             return page
 
-        pages = chunking.sub_ranges(*bounds, fetch, lambda p: page_rows_of(p, request, stats))
-        yield from pages
+        sizes = (lambda: page_rows(request, stats), lambda p: next_page_rows(p, request, stats))
+        yield from chunking.sub_ranges(*bounds, fetch, *sizes)
 
     def _streamed(
         self, request: ReadRequest, select: str, session: list[str], stats: ReadStats
     ) -> Iterator[pa.Table]:
-        rows = request.max_page_rows or FIRST_PAGE_ROWS
+        rows = request.max_page_rows or STREAM_BATCH_ROWS
         started = time.perf_counter()
         with _driver_errors(request.export):
             batches = iter(
@@ -585,7 +588,7 @@ def _first_statement(request: ReadRequest, prepared: MyPreparedRead) -> str:
             )
             conditions += [start] if start else []
         where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
-        limit = min(FIRST_PAGE_ROWS, request.max_page_rows or FIRST_PAGE_ROWS)
+        limit = page_rows(request, ReadStats())  # a probe
         return f"{select}{where} ORDER BY {keys} LIMIT {limit}"
     return select
 

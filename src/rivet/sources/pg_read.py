@@ -33,7 +33,6 @@ from rivet.sources import adbc_pg as adbc
 from rivet.sources import pg_sql
 from rivet.sources.base import (
     COALESCED,
-    FIRST_PAGE_ROWS,
     MIN_PAGE_ROWS,
     ChunkRead,
     RangeLimit,
@@ -41,7 +40,7 @@ from rivet.sources.base import (
     ReadStats,
     check_position,
     next_page_rows,
-    page_rows_of,
+    page_rows,
     retrying,
     throttle,
 )
@@ -312,7 +311,7 @@ def keyset_pages(
         columns = select_list(plans, request)
         source = source_of(request)
         names = [k for k, _ in key]
-        limit = min(FIRST_PAGE_ROWS, request.max_page_rows or FIRST_PAGE_ROWS)
+        limit = page_rows(request, stats)
         incremental = request.incremental
         where = _keyset_where(request, key)
         after: list[str] | None = None
@@ -391,7 +390,7 @@ def first_statement(
         return range_statement(columns, source, key[0][0], *first_range)
     if key:
         names = [k for k, _ in key]
-        limit = min(FIRST_PAGE_ROWS, request.max_page_rows or FIRST_PAGE_ROWS)
+        limit = page_rows(request, ReadStats())  # a probe
         conditions = [_keyset_where(request, key)]
         if request.incremental is not None:
             conditions.append(
@@ -431,7 +430,7 @@ def cursor_pages(
     url: str, request: ReadRequest, plans: Sequence[ColumnPlan], stats: ReadStats
 ) -> Iterator[pa.Table]:
     query = pg_sql.select_all(select_list(plans, request), source_of(request))
-    limit = min(FIRST_PAGE_ROWS, request.max_page_rows or FIRST_PAGE_ROWS)
+    limit = page_rows(request, stats)
     fetch = f"FETCH {limit} FROM _rivet_cur"
 
     def opened() -> tuple[Session, pa.Table]:
@@ -487,7 +486,11 @@ def chunk_pages(
                 throttle(request, stats)
                 return page
 
-            yield from sub_ranges(*bounds, fetch, lambda page: page_rows_of(page, request, stats))
+            sizes = (
+                lambda: page_rows(request, stats),
+                lambda page: next_page_rows(page, request, stats),
+            )
+            yield from sub_ranges(*bounds, fetch, *sizes)
         if request.on_counted is not None:  # --reconcile: counted in the chunk's own snapshot
             counted = session.fetch(count_statement(request, (), None))
             request.on_counted(int(counted.column(0)[0].as_py()))
