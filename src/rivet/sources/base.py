@@ -189,7 +189,7 @@ def rows_for(
 PROBE_ROWS = 10  # the first statement of a paged read: no row's width is measured yet
 
 
-def page_rows(request: ReadRequest, stats: ReadStats) -> int:
+def page_rows(request: ReadRequest, stats: ReadStats, page_bytes: int | None = None) -> int:
     """Rows of the next statement of a paged read: what the page budget holds at the row width
     the last page measured (shrunk by the memory guard's scale), or a probe of PROBE_ROWS rows
     before any page. The catalog's width cannot size a first statement: it counts
@@ -198,7 +198,7 @@ def page_rows(request: ReadRequest, stats: ReadStats) -> int:
     if stats.bytes_per_row is None:
         rows = PROBE_ROWS
     else:
-        budget = request.page_bytes * stats.page_scale
+        budget = (page_bytes or request.page_bytes) * stats.page_scale
         rows = rows_for(budget, stats.bytes_per_row, request, floor=1)
     return min(rows, request.max_page_rows) if request.max_page_rows else rows
 
@@ -219,13 +219,17 @@ class RangeLimit:
     quarter over what the page budget holds at the row width measured so far (a probe first,
     see `page_rows`). A range is planned to hold about one page, so its LIMIT only binds where
     the catalog's width was wrong (compressed values) or rows cluster; the quarter's margin
-    keeps a range that is a little fuller than planned to one statement."""
+    keeps a range that is a little fuller than planned to one statement. `page_bytes`: the
+    budget the ranges were planned with, when it is not the request's."""
 
-    def __init__(self, cap: int, request: ReadRequest, stats: ReadStats) -> None:
+    def __init__(
+        self, cap: int, request: ReadRequest, stats: ReadStats, page_bytes: int | None = None
+    ) -> None:
         self._cap, self._request, self._stats = cap, request, stats
+        self._page_bytes = page_bytes
 
     def rows(self) -> int:
-        fits = page_rows(self._request, self._stats)
+        fits = page_rows(self._request, self._stats, self._page_bytes)
         if self._stats.bytes_per_row is not None:
             fits += fits // 4
         return min(scaled(self._cap, self._stats), fits)
