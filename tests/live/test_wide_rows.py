@@ -76,3 +76,33 @@ def test_mysql_statements_stay_near_the_page_budget(tmp_path: Path, my: My, shap
     my.execute("ANALYZE TABLE w")
     statements = _export(tmp_path, "mysql", f"{my.database}.w", my.url, SHAPES[shape])
     assert statements >= 19
+
+
+@pytest.mark.parametrize("profile", ["fast", "safe"])
+def test_a_run_stays_within_the_memory_bound_check_states(
+    tmp_path: Path, pg: Pg, profile: str
+) -> None:
+    """`rivet check` says what bounds the run's memory; the run's sampled peak stays under it,
+    and the bound moves with the page budget it names."""
+    out = tmp_path / "out"
+    export = {
+        "name": "w",
+        "table": _pg_table(pg, "keyset"),
+        "format": "parquet",
+        "tuning": {"profile": profile},
+        "destination": {"type": "local", "path": str(out)},
+    }
+    config = write_config(tmp_path, [export])  # fmt: skip
+    checked = rivet("check", "-c", str(config), "--json", url=pg.url)
+    assert checked.returncode == 0, checked.stderr
+    (check,) = json.loads(checked.stdout)
+    assert "tuning.batch_size_memory_mb" in check["memory"]
+    assert f"~{check['memory_mb']} MB peak" in rivet("check", "-c", str(config), url=pg.url).stdout
+    result = rivet("run", "-c", str(config), "--json", url=pg.url)
+    assert result.returncode == 0, result.stderr
+    assert 0 < json.loads(result.stdout)["exports"][0]["peak_rss_mb"] <= check["memory_mb"]
+
+    export["tuning"] = {"profile": profile, "batch_size_memory_mb": 32}
+    wider = write_config(tmp_path, [export])
+    (more,) = json.loads(rivet("check", "-c", str(wider), "--json", url=pg.url).stdout)
+    assert more["memory_mb"] > check["memory_mb"]

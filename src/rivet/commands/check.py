@@ -22,6 +22,7 @@ from rivet.pipeline.chunked import chunk_strategy, resolved_column
 from rivet.pipeline.meta import MetaColumns
 from rivet.pipeline.request import read_request
 from rivet.planning.export_plan import ExportPlan, resolve_export
+from rivet.planning.memory import memory_bound
 from rivet.sources.base import ChunkRead, ColumnReport, Source
 
 STRICT_FIDELITIES = {"lossy", "unsupported"}
@@ -41,6 +42,8 @@ class ExportCheck:
     credentials: str = ""  # the destination's credentials, as found
     destination_error: str | None = None  # no credentials: the run would fail writing
     layout_error: str | None = None  # partition_by names a column the run cannot partition by
+    memory_mb: int = 0  # the bound on the run's peak memory (rivet.planning.memory)
+    memory: str = ""  # what sets that bound
 
     @property
     def violations(self) -> list[str]:
@@ -124,6 +127,8 @@ def _check_export(
         explain.statement,
         explain.plan,
     )
+    bound = memory_bound(plan)
+    found.memory_mb, found.memory = bound.peak_mb, bound.describe()
     try:
         found.credentials = credentials_of(plan.destination, plan.name)
     except DestinationError as exc:
@@ -145,6 +150,8 @@ def render(checks: Sequence[ExportCheck]) -> str:
             f"  Strategy:     {c.strategy}",
             f"  Row estimate: {estimate}",
         ]
+        if c.memory:
+            lines.append(f"  Memory:       {c.memory}")
         lines += [f"  Warning:      {w}" for w in c.warnings]
         if c.destination_error:
             lines.append(f"  Destination:  FAIL {c.destination_error}")
@@ -200,6 +207,8 @@ def render_rich(checks: Sequence[ExportCheck], console: Any) -> None:
         console.rule(f"[bold]{c.export}")
         estimate = f"~{c.row_estimate:,}" if c.row_estimate is not None else "unknown"
         console.print(f"Strategy: {c.strategy}    Row estimate: {estimate}")
+        if c.memory:
+            console.print(f"Memory: {c.memory}", highlight=False)
         console.print(f"Verdict: [{colour[v.verdict]}]{v.verdict.upper()}[/]")
         for line in [*v.reasons, *v.notes, *c.warnings]:
             console.print(f"  • {line}", highlight=False)

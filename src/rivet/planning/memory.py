@@ -1,0 +1,81 @@
+"""What bounds an export's memory: the statements in flight and the row groups being encoded.
+
+A read never holds the table: each statement returns at most about one page of Arrow data
+(`tuning.batch_size_memory_mb`, or the profile's page budget), and each part buffers at most one
+row group before encoding it. So peak memory is the runtime plus a fixed number of pages and row
+groups, whatever the table's size or row width:
+
+- each read connection holds a statement being built (twice its page: the drivers build the
+  Arrow arrays beside their network buffers) and one page handed on, waiting;
+- read-ahead (every profile but `safe`) holds one page more, and the writer one it works on;
+- each part buffers one row group and encodes it (twice the row group's bytes); a chunked export
+  has a part open per worker and one finishing beside it.
+
+A page is counted at 1.25x the budget, the margin a key-range statement may exceed it by. The
+runtime (interpreter, pyarrow, the driver, rivet) measured 121-135 MB with an empty export.
+bench/README.md ("Memory bound") compares the bound with the peaks measured on every shape.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rivet.planning.export_plan import ExportPlan
+
+RUNTIME_MB = 150
+MB = 1 << 20
+
+
+@dataclass(frozen=True)
+class MemoryBound:
+    peak_mb: int  # the bound, in MB
+    connections: int  # read connections (or chunk workers)
+    pages: int  # statements (pages) in memory at once
+    page_mb: float  # Arrow data of one statement, at most (the page budget)
+    parts: int  # parts open at once, each buffering a row group (0: CSV)
+    row_group_mb: float
+    partitioned: bool  # partition folders each buffer a row group of their own
+
+    def describe(self) -> str:
+        text = (
+            f"~{self.peak_mb} MB peak at most: {self.connections} read connection(s), "
+            f"{self.pages} pages of <= {self.page_mb:g} MB in flight (tuning.batch_size_memory_mb)"
+        )
+        if self.parts:
+            text += (
+                f", {self.parts} part(s) each buffering a row group of {self.row_group_mb:g} MB "
+                "(parquet.target_row_group_mb)"
+            )
+        text += f", ~{RUNTIME_MB} MB runtime"
+        if self.partitioned:
+            text += "; plus a row group per partition folder written at once"
+        return text
+
+
+def memory_bound(plan: ExportPlan) -> MemoryBound:
+    tuning = plan.tuning
+    page_mb = tuning.page_bytes / MB
+    row_group_bytes = plan.output.row_group.max_bytes
+    if row_group_bytes is None:  # row_group_strategy: fixed_rows (bounded by rows only)
+        row_group_bytes = 4 * tuning.page_bytes
+    if plan.max_file_size is not None:
+        row_group_bytes = min(row_group_bytes, max(plan.max_file_size // 4, 1))
+    if plan.chunks is not None:
+        connections = max(1, plan.chunks.parallel)
+        pages, parts = connections * 3, connections * 2
+    else:
+        connections = tuning.read_connections
+        pages, parts = connections * 3 + (2 if tuning.read_ahead else 1), 1
+    if plan.output.kind != "parquet":
+        parts = 0
+    row_group_mb = row_group_bytes / MB
+    peak = RUNTIME_MB + pages * page_mb * 1.25 + parts * 2 * row_group_mb
+    return MemoryBound(
+        peak_mb=round(peak),
+        connections=connections,
+        pages=pages,
+        page_mb=page_mb,
+        parts=parts,
+        row_group_mb=row_group_mb,
+        partitioned=plan.partitions is not None,
+    )
