@@ -127,7 +127,7 @@ def _check_export(
         explain.statement,
         explain.plan,
     )
-    bound = memory_bound(plan)
+    bound = memory_bound(plan, source.engine)
     found.memory_mb, found.memory = bound.peak_mb, bound.describe()
     try:
         found.credentials = credentials_of(plan.destination, plan.name)

@@ -37,7 +37,9 @@ PROFILES: dict[str, dict[str, int | str | bool | None]] = {
 }
 # Bytes of Arrow data one read statement may return, per profile: this is what bounds both the
 # statement's duration on the server and the client's memory (rows per page = bytes / row width).
-PAGE_BYTES = {"fast": 8 << 20, "balanced": 16 << 20, "safe": 4 << 20}
+# `fast` reads with two connections, each holding pages: 6 MB keeps its peak under 300 MB on
+# every bench shape, at the speed of 8 MB (bench/README.md, "Memory bound").
+PAGE_BYTES = {"fast": 6 << 20, "balanced": 16 << 20, "safe": 4 << 20}
 # Connections one export reads with (parallel key ranges sharing one snapshot). Only `fast`, the
 # profile for sources that can take the load, opens more than one.
 READ_CONNECTIONS = {"fast": 2, "balanced": 1, "safe": 1}
