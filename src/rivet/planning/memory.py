@@ -9,7 +9,8 @@ groups, whatever the table's size or row width:
   Arrow arrays beside their network buffers) and one page handed on, waiting;
 - read-ahead (every profile but `safe`) holds one page more, and the writer one it works on;
 - each part buffers one row group and encodes it (twice the row group's bytes); a chunked export
-  has a part open per worker and one finishing beside it.
+  has a part open per worker and one finishing beside it. Partition folders share the row
+  group budget (docs/layout.md, "Memory and open files").
 
 A page is counted at 1.5x the budget: a key-range statement may exceed it by a quarter, and
 conversions (decimal text, MySQL's text types) copy a column while the page is converted. The
@@ -39,7 +40,6 @@ class MemoryBound:
     page_mb: float  # Arrow data of one statement, at most (the page budget)
     parts: int  # parts open at once, each buffering a row group (0: CSV)
     row_group_mb: float
-    partitioned: bool  # partition folders each buffer a row group of their own
 
     def describe(self) -> str:
         text = (
@@ -51,10 +51,7 @@ class MemoryBound:
                 f", {self.parts} part(s) each buffering a row group of {self.row_group_mb:g} MB "
                 "(parquet.target_row_group_mb)"
             )
-        text += f", ~{self.runtime_mb} MB runtime"
-        if self.partitioned:
-            text += "; plus a row group per partition folder written at once"
-        return text
+        return text + f", ~{self.runtime_mb} MB runtime"
 
 
 def memory_bound(plan: ExportPlan, engine: str) -> MemoryBound:
@@ -84,5 +81,4 @@ def memory_bound(plan: ExportPlan, engine: str) -> MemoryBound:
         page_mb=page_mb,
         parts=parts,
         row_group_mb=row_group_mb,
-        partitioned=plan.partitions is not None,
     )
