@@ -67,7 +67,9 @@ class Session:
         conn: Any = None,
     ) -> None:
         self._stats = stats
+        self._page_bytes = request.page_bytes
         self._no_copy: Any = None
+        self._streaming: Any = None
         if conn is None:
             try:
                 conn = adbc.connect(url)
@@ -105,10 +107,15 @@ class Session:
 
     def stream(self, sql: str) -> Iterator[pa.Table]:
         """Run one statement (binary COPY) and hand on its batches as they arrive: memory is
-        bounded by a batch, the statement lasts until the last one is read."""
+        bounded by a batch (of the page budget: the driver's default is 16 MB), the statement
+        lasts until the last one is read."""
+        if self._streaming is None:
+            self._streaming = self._conn.cursor()
+            hint = {"adbc.postgresql.batch_size_hint_bytes": str(self._page_bytes)}
+            self._streaming.adbc_statement.set_options(**hint)
         started = time.perf_counter()
-        self._cursor.execute(sql)
-        reader = self._cursor.fetch_record_batch()
+        self._streaming.execute(sql)
+        reader = self._streaming.fetch_record_batch()
         for batch in reader:
             yield pa.Table.from_batches([batch])
         self._stats.record_statement(time.perf_counter() - started)
@@ -121,7 +128,7 @@ class Session:
     def detach(self) -> Any:
         """End the transaction and hand the connection on for another one (None: it failed)."""
         try:
-            for cursor in (self._cursor, self._no_copy):
+            for cursor in (self._cursor, self._no_copy, self._streaming):
                 if cursor is not None:
                     cursor.close()
             self._conn.rollback()
