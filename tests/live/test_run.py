@@ -289,7 +289,7 @@ def test_long_compressible_rows_are_read_in_pages_of_the_budget(tmp_path: Path, 
     result = rivet("run", "-c", str(config), "--json")
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)["exports"][0]
-    # safe pages are 4 MB: after a probe of 100 rows, 32 rows of 256 KB at most (twice the
+    # safe pages are 4 MB: after a probe of 10 rows, 20 rows of 256 KB at most (1.25x the
     # budget), so 400 rows take 11 statements or more (before: the first held every row)
     assert summary["statements"] >= 11, summary["statements"]
     (part,) = out.glob("t_*.parquet")

@@ -56,13 +56,7 @@ class PartSink:
         self._staging = staging
         self._base_name = base_name
         self._max_file_size = max_file_size
-        row_group_bytes = output.row_group.max_bytes
-        if max_file_size is not None:
-            # Parquet learns its compressed size only as row groups are flushed: groups of a
-            # quarter of the part (in Arrow bytes) give the ratio early and make a part end
-            # within about one group of max_file_size.
-            row_group_bytes = min(row_group_bytes or max_file_size, max(max_file_size // 4, 1))
-        self._row_group_bytes = row_group_bytes
+        self._row_group_bytes = output.row_group.bytes_for(max_file_size)
         self._deliver = deliver
         self._check = check  # runs on each finished part before it is handed over
         self._writer: PartWriter | None = None

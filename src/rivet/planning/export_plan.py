@@ -60,6 +60,14 @@ class RowGroupPolicy:
     max_rows: int
     max_bytes: int | None
 
+    def bytes_for(self, max_file_size: int | None) -> int | None:
+        """Arrow bytes a part's row group holds at most. Parquet learns its compressed size only
+        as row groups are flushed: with max_file_size, groups of a quarter of the part give the
+        ratio early and make a part end within about one group of the size."""
+        if max_file_size is None:
+            return self.max_bytes
+        return min(self.max_bytes or max_file_size, max(max_file_size // 4, 1))
+
 
 @dataclass(frozen=True)
 class OutputFormat:

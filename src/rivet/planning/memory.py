@@ -57,11 +57,9 @@ class MemoryBound:
 def memory_bound(plan: ExportPlan, engine: str) -> MemoryBound:
     tuning = plan.tuning
     page_mb = tuning.page_bytes / MB
-    row_group_bytes = plan.output.row_group.max_bytes
+    row_group_bytes = plan.output.row_group.bytes_for(plan.max_file_size)
     if row_group_bytes is None:  # row_group_strategy: fixed_rows (bounded by rows only)
         row_group_bytes = 4 * tuning.page_bytes
-    if plan.max_file_size is not None:
-        row_group_bytes = min(row_group_bytes, max(plan.max_file_size // 4, 1))
     if plan.chunks is not None:
         connections = max(1, plan.chunks.parallel)
         pages, parts = connections * 3, connections * 2

@@ -209,24 +209,38 @@ def next_page_rows(page: pa.Table, request: ReadRequest, stats: ReadStats) -> in
     return page_rows(request, stats)
 
 
+def page_sizes(
+    request: ReadRequest, stats: ReadStats
+) -> tuple[Callable[[], int], Callable[[pa.Table], int]]:
+    """(rows of the first statement, rows of the statement after a page): how a chunk's key
+    sub-ranges are sized (`chunking.sub_ranges`)."""
+    return (lambda: page_rows(request, stats)), (lambda page: next_page_rows(page, request, stats))
+
+
 def scaled(rows: int, stats: ReadStats) -> int:
     """A fixed statement size (key ranges), shrunk by the memory guard's scale."""
     return max(min(MIN_PAGE_ROWS, rows), int(rows * stats.page_scale))
 
 
 class RangeLimit:
-    """Rows of the next statement of a key-range read: the planned cap, but no more than a
-    quarter over what the page budget holds at the row width measured so far (a probe first,
-    see `page_rows`). A range is planned to hold about one page, so its LIMIT only binds where
-    the catalog's width was wrong (compressed values) or rows cluster; the quarter's margin
-    keeps a range that is a little fuller than planned to one statement. `page_bytes`: the
-    budget the ranges were planned with, when it is not the request's."""
+    """Rows of the next statement of a key-range read: twice the rows a range is planned to
+    hold (at least MIN_PAGE_ROWS), but no more than a quarter over what the page budget holds
+    at the row width measured so far (a probe first, see `page_rows`). A range is planned to
+    hold about one page, so its LIMIT only binds where the catalog's width was wrong
+    (compressed values) or rows cluster; the quarter's margin keeps a range that is a little
+    fuller than planned to one statement. `page_bytes`: the budget the ranges were planned
+    with, when it is not the request's. With a new ReadStats, `rows()` is what a read sends
+    first (what `rivet check` explains)."""
 
     def __init__(
-        self, cap: int, request: ReadRequest, stats: ReadStats, page_bytes: int | None = None
+        self,
+        rows_per_range: int,
+        request: ReadRequest,
+        stats: ReadStats,
+        page_bytes: int | None = None,
     ) -> None:
-        self._cap, self._request, self._stats = cap, request, stats
-        self._page_bytes = page_bytes
+        self._cap = max(MIN_PAGE_ROWS, rows_per_range * 2)
+        self._request, self._stats, self._page_bytes = request, stats, page_bytes
 
     def rows(self) -> int:
         fits = page_rows(self._request, self._stats, self._page_bytes)

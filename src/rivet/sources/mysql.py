@@ -28,8 +28,6 @@ from rivet.core.chunks import ChunkSpec
 from rivet.core.errors import SourceError
 from rivet.sources import chunking
 from rivet.sources.base import (
-    MIN_PAGE_ROWS,
-    PROBE_ROWS,
     ChunkLayout,
     Explain,
     LoadSampler,
@@ -40,6 +38,7 @@ from rivet.sources.base import (
     check_position,
     next_page_rows,
     page_rows,
+    page_sizes,
     retrying,
     rows_for,
     throttle,
@@ -371,8 +370,8 @@ class MySQLSource:
         session: list[str],
         stats: ReadStats,
     ) -> Iterator[pa.Table]:
-        _, cap, ranges = _range_plan(request, prepared)
-        sizes = RangeLimit(cap, request, stats, _range_budget(request))
+        rows, ranges = _range_plan(request, prepared)
+        sizes = RangeLimit(rows, request, stats, _range_budget(request))
 
         def pages_of(slot: int, index: int) -> Iterator[pa.Table]:
             after, upto = ranges[index]
@@ -451,8 +450,7 @@ class MySQLSource:
             throttle(request, stats)
             return page
 
-        sizes = (lambda: page_rows(request, stats), lambda p: next_page_rows(p, request, stats))
-        yield from chunking.sub_ranges(*bounds, fetch, *sizes)
+        yield from chunking.sub_ranges(*bounds, fetch, *page_sizes(request, stats))
 
     def _streamed(
         self, request: ReadRequest, select: str, session: list[str], stats: ReadStats
@@ -551,12 +549,12 @@ def _keyset_conditions(request: ReadRequest, prepared: MyPreparedRead) -> list[s
 
 def _range_plan(
     request: ReadRequest, prepared: MyPreparedRead
-) -> tuple[int, int, list[tuple[int, int]]]:
-    """(rows per range, rows per statement, the key ranges) of a read in key ranges."""
+) -> tuple[int, list[tuple[int, int]]]:
+    """(rows per range, the key ranges) of a read in key ranges."""
     assert prepared.key_span is not None
     low, high, estimate, bytes_per_row = prepared.key_span
     rows = rows_for(_range_budget(request), max(bytes_per_row, 16), request)
-    return rows, max(MIN_PAGE_ROWS, rows * 2), list(plan_ranges(low, high, estimate, rows))
+    return rows, list(plan_ranges(low, high, estimate, rows))
 
 
 def _range_budget(request: ReadRequest) -> int:
@@ -581,8 +579,9 @@ def _first_statement(request: ReadRequest, prepared: MyPreparedRead) -> str:
         column = f"_rivet.{quote_ident(request.chunk.column)}"
         return f"{select} WHERE {chunking.chunk_where(column, request.chunk.chunk)}"
     if prepared.key_span is not None:  # key ranges, as `read` sends them
-        _, cap, ranges = _range_plan(request, prepared)
-        return f"{select} {_range_tail(prepared, *ranges[0], min(cap, PROBE_ROWS))}"
+        rows, ranges = _range_plan(request, prepared)
+        first = RangeLimit(rows, request, ReadStats(), _range_budget(request)).rows()
+        return f"{select} {_range_tail(prepared, *ranges[0], first)}"
     if prepared.key:
         keys = ", ".join(f"_rivet.{quote_ident(k.name)}" for k in prepared.key)
         conditions = _keyset_conditions(request, prepared)

@@ -33,7 +33,6 @@ from rivet.sources import adbc_pg as adbc
 from rivet.sources import pg_sql
 from rivet.sources.base import (
     COALESCED,
-    MIN_PAGE_ROWS,
     ChunkRead,
     RangeLimit,
     ReadRequest,
@@ -41,6 +40,7 @@ from rivet.sources.base import (
     check_position,
     next_page_rows,
     page_rows,
+    page_sizes,
     retrying,
     throttle,
 )
@@ -273,7 +273,7 @@ def range_pages(
                 sessions.append(Reader(url, request, stats, snapshot))
         columns = select_list(plans, request)
         source = source_of(request)
-        sizes = RangeLimit(max(MIN_PAGE_ROWS, rows_per_range * 2), request, stats)
+        sizes = RangeLimit(rows_per_range, request, stats)
 
         def pages_of(session: Reader, index: int) -> Iterator[pa.Table]:
             after, upto = ranges[index]
@@ -493,11 +493,7 @@ def chunk_pages(
                 throttle(request, stats)
                 return page
 
-            sizes = (
-                lambda: page_rows(request, stats),
-                lambda page: next_page_rows(page, request, stats),
-            )
-            yield from sub_ranges(*bounds, fetch, *sizes)
+            yield from sub_ranges(*bounds, fetch, *page_sizes(request, stats))
         if request.on_counted is not None:  # --reconcile: counted in the chunk's own snapshot
             counted = session.fetch(count_statement(request, (), None))
             request.on_counted(int(counted.column(0)[0].as_py()))

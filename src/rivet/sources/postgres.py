@@ -25,12 +25,11 @@ from rivet.core.errors import SourceError
 from rivet.sources import chunking, pg_read, pg_sql
 from rivet.sources.base import (
     COALESCED,
-    MIN_PAGE_ROWS,
-    PROBE_ROWS,
     ChunkLayout,
     Explain,
     LoadSampler,
     PreparedRead,
+    RangeLimit,
     ReadRequest,
     ReadStats,
     rows_for,
@@ -307,7 +306,7 @@ class PostgresSource:
             low, high, estimate, bytes_per_row = prepared.key_span
             rows = rows_for(request.page_bytes, max(bytes_per_row, 16), request)
             after, upto = plan_ranges(low, high, estimate, rows)[0]
-            first_range = (after, upto, min(max(MIN_PAGE_ROWS, rows * 2), PROBE_ROWS))
+            first_range = (after, upto, RangeLimit(rows, request, ReadStats()).rows())
         sql = pg_read.first_statement(request, prepared.plans, prepared.key, first_range)
         conn = self._control_connection(request.export)
         try:
