@@ -246,8 +246,9 @@ def check(
 ) -> None:
     """Is each export safe for the source? Reads no rows.
 
-    Per export: the read strategy, the row estimate, the first statement the read would run and
-    the server's EXPLAIN of it, a verdict (SAFE, DEGRADED or UNSAFE, with the reasons), the
+    Per export: the read strategy, the row estimate, the bound on the run's peak memory (and the
+    settings that set it), the first statement the read would run and the server's EXPLAIN of
+    it, a verdict (SAFE, DEGRADED or UNSAFE, with the reasons), the
     recommended profile (and parallel and chunk_size for chunked exports), and every column's
     source type, Arrow type and fidelity (exact, compatible, logical_string, lossy, unsupported).
     Exit status 1 when an export is UNSAFE (or, with --strict, a mapping is lossy).
